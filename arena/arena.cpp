@@ -1,0 +1,469 @@
+#include "arena/arena.hpp"
+
+#include <cstring>
+#include <new>
+
+#include "base/keys.hpp"
+#include "mpsacl.h"
+#include "mpsavm.h"
+#include "protect/vm.hpp"
+
+namespace mps::core {
+
+const ArenaClass kArenaClassVM = {ArenaClass::kSig, "VM", true};
+const ArenaClass kArenaClassClient = {ArenaClass::kSig, "CL", false};
+
+namespace {
+
+constexpr Size kDefaultArenaSize = Size(1) << 28;  // 256 MiB of address space
+constexpr Size kDefaultClientGrain = 8192;
+
+}  // namespace
+
+Arena::Arena(const ArenaClass* arenaClass, Shift grainShift)
+    : class_(arenaClass), grainShift_(grainShift) {
+  chunkMap_.setChunks(&chunks_);
+}
+
+// Creation ------------------------------------------------------------------
+
+Res Arena::create(Arena** arenaOut, const ArenaClass* arenaClass, const mps_arg_s* args) {
+  MPS_AVERT(ArenaClass, arenaClass);
+  bool vmClass = arenaClass->virtualMemory;
+
+  Size grainSize = MPS_ARG_OPTIONAL(args, ARENA_GRAIN_SIZE, size,
+                                    vmClass ? vm::pageSize() : kDefaultClientGrain);
+  MPS_AVER_ALWAYS(isPowerOfTwo(grainSize));
+  if (vmClass && grainSize < vm::pageSize()) grainSize = vm::pageSize();
+  if (grainSize < sizeof(void*)) grainSize = sizeof(void*);
+  Shift grainShift = log2(grainSize);
+
+  Size commitLimit = MPS_ARG_OPTIONAL(args, COMMIT_LIMIT, size, ~Size(0));
+  double spare = 0.75;
+  if (const mps_arg_s* a = findArg(args, MPS_KEY_SPARE_COMMIT_LIMIT)) {
+    // Deprecated byte form: a fraction of the commit limit.
+    spare = commitLimit == 0 ? 1.0 : double(a->val.size) / double(commitLimit);
+    if (spare > 1.0) spare = 1.0;
+  }
+  spare = MPS_ARG_OPTIONAL(args, SPARE, d, spare);
+  MPS_AVER_ALWAYS(spare >= 0.0 && spare <= 1.0);
+
+  Addr base;
+  Size size;
+  bool owns;
+  if (vmClass) {
+    size = MPS_ARG_OPTIONAL(args, ARENA_SIZE, size, kDefaultArenaSize);
+    if (size < kWordBits * grainSize) size = kWordBits * grainSize;
+    if (sizeTooLarge(size, ChunkMap::kGranule)) return Res::resource;
+    size = alignUp(size, ChunkMap::kGranule);
+    Res res = vm::reserve(&base, size, grainSize > ChunkMap::kGranule ? grainSize
+                                                                       : ChunkMap::kGranule);
+    if (res != Res::ok) return res;
+    owns = true;
+  } else {
+    Addr block = static_cast<Addr>(MPS_ARG_REQUIRED(args, ARENA_CL_BASE, addr));
+    Size blockSize = MPS_ARG_REQUIRED(args, ARENA_SIZE, size);
+    base = alignUp(block, grainSize);
+    if (block + blockSize <= base) return Res::memory;
+    size = alignDown(Size(block + blockSize - base), grainSize);
+    owns = false;
+  }
+
+  Size header = Chunk::headerBytes(size, grainShift, sizeof(Arena));
+  auto giveBack = [&] {
+    if (owns) vm::release(base, size);
+  };
+  if (header > commitLimit) {
+    giveBack();
+    return Res::commitLimit;
+  }
+  if (header >= size) {
+    giveBack();
+    return Res::memory;
+  }
+  if (vmClass) {
+    Res res = vm::commit(base, header);
+    if (res != Res::ok) {
+      giveBack();
+      return res;
+    }
+  }
+
+  Arena* arena = new (Chunk::extraSpace(base)) Arena(arenaClass, grainShift);
+  arena->commitLimit_.store(commitLimit, std::memory_order_relaxed);
+  arena->spare_ = spare;
+  arena->growthDesired_ = size;
+  arena->growthMinimum_ = 0;
+  arena->extended_ =
+      reinterpret_cast<ChunkCallback>(MPS_ARG_OPTIONAL(args, ARENA_EXTENDED, fun, nullptr));
+  arena->contracted_ =
+      reinterpret_cast<ChunkCallback>(MPS_ARG_OPTIONAL(args, ARENA_CONTRACTED, fun, nullptr));
+
+  Chunk* chunk;
+  Res res = Chunk::layout(&chunk, arena, base, size, grainShift, sizeof(Arena));
+  if (res == Res::ok) res = arena->chunkMap_.insert(chunk);
+  if (res != Res::ok) {
+    arena->~Arena();
+    if (vmClass) vm::decommit(base, header);
+    giveBack();
+    return res;
+  }
+  chunk->reservedBase = base;
+  chunk->reservedSize = size;
+  chunk->ownsAddressSpace = owns;
+  arena->chunks_.append(&chunk->arenaRing);
+  arena->primary_ = chunk;
+  arena->reserved_.store(size, std::memory_order_relaxed);
+  arena->committed_.store(header, std::memory_order_relaxed);
+  if (arena->extended_ != nullptr)
+    arena->extended_(reinterpret_cast<mps_arena_t>(arena), base, size);
+  MPS_AVERT(Arena, arena);
+  *arenaOut = arena;
+  return Res::ok;
+}
+
+void Arena::destroy() {
+  MPS_AVERT(Arena, this);
+  if (!pools_.isSingle())
+    assertFail(__FILE__, __LINE__, "arena has no pools: destroy every pool before its arena");
+  // Give back every chunk but the one holding this object, then that one.
+  chunks_.forEach([&](Chunk* chunk) {
+    if (chunk != primary_) removeChunk(chunk);
+  });
+  Chunk* primary = primary_;
+  Addr base = primary->reservedBase;
+  Size size = primary->reservedSize;
+  bool owns = primary->ownsAddressSpace;
+  if (contracted_ != nullptr) contracted_(reinterpret_cast<mps_arena_t>(this), base, size);
+  primary->sig = kSigInvalid;
+  sig = kSigInvalid;
+  this->~Arena();
+  if (owns) vm::release(base, size);
+}
+
+bool Arena::check() const {
+  MPS_CHECKL(sig == kSig);
+  MPS_CHECKL(class_ != nullptr && class_->sig == ArenaClass::kSig);
+  MPS_CHECKL(primary_ != nullptr && primary_->sig == Chunk::kSig);
+  MPS_CHECKL(spare_ >= 0.0 && spare_ <= 1.0);
+  MPS_CHECKL(committed() >= spareCommitted());
+  MPS_CHECKL(pools_.check() && chunks_.check());
+  return true;
+}
+
+// Chunks ---------------------------------------------------------------------
+
+Res Arena::addChunk(Chunk** chunkOut, Addr base, Size size, bool ownsAddressSpace) {
+  Size header = Chunk::headerBytes(size, grainShift_);
+  if (header >= size) return Res::memory;
+  if (!chargeCommit(header)) {
+    releaseSpare(0);
+    if (!chargeCommit(header)) return Res::commitLimit;
+  }
+  if (isVirtual()) {
+    Res res = vm::commit(base, header);
+    if (res != Res::ok) {
+      committed_.fetch_sub(header, std::memory_order_relaxed);
+      return res;
+    }
+  }
+  Chunk* chunk;
+  Res res = Chunk::layout(&chunk, this, base, size, grainShift_);
+  if (res == Res::ok) res = chunkMap_.insert(chunk);
+  if (res != Res::ok) {
+    if (isVirtual()) vm::decommit(base, header);
+    committed_.fetch_sub(header, std::memory_order_relaxed);
+    return res;
+  }
+  chunk->reservedBase = base;
+  chunk->reservedSize = size;
+  chunk->ownsAddressSpace = ownsAddressSpace;
+  chunks_.append(&chunk->arenaRing);
+  reserved_.fetch_add(size, std::memory_order_relaxed);
+  if (extended_ != nullptr) extended_(reinterpret_cast<mps_arena_t>(this), base, size);
+  *chunkOut = chunk;
+  return Res::ok;
+}
+
+void Arena::removeChunk(Chunk* chunk) {
+  MPS_AVER(chunk != primary_);
+  if (contracted_ != nullptr)
+    contracted_(reinterpret_cast<mps_arena_t>(this), chunk->reservedBase, chunk->reservedSize);
+  Size committedBytes = chunk->committed.countSet(0, chunk->grains) << grainShift_;
+  Size spareBytes = 0;
+  for (Size i = chunk->firstUsable; i < chunk->grains;) {
+    Size j = chunk->committed.nextSet(i, chunk->grains);
+    if (j == chunk->grains) break;
+    Size end = chunk->committed.nextReset(j, chunk->grains);
+    Size alloc = chunk->allocated.nextSet(j, end);
+    if (alloc > j) {
+      spareBytes += Size(alloc - j) << grainShift_;
+      i = alloc;
+    } else {
+      i = chunk->allocated.nextReset(j, end);
+      if (i == j) i = j + 1;
+    }
+  }
+  chunkMap_.remove(chunk);
+  chunk->arenaRing.remove();
+  chunk->sig = kSigInvalid;
+  committed_.fetch_sub(committedBytes, std::memory_order_relaxed);
+  spareCommitted_.fetch_sub(spareBytes, std::memory_order_relaxed);
+  reserved_.fetch_sub(chunk->reservedSize, std::memory_order_relaxed);
+  if (chunk->ownsAddressSpace) vm::release(chunk->reservedBase, chunk->reservedSize);
+}
+
+Res Arena::growBy(Size size) {
+  MPS_AVER(isVirtual());
+  // Big enough for the request plus the chunk's own header and tract table.
+  Size overhead = Chunk::headerBytes(size * 2, grainShift_) +
+                  alignUp(((size * 2) >> grainShift_) * sizeof(Tract), grainSize()) + grainSize();
+  if (sizeTooLarge(size, overhead + ChunkMap::kGranule)) return Res::resource;
+  Size needed = alignUp(size + overhead, ChunkMap::kGranule);
+  Size chunkSize = needed > growthDesired_ ? needed : growthDesired_;
+  Addr base;
+  Res res = vm::reserve(&base, chunkSize, ChunkMap::kGranule);
+  if (res != Res::ok && chunkSize > needed) {
+    chunkSize = needed > growthMinimum_ ? needed : alignUp(growthMinimum_, ChunkMap::kGranule);
+    res = vm::reserve(&base, chunkSize, ChunkMap::kGranule);
+  }
+  if (res != Res::ok) return res;
+  Chunk* chunk;
+  res = addChunk(&chunk, base, chunkSize, true);
+  if (res != Res::ok) vm::release(base, chunkSize);
+  return res;
+}
+
+Res Arena::extend(Addr block, Size blockSize) {
+  MPS_AVERT(Arena, this);
+  MPS_AVER_ALWAYS(blockSize > 0);
+  if (isVirtual()) {
+    MPS_AVER(!"mps_arena_extend is for client arenas only");
+    return Res::unimpl;
+  }
+  Addr base = alignUp(block, grainSize());
+  if (block + blockSize <= base) return Res::memory;
+  Size size = alignDown(Size(block + blockSize - base), grainSize());
+  Chunk* chunk;
+  return addChunk(&chunk, base, size, false);
+}
+
+void Arena::setGrowth(Size desired, Size minimum) {
+  MPS_AVER_ALWAYS(desired >= minimum);
+  growthDesired_ = desired;
+  growthMinimum_ = minimum;
+}
+
+// Commit accounting ------------------------------------------------------------
+
+bool Arena::chargeCommit(Size bytes) {
+  Size now = committed_.load(std::memory_order_relaxed);
+  if (bytes > commitLimit() || now > commitLimit() - bytes) return false;
+  committed_.store(now + bytes, std::memory_order_relaxed);
+  return true;
+}
+
+Size Arena::spareLimit() const { return Size(spare_ * double(committed())); }
+
+void Arena::releaseSpare(Size target) {
+  // Uncommit free committed grains, newest chunks first, until no more than
+  // `target` bytes of spare remain (or the spare limit holds, if lower).
+  auto done = [&] { return spareCommitted() <= target && spareCommitted() <= spareLimit(); };
+  if (!isVirtual() || done()) return;
+  chunks_.forEach([&](Chunk* chunk) {
+    for (Size i = chunk->firstUsable; i < chunk->grains && !done();) {
+      Size j = chunk->committed.nextSet(i, chunk->grains);
+      if (j == chunk->grains) break;
+      Size end = chunk->committed.nextReset(j, chunk->grains);
+      Size free = chunk->allocated.nextSet(j, end);  // [j, free) is spare
+      if (free == j) {
+        i = chunk->allocated.nextReset(j, end);
+        if (i == j) i = end;
+        continue;
+      }
+      vm::decommit(chunk->addrOf(j), Size(free - j) << grainShift_);
+      chunk->committed.resetRange(j, free);
+      noteDecommit(Size(free - j) << grainShift_, true);
+      i = free;
+    }
+  });
+}
+
+void Arena::noteDecommit(Size bytes, bool wasSpare) {
+  committed_.fetch_sub(bytes, std::memory_order_relaxed);
+  if (wasSpare) spareCommitted_.fetch_sub(bytes, std::memory_order_relaxed);
+}
+
+Res Arena::setCommitLimit(Size limit) {
+  MPS_AVERT(Arena, this);
+  if (limit < committed()) {
+    Size excess = committed() - limit;
+    if (excess > spareCommitted()) return Res::fail;
+    releaseSpare(spareCommitted() - excess);
+    if (limit < committed()) return Res::fail;
+  }
+  commitLimit_.store(limit, std::memory_order_relaxed);
+  return Res::ok;
+}
+
+void Arena::setSpare(double fraction) {
+  MPS_AVERT(Arena, this);
+  MPS_AVER_ALWAYS(fraction >= 0.0 && fraction <= 1.0);
+  spare_ = fraction;
+  releaseSpare(~Size(0));
+}
+
+Res Arena::commitGrains(Chunk* chunk, Size first, Size limit) {
+  Size tableBase = chunk->tableGrainBase(first);
+  Size tableLimit = chunk->tableGrainLimit(limit);
+  Size need = (limit - first) - chunk->committed.countSet(first, limit);
+  need += (tableLimit - tableBase) - chunk->committed.countSet(tableBase, tableLimit);
+  Size bytes = need << grainShift_;
+  if (bytes == 0) return Res::ok;
+  if (!chargeCommit(bytes)) {
+    // Spare memory counts against the limit: release some and try again.
+    Size room = commitLimit() > committed() ? commitLimit() - committed() : 0;
+    Size shortfall = bytes - room;
+    if (shortfall <= spareCommitted()) releaseSpare(spareCommitted() - shortfall);
+    if (!chargeCommit(bytes)) return Res::commitLimit;
+  }
+  // Commit each uncommitted run. If the OS refuses, what was committed stays
+  // committed and charged (run grains become spare when the caller gives the
+  // run back; table grains stay as overhead), and the rest of the charge is
+  // returned, so the accounting stays exact.
+  Size doneGrains = 0;
+  auto commitRuns = [&](Size base, Size lim) -> Res {
+    for (Size i = chunk->committed.nextReset(base, lim); i < lim;) {
+      Size end = chunk->committed.nextSet(i, lim);
+      if (isVirtual()) {
+        Res res = vm::commit(chunk->addrOf(i), Size(end - i) << grainShift_);
+        if (res != Res::ok) return res;
+      }
+      chunk->committed.setRange(i, end);
+      doneGrains += end - i;
+      i = chunk->committed.nextReset(end, lim);
+    }
+    return Res::ok;
+  };
+  Res res = commitRuns(tableBase, tableLimit);
+  if (res == Res::ok) res = commitRuns(first, limit);
+  if (res != Res::ok) committed_.fetch_sub(bytes - (doneGrains << grainShift_));
+  return res;
+}
+
+// Grains -------------------------------------------------------------------------
+
+Res Arena::allocGrains(Addr* baseOut, Size size, Pool* pool, bool high) {
+  MPS_AVERT(Arena, this);
+  MPS_AVER(size > 0 && isAligned(size, grainSize()));
+  Size n = size >> grainShift_;
+  Chunk* found = nullptr;
+  Size index = 0;
+  auto search = [&](Chunk* chunk) {
+    if (found == nullptr && chunk->grains > chunk->firstUsable &&
+        chunk->allocated.findResetRun(&index, chunk->firstUsable, chunk->grains, n, high))
+      found = chunk;
+  };
+  chunks_.forEach(search);
+  if (found == nullptr) {
+    if (!isVirtual()) return Res::resource;
+    Res res = growBy(size);
+    if (res != Res::ok) return res;
+    chunks_.forEach(search);
+    if (found == nullptr) return Res::resource;
+  }
+
+  // Claim the run first so that releasing spare memory cannot take it.
+  found->allocated.setRange(index, index + n);
+  Size reused = found->committed.countSet(index, index + n) << grainShift_;
+  spareCommitted_.fetch_sub(reused, std::memory_order_relaxed);
+  Res res = commitGrains(found, index, index + n);
+  if (res != Res::ok) {
+    found->allocated.resetRange(index, index + n);
+    spareCommitted_.fetch_add(found->committed.countSet(index, index + n) << grainShift_,
+                              std::memory_order_relaxed);
+    return res;
+  }
+  for (Size i = index; i < index + n; ++i) found->tracts[i] = Tract{pool, nullptr};
+  *baseOut = found->addrOf(index);
+  return Res::ok;
+}
+
+void Arena::freeGrains(Addr base, Size size) {
+  MPS_AVERT(Arena, this);
+  Chunk* chunk = chunkOf(base);
+  MPS_AVER_ALWAYS(chunk != nullptr);
+  MPS_AVER(size > 0 && isAligned(base, grainSize()) && isAligned(size, grainSize()));
+  Size first = chunk->indexOf(base), limit = first + (size >> grainShift_);
+  MPS_AVER(first >= chunk->firstUsable && limit <= chunk->grains);
+  MPS_AVER(chunk->allocated.isRangeSet(first, limit));
+  for (Size i = first; i < limit; ++i) chunk->tracts[i] = Tract{nullptr, nullptr};
+  chunk->allocated.resetRange(first, limit);
+  if (!isVirtual()) {
+    // A client arena keeps no spare memory: free grains are simply unused.
+    chunk->committed.resetRange(first, limit);
+    noteDecommit(size, false);
+    return;
+  }
+  spareCommitted_.fetch_add(size, std::memory_order_relaxed);
+  if (spareCommitted() > spareLimit()) {
+    // Uncommit the excess from the grains just freed: they are the ones
+    // least likely to be wanted again soon, and this avoids a search.
+    Size excess = alignUp(spareCommitted() - spareLimit(), grainSize());
+    if (excess > size) excess = size;
+    Size from = limit - (excess >> grainShift_);
+    vm::decommit(chunk->addrOf(from), excess);
+    chunk->committed.resetRange(from, limit);
+    noteDecommit(excess, true);
+    releaseSpare(~Size(0));
+  }
+}
+
+// Control memory ---------------------------------------------------------------------
+
+Res Arena::controlAlloc(void** pOut, Size size) {
+  MPS_AVER(size > 0);
+  if (size > kControlClassSize * kControlClasses) {
+    Addr base;
+    Res res = allocGrains(&base, alignUp(size, grainSize()), nullptr);
+    if (res != Res::ok) return res;
+    *pOut = base;
+    return Res::ok;
+  }
+  Size c = (size - 1) / kControlClassSize;
+  if (controlFree_[c] == nullptr) {
+    Res res = controlRefill(c);
+    if (res != Res::ok) return res;
+  }
+  void* p = controlFree_[c];
+  controlFree_[c] = *static_cast<void**>(p);
+  std::memset(p, 0, (c + 1) * kControlClassSize);
+  *pOut = p;
+  return Res::ok;
+}
+
+Res Arena::controlRefill(Size c) {
+  Size blockSize = (c + 1) * kControlClassSize;
+  Size slab = grainSize() >= 4 * blockSize ? grainSize() : alignUp(4 * blockSize, grainSize());
+  Addr base;
+  Res res = allocGrains(&base, slab, nullptr);
+  if (res != Res::ok) return res;
+  for (Size off = 0; off + blockSize <= slab; off += blockSize) {
+    *reinterpret_cast<void**>(base + off) = controlFree_[c];
+    controlFree_[c] = base + off;
+  }
+  return Res::ok;
+}
+
+void Arena::controlFree(void* p, Size size) {
+  MPS_AVER(p != nullptr && size > 0);
+  if (size > kControlClassSize * kControlClasses) {
+    freeGrains(static_cast<Addr>(p), alignUp(size, grainSize()));
+    return;
+  }
+  Size c = (size - 1) / kControlClassSize;
+  *static_cast<void**>(p) = controlFree_[c];
+  controlFree_[c] = p;
+}
+
+}  // namespace mps::core

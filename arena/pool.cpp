@@ -1,0 +1,49 @@
+#include "arena/pool.hpp"
+
+#include "arena/arena.hpp"
+
+namespace mps::core {
+
+Pool::Pool(Arena* arena, const PoolClass* poolClass, Align alignment)
+    : arena_(arena), class_(poolClass), alignment_(alignment) {}
+
+Pool::~Pool() { sig = kSigInvalid; }
+
+Res Pool::allocObject(void** pOut, Arena* arena, Size size) {
+  return arena->controlAlloc(pOut, size);
+}
+
+void Pool::freeObject(Arena* arena, void* p, Size size) { arena->controlFree(p, size); }
+
+void Pool::attach(Size objectSize) {
+  objectSize_ = objectSize;
+  arena_->addPool(this);
+}
+
+void Pool::destroy() {
+  MPS_AVERT(Pool, this);
+  if (caches_ != 0)
+    assertFail(__FILE__, __LINE__,
+               "pool has no segregated allocation caches: destroy them before the pool");
+  Arena* arena = arena_;
+  Size objectSize = objectSize_;
+  arena->removePool(this);
+  this->~Pool();  // the class's destructor returns its memory to the arena
+  freeObject(arena, this, objectSize);
+}
+
+Res Pool::alloc(Addr*, Size) {
+  assertFail(__FILE__, __LINE__, "pool class supports mps_alloc");
+}
+
+void Pool::free(Addr, Size) { assertFail(__FILE__, __LINE__, "pool class supports mps_free"); }
+
+bool Pool::check() const {
+  MPS_CHECKL(sig == kSig);
+  MPS_CHECKL(arena_ != nullptr && arena_->sig == Arena::kSig);
+  MPS_CHECKL(class_ != nullptr && class_->sig == PoolClass::kSig);
+  MPS_CHECKL(isPowerOfTwo(alignment_));
+  return true;
+}
+
+}  // namespace mps::core

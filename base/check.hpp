@@ -1,0 +1,59 @@
+// Assertions and structure signatures.
+//
+// MPS_AVER(cond)        checked builds only: an internal invariant or a client
+//                       rule that costs something to verify.
+// MPS_AVER_ALWAYS(cond) every build: cheap argument checks that protect the
+//                       heap from corruption by a client mistake.
+// MPS_AVERT(Type, p)    checked builds: p is a valid, initialised Type
+//                       (non-null, right signature, check() holds).
+//
+// A failed assertion goes to the plinth (mps_lib_assert_fail), whose default
+// handler prints "file:line: MPS++ ASSERTION FAILED: condition" and aborts. The
+// condition text names the violated rule, so tests can expect it.
+#pragma once
+
+#include <cstdint>
+
+#include "base/config.hpp"
+
+namespace mps::core {
+
+[[noreturn]] MPS_NOINLINE void assertFail(const char* file, unsigned line, const char* condition);
+
+// A signature is a 32-bit constant stored first in each core object while it
+// is valid and cleared when it is finished, so stale or foreign pointers are
+// caught by check() in checked builds.
+using Sig = std::uint32_t;
+constexpr Sig kSigInvalid = 0x51915BADu;
+
+// A pointer to a live, consistent T: non-null, T's signature, check() holds.
+// (A function, not a macro, so `this` can be passed without a warning.)
+template <class T>
+inline bool isValid(const T* p) {
+  return p != nullptr && p->sig == T::kSig && p->check();
+}
+
+}  // namespace mps::core
+
+#define MPS_AVER_ALWAYS(cond) \
+  (MPS_LIKELY(cond) ? (void)0 : ::mps::core::assertFail(__FILE__, __LINE__, #cond))
+
+#if MPS_CHECKED
+#define MPS_AVER(cond) MPS_AVER_ALWAYS(cond)
+#define MPS_AVERT(Type, p)                                          \
+  (MPS_LIKELY(::mps::core::isValid<Type>(p))                        \
+       ? (void)0                                                    \
+       : ::mps::core::assertFail(__FILE__, __LINE__, "check of " #Type " " #p))
+#else
+#define MPS_AVER(cond) ((void)0)
+#define MPS_AVERT(Type, p) ((void)0)
+#endif
+
+// Inside check() methods: returns false (so the caller's MPS_AVERT reports)
+// and, in checked builds, reports the exact failing clause first.
+#define MPS_CHECKL(cond) \
+  do {                   \
+    if (!(cond)) {       \
+      ::mps::core::assertFail(__FILE__, __LINE__, #cond); \
+    }                    \
+  } while (0)

@@ -1,0 +1,176 @@
+// The default ("ANSI") plinth: the library's only route to its environment
+// (assertion reports, clock, character output, memory primitives and the
+// telemetry filter), built on the C library and POSIX.
+//
+// Plinth functions may run inside the protection-fault handler, so the
+// ones the collector can reach there (assertion reporting, the clock, the
+// memory primitives) avoid locks and allocation.
+
+#include <atomic>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+
+#include <unistd.h>
+
+#include "mpslib.h"
+
+namespace {
+
+// write(2) rather than stdio: the fault may have interrupted code holding a
+// stdio lock. Gives up on error, as there is nowhere else to report it.
+void writeAll(int fd, const char* s, std::size_t n) {
+  while (n > 0) {
+    ssize_t done = ::write(fd, s, n);
+    if (done < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    s += done;
+    n -= static_cast<std::size_t>(done);
+  }
+}
+
+void writeString(int fd, const char* s) {
+  if (s == nullptr) s = "(null)";
+  writeAll(fd, s, std::strlen(s));
+}
+
+void writeUnsigned(int fd, unsigned value) {
+  char digits[3 * sizeof value + 1];
+  char* p = digits + sizeof digits;
+  do {
+    *--p = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  writeAll(fd, p, static_cast<std::size_t>(digits + sizeof digits - p));
+}
+
+}  // namespace
+
+extern "C" {
+
+// C linkage, so that its type is exactly mps_lib_assert_fail_t and clients
+// may reinstall it after mps_lib_assert_fail_install returns it.
+static void mps_default_assert_handler(const char* file, unsigned line, const char* condition) {
+  // Earlier output first, so the report ends up after what led to it.
+  std::fflush(stdout);
+  std::fflush(stderr);
+  writeString(STDERR_FILENO, file);
+  writeAll(STDERR_FILENO, ":", 1);
+  writeUnsigned(STDERR_FILENO, line);
+  writeString(STDERR_FILENO, ": MPS++ ASSERTION FAILED: ");
+  writeString(STDERR_FILENO, condition);
+  writeAll(STDERR_FILENO, "\n", 1);
+  std::abort();
+}
+
+}  // extern "C"
+
+namespace {
+
+// Lock-free, so reading it from a signal handler cannot deadlock.
+static_assert(std::atomic<mps_lib_assert_fail_t>::is_always_lock_free);
+std::atomic<mps_lib_assert_fail_t> assertHandler{&mps_default_assert_handler};
+
+// Telemetry categories in filter-bit order (telemetry.md).
+constexpr const char* kTelemetryCategories[] = {"arena", "pool", "trace", "seg",
+                                                "ref",   "object", "user"};
+
+bool wordEquals(const char* word, std::size_t length, const char* name) {
+  if (std::strlen(name) != length) return false;
+  for (std::size_t i = 0; i < length; ++i) {
+    if (std::tolower(static_cast<unsigned char>(word[i])) != name[i]) return false;
+  }
+  return true;
+}
+
+// MPS_TELEMETRY_CONTROL is either a number (the filter itself, in any base
+// strtoul accepts) or a space-separated list of category names or "all".
+// Unknown names are ignored rather than rejected: the filter only selects
+// diagnostics and must never stop a program from starting.
+unsigned long parseTelemetryControl(const char* text) {
+  while (std::isspace(static_cast<unsigned char>(*text))) ++text;
+  if (std::isdigit(static_cast<unsigned char>(*text))) {
+    char* end = nullptr;
+    unsigned long value = std::strtoul(text, &end, 0);
+    while (std::isspace(static_cast<unsigned char>(*end))) ++end;
+    if (*end == '\0') return value;
+  }
+  unsigned long filter = 0;
+  const char* p = text;
+  while (*p != '\0') {
+    while (std::isspace(static_cast<unsigned char>(*p))) ++p;
+    const char* word = p;
+    while (*p != '\0' && !std::isspace(static_cast<unsigned char>(*p))) ++p;
+    std::size_t length = static_cast<std::size_t>(p - word);
+    if (length == 0) break;
+    if (wordEquals(word, length, "all")) {
+      filter = ~0ul;
+      continue;
+    }
+    for (unsigned bit = 0; bit < std::size(kTelemetryCategories); ++bit) {
+      if (wordEquals(word, length, kTelemetryCategories[bit])) filter |= 1ul << bit;
+    }
+  }
+  return filter;
+}
+
+}  // namespace
+
+extern "C" {
+
+int mps_lib_get_EOF(void) { return EOF; }
+
+mps_lib_FILE* mps_lib_get_stderr(void) { return reinterpret_cast<mps_lib_FILE*>(stderr); }
+
+mps_lib_FILE* mps_lib_get_stdout(void) { return reinterpret_cast<mps_lib_FILE*>(stdout); }
+
+int mps_lib_fputc(int c, mps_lib_FILE* stream) {
+  return std::fputc(c, reinterpret_cast<std::FILE*>(stream));
+}
+
+int mps_lib_fputs(const char* s, mps_lib_FILE* stream) {
+  return std::fputs(s, reinterpret_cast<std::FILE*>(stream));
+}
+
+void mps_lib_assert_fail(const char* file, unsigned line, const char* condition) {
+  assertHandler.load(std::memory_order_acquire)(file, line, condition);
+}
+
+// The reference leaves installing NULL unspecified; treating it as "restore
+// the default" means a later assertion can never call through null.
+mps_lib_assert_fail_t mps_lib_assert_fail_install(mps_lib_assert_fail_t handler) {
+  if (handler == nullptr) handler = &mps_default_assert_handler;
+  return assertHandler.exchange(handler, std::memory_order_acq_rel);
+}
+
+void*(mps_lib_memset)(void* s, int c, size_t n) { return std::memset(s, c, n); }
+
+void*(mps_lib_memcpy)(void* dest, const void* source, size_t n) {
+  return std::memcpy(dest, source, n);
+}
+
+int(mps_lib_memcmp)(const void* s1, const void* s2, size_t n) { return std::memcmp(s1, s2, n); }
+
+// Microseconds of CLOCK_MONOTONIC rather than the reference's clock():
+// clock() counts CPU time summed over all threads, whereas pause-time
+// pacing and message time stamps want elapsed time. clock_gettime is
+// async-signal-safe, and 64 bits of microseconds do not wrap in practice.
+mps_clock_t mps_clock(void) {
+  struct timespec now;
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<mps_clock_t>(now.tv_sec) * 1000000u +
+         static_cast<mps_clock_t>(now.tv_nsec) / 1000u;
+}
+
+mps_clock_t mps_clocks_per_sec(void) { return 1000000u; }
+
+unsigned long mps_lib_telemetry_control(void) {
+  const char* text = std::getenv("MPS_TELEMETRY_CONTROL");
+  return text == nullptr ? 0 : parseTelemetryControl(text);
+}
+
+}  // extern "C"

@@ -1,0 +1,84 @@
+// Locks. The arena lock serialises every public entry into one arena.
+//
+// Entry points are short (a tree search, a few stores), so a lock that spins
+// briefly before sleeping costs one atomic exchange when uncontended, which is
+// what keeps mps_alloc/mps_free cheap, and still sleeps (futex) instead of
+// burning a core when a collection holds the lock for long.
+#pragma once
+
+#include <atomic>
+#include <thread>
+
+#include "base/check.hpp"
+#include "base/config.hpp"
+
+namespace mps::core {
+
+class Lock {
+ public:
+  Lock() = default;
+  Lock(const Lock&) = delete;
+  Lock& operator=(const Lock&) = delete;
+
+  MPS_FORCE_INLINE void claim() {
+    int expected = kFree;
+    if (MPS_LIKELY(state_.compare_exchange_strong(expected, kHeld, std::memory_order_acquire,
+                                                  std::memory_order_relaxed)))
+      noteOwner();
+    else
+      claimSlow();
+  }
+
+  MPS_FORCE_INLINE void release() {
+    clearOwner();
+    if (MPS_UNLIKELY(state_.exchange(kFree, std::memory_order_release) == kContended))
+      wakeOne();
+  }
+
+  // Checked builds track the owner so that re-entry (a callback calling back
+  // into the arena) is reported instead of deadlocking.
+  bool isHeldByCaller() const {
+#if MPS_CHECKED
+    return state_.load(std::memory_order_relaxed) != kFree &&
+           owner_.load(std::memory_order_relaxed) == std::this_thread::get_id();
+#else
+    return state_.load(std::memory_order_relaxed) != kFree;
+#endif
+  }
+
+ private:
+  static constexpr int kFree = 0, kHeld = 1, kContended = 2;
+
+  MPS_NOINLINE void claimSlow();
+  MPS_NOINLINE void wakeOne();
+
+  void noteOwner() {
+#if MPS_CHECKED
+    owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+#endif
+  }
+  void clearOwner() {
+#if MPS_CHECKED
+    owner_.store(std::thread::id(), std::memory_order_relaxed);
+#endif
+  }
+
+  std::atomic<int> state_{kFree};
+#if MPS_CHECKED
+  std::atomic<std::thread::id> owner_{};
+#endif
+};
+
+// Scope guard for a Lock.
+class LockGuard {
+ public:
+  explicit LockGuard(Lock& lock) : lock_(lock) { lock_.claim(); }
+  ~LockGuard() { lock_.release(); }
+  LockGuard(const LockGuard&) = delete;
+  LockGuard& operator=(const LockGuard&) = delete;
+
+ private:
+  Lock& lock_;
+};
+
+}  // namespace mps::core
