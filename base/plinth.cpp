@@ -8,10 +8,12 @@
 
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <iterator>
 
 #include <unistd.h>
 
@@ -158,7 +160,8 @@ int(mps_lib_memcmp)(const void* s1, const void* s2, size_t n) { return std::memc
 // Microseconds of CLOCK_MONOTONIC rather than the reference's clock():
 // clock() counts CPU time summed over all threads, whereas pause-time
 // pacing and message time stamps want elapsed time. clock_gettime is
-// async-signal-safe, and 64 bits of microseconds do not wrap in practice.
+// async-signal-safe. With a 64-bit mps_clock_t the count never wraps in
+// practice (a 32-bit one wraps after about 71 minutes).
 mps_clock_t mps_clock(void) {
   struct timespec now;
   ::clock_gettime(CLOCK_MONOTONIC, &now);

@@ -493,31 +493,31 @@ extern void mps_sac_empty(mps_sac_t, mps_addr_t, size_t);
 
 #define MPS_SAC_ALLOC_FAST(res_o, p_o, sac, size, unused) \
   MPS_BEGIN \
-    size_t _mps_sac_i; \
-    size_t _mps_sac_s = (size); \
-    _mps_SAC_FIND(sac, _mps_sac_s, _mps_sac_i) \
-    if ((sac)->_freelists[_mps_sac_i]._count != 0) { \
-      (p_o) = (sac)->_freelists[_mps_sac_i]._blocks; \
-      (sac)->_freelists[_mps_sac_i]._blocks = *(mps_addr_t *)(p_o); \
-      --(sac)->_freelists[_mps_sac_i]._count; \
+    size_t _mps_sac_index; \
+    size_t _mps_sac_size = (size); \
+    _mps_SAC_FIND(sac, _mps_sac_size, _mps_sac_index) \
+    if ((sac)->_freelists[_mps_sac_index]._count != 0) { \
+      (p_o) = (sac)->_freelists[_mps_sac_index]._blocks; \
+      (sac)->_freelists[_mps_sac_index]._blocks = *(mps_addr_t *)(p_o); \
+      --(sac)->_freelists[_mps_sac_index]._count; \
       (res_o) = MPS_RES_OK; \
     } else { \
-      (res_o) = mps_sac_fill(&(p_o), sac, _mps_sac_s, unused); \
+      (res_o) = mps_sac_fill(&(p_o), sac, _mps_sac_size, unused); \
     } \
   MPS_END
 
 #define MPS_SAC_FREE_FAST(sac, p, size) \
   MPS_BEGIN \
-    size_t _mps_sac_i; \
-    size_t _mps_sac_s = (size); \
-    _mps_SAC_FIND(sac, _mps_sac_s, _mps_sac_i) \
-    if ((sac)->_freelists[_mps_sac_i]._count \
-        < (sac)->_freelists[_mps_sac_i]._count_max) { \
-      *(mps_addr_t *)(p) = (sac)->_freelists[_mps_sac_i]._blocks; \
-      (sac)->_freelists[_mps_sac_i]._blocks = (p); \
-      ++(sac)->_freelists[_mps_sac_i]._count; \
+    size_t _mps_sac_index; \
+    size_t _mps_sac_size = (size); \
+    _mps_SAC_FIND(sac, _mps_sac_size, _mps_sac_index) \
+    if ((sac)->_freelists[_mps_sac_index]._count \
+        < (sac)->_freelists[_mps_sac_index]._count_max) { \
+      *(mps_addr_t *)(p) = (sac)->_freelists[_mps_sac_index]._blocks; \
+      (sac)->_freelists[_mps_sac_index]._blocks = (p); \
+      ++(sac)->_freelists[_mps_sac_index]._count; \
     } else { \
-      mps_sac_empty(sac, p, _mps_sac_s); \
+      mps_sac_empty(sac, p, _mps_sac_size); \
     } \
   MPS_END
 

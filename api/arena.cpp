@@ -1,0 +1,150 @@
+// C entry points for arenas (arena.md).
+#include "api/handles.hpp"
+#include "base/keys.hpp"
+#include "mpsacl.h"
+#include "mpsavm.h"
+
+using namespace mps::api;
+
+extern "C" {
+
+mps_arena_class_t mps_arena_class_vm(void) { return toHandle(&mps::core::kArenaClassVM); }
+mps_arena_class_t mps_arena_class_cl(void) { return toHandle(&mps::core::kArenaClassClient); }
+
+mps_res_t mps_arena_create_k(mps_arena_t* arenaOut, mps_arena_class_t arenaClass,
+                             mps_arg_s args[]) {
+  MPS_AVER_ALWAYS(arenaOut != NULL);
+  const ArenaClass* c = toArenaClass(arenaClass);
+  MPS_AVERT(ArenaClass, c);
+  Arena* arena;
+  Res res = Arena::create(&arena, c, args);
+  if (res != Res::ok) return toRes(res);
+  *arenaOut = toHandle(arena);
+  return MPS_RES_OK;
+}
+
+mps_res_t mps_arena_create_v(mps_arena_t* arenaOut, mps_arena_class_t arenaClass,
+                             va_list varargs) {
+  const ArenaClass* c = toArenaClass(arenaClass);
+  MPS_AVERT(ArenaClass, c);
+  // The deprecated forms pass the size (and, for client arenas, the base)
+  // positionally, read as the types a C caller passes.
+  mps_arg_s args[3];
+  args[0].key = MPS_KEY_ARENA_SIZE;
+  args[0].val.size = va_arg(varargs, size_t);
+  if (c->virtualMemory) {
+    args[1].key = MPS_KEY_ARGS_END;
+  } else {
+    args[1].key = MPS_KEY_ARENA_CL_BASE;
+    args[1].val.addr = va_arg(varargs, mps_addr_t);
+    args[2].key = MPS_KEY_ARGS_END;
+  }
+  return mps_arena_create_k(arenaOut, arenaClass, args);
+}
+
+mps_res_t mps_arena_create(mps_arena_t* arenaOut, mps_arena_class_t arenaClass, ...) {
+  va_list varargs;
+  va_start(varargs, arenaClass);
+  mps_res_t res = mps_arena_create_v(arenaOut, arenaClass, varargs);
+  va_end(varargs);
+  return res;
+}
+
+void mps_arena_destroy(mps_arena_t handle) {
+  Arena* arena = toArena(handle);
+  MPS_AVERT(Arena, arena);
+  {
+    // Wait for any entry still running in another thread, then destroy: the
+    // client promises no new entries once it calls destroy.
+    ArenaEntry entry(arena);
+  }
+  arena->destroy();
+}
+
+mps_res_t mps_arena_extend(mps_arena_t handle, mps_addr_t base, size_t size) {
+  Arena* arena = toArena(handle);
+  ArenaEntry entry(arena);
+  return toRes(arena->extend(static_cast<mps::core::Addr>(base), size));
+}
+
+mps_res_t mps_arena_vm_growth(mps_arena_t handle, size_t desired, size_t minimum) {
+  Arena* arena = toArena(handle);
+  ArenaEntry entry(arena);
+  MPS_AVER_ALWAYS(arena->isVirtual());
+  arena->setGrowth(desired, minimum);
+  return MPS_RES_OK;
+}
+
+size_t mps_arena_reserved(mps_arena_t handle) {
+  Arena* arena = toArena(handle);
+  MPS_AVERT(Arena, arena);
+  return arena->reserved();
+}
+
+size_t mps_arena_committed(mps_arena_t handle) {
+  Arena* arena = toArena(handle);
+  MPS_AVERT(Arena, arena);
+  return arena->committed();
+}
+
+size_t mps_arena_spare_committed(mps_arena_t handle) {
+  Arena* arena = toArena(handle);
+  MPS_AVERT(Arena, arena);
+  return arena->spareCommitted();
+}
+
+size_t mps_arena_commit_limit(mps_arena_t handle) {
+  Arena* arena = toArena(handle);
+  MPS_AVERT(Arena, arena);
+  return arena->commitLimit();
+}
+
+mps_res_t mps_arena_commit_limit_set(mps_arena_t handle, size_t limit) {
+  Arena* arena = toArena(handle);
+  ArenaEntry entry(arena);
+  return toRes(arena->setCommitLimit(limit));
+}
+
+double mps_arena_spare(mps_arena_t handle) {
+  Arena* arena = toArena(handle);
+  ArenaEntry entry(arena);
+  return arena->spare();
+}
+
+void mps_arena_spare_set(mps_arena_t handle, double spare) {
+  Arena* arena = toArena(handle);
+  ArenaEntry entry(arena);
+  arena->setSpare(spare);
+}
+
+size_t mps_arena_spare_commit_limit(mps_arena_t handle) {
+  Arena* arena = toArena(handle);
+  ArenaEntry entry(arena);
+  return size_t(arena->spare() * double(arena->committed()));
+}
+
+void mps_arena_spare_commit_limit_set(mps_arena_t handle, size_t limit) {
+  Arena* arena = toArena(handle);
+  ArenaEntry entry(arena);
+  size_t committed = arena->committed();
+  double fraction = committed == 0 ? 1.0 : double(limit) / double(committed);
+  arena->setSpare(fraction > 1.0 ? 1.0 : fraction);
+}
+
+mps_bool_t mps_arena_has_addr(mps_arena_t handle, mps_addr_t addr) {
+  Arena* arena = toArena(handle);
+  ArenaEntry entry(arena);
+  return arena->hasAddr(addr);
+}
+
+mps_bool_t mps_addr_pool(mps_pool_t* poolOut, mps_arena_t handle, mps_addr_t addr) {
+  MPS_AVER_ALWAYS(poolOut != NULL);
+  Arena* arena = toArena(handle);
+  ArenaEntry entry(arena);
+  Pool* pool = arena->poolOf(addr);
+  if (pool == nullptr) return 0;
+  *poolOut = toHandle(pool);
+  return 1;
+}
+
+}  // extern "C"

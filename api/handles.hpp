@@ -1,0 +1,55 @@
+// Handles of the C interface and the core objects behind them.
+//
+// A handle is the core object's address; conversion is a cast, and checked
+// builds verify the signature on every entry so a stale or foreign handle is
+// reported instead of corrupting the heap.
+#pragma once
+
+#include "arena/arena.hpp"
+#include "arena/pool.hpp"
+#include "base/check.hpp"
+#include "base/res.hpp"
+#include "mps.h"
+
+namespace mps::api {
+
+using core::Arena;
+using core::ArenaClass;
+using core::Pool;
+using core::PoolClass;
+using core::Res;
+
+inline Arena* toArena(mps_arena_t arena) { return reinterpret_cast<Arena*>(arena); }
+inline mps_arena_t toHandle(Arena* arena) { return reinterpret_cast<mps_arena_t>(arena); }
+inline Pool* toPool(mps_pool_t pool) { return reinterpret_cast<Pool*>(pool); }
+inline mps_pool_t toHandle(Pool* pool) { return reinterpret_cast<mps_pool_t>(pool); }
+inline const ArenaClass* toArenaClass(mps_arena_class_t c) {
+  return reinterpret_cast<const ArenaClass*>(c);
+}
+inline mps_arena_class_t toHandle(const ArenaClass* c) {
+  return reinterpret_cast<mps_arena_class_t>(const_cast<ArenaClass*>(c));
+}
+inline const PoolClass* toPoolClass(mps_pool_class_t c) {
+  return reinterpret_cast<const PoolClass*>(c);
+}
+inline mps_pool_class_t toHandle(const PoolClass* c) {
+  return reinterpret_cast<mps_pool_class_t>(const_cast<PoolClass*>(c));
+}
+inline mps_res_t toRes(Res res) { return static_cast<mps_res_t>(res); }
+
+// Holds the arena lock for the duration of a public entry point.
+class ArenaEntry {
+ public:
+  explicit ArenaEntry(Arena* arena) : arena_(arena) {
+    MPS_AVERT(Arena, arena);
+    arena_->lock().claim();
+  }
+  ~ArenaEntry() { arena_->lock().release(); }
+  ArenaEntry(const ArenaEntry&) = delete;
+  ArenaEntry& operator=(const ArenaEntry&) = delete;
+
+ private:
+  Arena* arena_;
+};
+
+}  // namespace mps::api

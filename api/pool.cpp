@@ -1,0 +1,99 @@
+// C entry points for pools and manual allocation (pool-and-classes.md,
+// allocation.md).
+#include "api/handles.hpp"
+#include "mpscmfs.h"
+#include "mpscmvff.h"
+#include "pools/mfs/mfs.hpp"
+#include "pools/mvff/mvff.hpp"
+
+using namespace mps::api;
+using mps::core::Addr;
+
+extern "C" {
+
+mps_pool_class_t mps_class_mfs(void) { return toHandle(&mps::core::kPoolClassMFS); }
+mps_pool_class_t mps_class_mvff(void) { return toHandle(&mps::core::kPoolClassMVFF); }
+
+mps_res_t mps_pool_create_k(mps_pool_t* poolOut, mps_arena_t handle, mps_pool_class_t poolClass,
+                            mps_arg_s args[]) {
+  MPS_AVER_ALWAYS(poolOut != NULL);
+  Arena* arena = toArena(handle);
+  const PoolClass* c = toPoolClass(poolClass);
+  MPS_AVERT(PoolClass, c);
+  ArenaEntry entry(arena);
+  Pool* pool;
+  Res res = c->create(&pool, arena, args);
+  if (res != Res::ok) return toRes(res);
+  *poolOut = toHandle(pool);
+  return MPS_RES_OK;
+}
+
+mps_res_t mps_pool_create_v(mps_pool_t* poolOut, mps_arena_t arena, mps_pool_class_t poolClass,
+                            va_list varargs) {
+  const PoolClass* c = toPoolClass(poolClass);
+  MPS_AVERT(PoolClass, c);
+  mps_arg_s args[mps::core::kPoolVarargsMax + 1];
+  c->varargs(args, varargs);
+  return mps_pool_create_k(poolOut, arena, poolClass, args);
+}
+
+mps_res_t mps_pool_create(mps_pool_t* poolOut, mps_arena_t arena, mps_pool_class_t poolClass,
+                          ...) {
+  va_list varargs;
+  va_start(varargs, poolClass);
+  mps_res_t res = mps_pool_create_v(poolOut, arena, poolClass, varargs);
+  va_end(varargs);
+  return res;
+}
+
+void mps_pool_destroy(mps_pool_t handle) {
+  Pool* pool = toPool(handle);
+  MPS_AVERT(Pool, pool);
+  Arena* arena = pool->arena();
+  ArenaEntry entry(arena);
+  pool->destroy();
+}
+
+size_t mps_pool_total_size(mps_pool_t handle) {
+  Pool* pool = toPool(handle);
+  MPS_AVERT(Pool, pool);
+  ArenaEntry entry(pool->arena());
+  return pool->totalSize();
+}
+
+size_t mps_pool_free_size(mps_pool_t handle) {
+  Pool* pool = toPool(handle);
+  MPS_AVERT(Pool, pool);
+  ArenaEntry entry(pool->arena());
+  return pool->freeSize();
+}
+
+mps_res_t mps_alloc(mps_addr_t* pOut, mps_pool_t handle, size_t size) {
+  Pool* pool = toPool(handle);
+  MPS_AVER_ALWAYS(pOut != NULL);
+  MPS_AVERT(Pool, pool);
+  MPS_AVER_ALWAYS(size > 0);
+  MPS_AVER_ALWAYS(pool->poolClass()->has(mps::core::kPoolAttrAlloc) &&
+                  "pool class supports mps_alloc");
+  Addr p;
+  Res res;
+  {
+    ArenaEntry entry(pool->arena());
+    res = pool->alloc(&p, size);
+  }
+  if (res != Res::ok) return toRes(res);
+  *pOut = p;
+  return MPS_RES_OK;
+}
+
+void mps_free(mps_pool_t handle, mps_addr_t p, size_t size) {
+  Pool* pool = toPool(handle);
+  MPS_AVERT(Pool, pool);
+  MPS_AVER_ALWAYS(size > 0);
+  MPS_AVER_ALWAYS(pool->poolClass()->has(mps::core::kPoolAttrFree) &&
+                  "pool class supports mps_free");
+  ArenaEntry entry(pool->arena());
+  pool->free(static_cast<Addr>(p), size);
+}
+
+}  // extern "C"
