@@ -55,11 +55,11 @@ MPS_DEFINE_KEY(POOL_DEBUG_OPTIONS);
 
 // Lower-case object names, as in the reference, for link compatibility.
 extern "C" const mps_key_s _mps_key_arena_extended = {::mps::core::kKeySig,
-                                                       "MPS_KEY_ARENA_EXTENDED"};
+                                                      "MPS_KEY_ARENA_EXTENDED"};
 extern "C" const mps_key_s _mps_key_arena_contracted = {::mps::core::kKeySig,
-                                                         "MPS_KEY_ARENA_CONTRACTED"};
+                                                        "MPS_KEY_ARENA_CONTRACTED"};
 extern "C" const mps_key_s _mps_key_ap_hash_arrays = {::mps::core::kKeySig,
-                                                       "MPS_KEY_AP_HASH_ARRAYS"};
+                                                      "MPS_KEY_AP_HASH_ARRAYS"};
 
 // Class-specific keys (mpsacl.h, mpscmfs.h, mpscmvff.h, and mpscams.h,
 // mpscawl.h, mpscmvt.h once those exist).

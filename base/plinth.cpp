@@ -4,7 +4,7 @@
 //
 // Plinth functions may run inside the protection-fault handler, so the
 // ones the collector can reach there (assertion reporting, the clock, the
-// memory primitives) avoid locks and allocation.
+// memory primitives) never block and never allocate.
 
 #include <atomic>
 #include <cctype>
@@ -40,6 +40,16 @@ void writeString(int fd, const char* s) {
   writeAll(fd, s, std::strlen(s));
 }
 
+// Buffered client output would be lost by abort(), so it is flushed first,
+// keeping it ahead of the report. A stream locked by another thread, or by
+// the code an assertion in a fault handler interrupted, is skipped: waiting
+// for it could hang the process instead of stopping it.
+void flushIfUnlocked(std::FILE* stream) {
+  if (::ftrylockfile(stream) != 0) return;
+  std::fflush(stream);
+  ::funlockfile(stream);
+}
+
 void writeUnsigned(int fd, unsigned value) {
   char digits[3 * sizeof value + 1];
   char* p = digits + sizeof digits;
@@ -57,9 +67,8 @@ extern "C" {
 // C linkage, so that its type is exactly mps_lib_assert_fail_t and clients
 // may reinstall it after mps_lib_assert_fail_install returns it.
 static void mps_default_assert_handler(const char* file, unsigned line, const char* condition) {
-  // Earlier output first, so the report ends up after what led to it.
-  std::fflush(stdout);
-  std::fflush(stderr);
+  flushIfUnlocked(stdout);
+  flushIfUnlocked(stderr);
   writeString(STDERR_FILENO, file);
   writeAll(STDERR_FILENO, ":", 1);
   writeUnsigned(STDERR_FILENO, line);
@@ -78,7 +87,7 @@ static_assert(std::atomic<mps_lib_assert_fail_t>::is_always_lock_free);
 std::atomic<mps_lib_assert_fail_t> assertHandler{&mps_default_assert_handler};
 
 // Telemetry categories in filter-bit order (telemetry.md).
-constexpr const char* kTelemetryCategories[] = {"arena", "pool", "trace", "seg",
+constexpr const char* kTelemetryCategories[] = {"arena", "pool",   "trace", "seg",
                                                 "ref",   "object", "user"};
 
 bool wordEquals(const char* word, std::size_t length, const char* name) {
@@ -94,19 +103,23 @@ bool wordEquals(const char* word, std::size_t length, const char* name) {
 // Unknown names are ignored rather than rejected: the filter only selects
 // diagnostics and must never stop a program from starting.
 unsigned long parseTelemetryControl(const char* text) {
-  while (std::isspace(static_cast<unsigned char>(*text))) ++text;
+  while (std::isspace(static_cast<unsigned char>(*text)))
+    ++text;
   if (std::isdigit(static_cast<unsigned char>(*text))) {
     char* end = nullptr;
     unsigned long value = std::strtoul(text, &end, 0);
-    while (std::isspace(static_cast<unsigned char>(*end))) ++end;
+    while (std::isspace(static_cast<unsigned char>(*end)))
+      ++end;
     if (*end == '\0') return value;
   }
   unsigned long filter = 0;
   const char* p = text;
   while (*p != '\0') {
-    while (std::isspace(static_cast<unsigned char>(*p))) ++p;
+    while (std::isspace(static_cast<unsigned char>(*p)))
+      ++p;
     const char* word = p;
-    while (*p != '\0' && !std::isspace(static_cast<unsigned char>(*p))) ++p;
+    while (*p != '\0' && !std::isspace(static_cast<unsigned char>(*p)))
+      ++p;
     std::size_t length = static_cast<std::size_t>(p - word);
     if (length == 0) break;
     if (wordEquals(word, length, "all")) {
@@ -124,11 +137,17 @@ unsigned long parseTelemetryControl(const char* text) {
 
 extern "C" {
 
-int mps_lib_get_EOF(void) { return EOF; }
+int mps_lib_get_EOF(void) {
+  return EOF;
+}
 
-mps_lib_FILE* mps_lib_get_stderr(void) { return reinterpret_cast<mps_lib_FILE*>(stderr); }
+mps_lib_FILE* mps_lib_get_stderr(void) {
+  return reinterpret_cast<mps_lib_FILE*>(stderr);
+}
 
-mps_lib_FILE* mps_lib_get_stdout(void) { return reinterpret_cast<mps_lib_FILE*>(stdout); }
+mps_lib_FILE* mps_lib_get_stdout(void) {
+  return reinterpret_cast<mps_lib_FILE*>(stdout);
+}
 
 int mps_lib_fputc(int c, mps_lib_FILE* stream) {
   return std::fputc(c, reinterpret_cast<std::FILE*>(stream));
@@ -149,13 +168,17 @@ mps_lib_assert_fail_t mps_lib_assert_fail_install(mps_lib_assert_fail_t handler)
   return assertHandler.exchange(handler, std::memory_order_acq_rel);
 }
 
-void*(mps_lib_memset)(void* s, int c, size_t n) { return std::memset(s, c, n); }
+void*(mps_lib_memset)(void* s, int c, size_t n) {
+  return std::memset(s, c, n);
+}
 
 void*(mps_lib_memcpy)(void* dest, const void* source, size_t n) {
   return std::memcpy(dest, source, n);
 }
 
-int(mps_lib_memcmp)(const void* s1, const void* s2, size_t n) { return std::memcmp(s1, s2, n); }
+int(mps_lib_memcmp)(const void* s1, const void* s2, size_t n) {
+  return std::memcmp(s1, s2, n);
+}
 
 // Microseconds of CLOCK_MONOTONIC rather than the reference's clock():
 // clock() counts CPU time summed over all threads, whereas pause-time
@@ -169,7 +192,9 @@ mps_clock_t mps_clock(void) {
          static_cast<mps_clock_t>(now.tv_nsec) / 1000u;
 }
 
-mps_clock_t mps_clocks_per_sec(void) { return 1000000u; }
+mps_clock_t mps_clocks_per_sec(void) {
+  return 1000000u;
+}
 
 unsigned long mps_lib_telemetry_control(void) {
   const char* text = std::getenv("MPS_TELEMETRY_CONTROL");

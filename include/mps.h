@@ -476,10 +476,10 @@ extern void mps_sac_flush(mps_sac_t);
 extern mps_res_t mps_sac_fill(mps_addr_t *, mps_sac_t, size_t, mps_bool_t);
 extern void mps_sac_empty(mps_sac_t, mps_addr_t, size_t);
 
-/* Sets _mps_i to the entry whose size interval holds _mps_s. The chain of
- * entries always stops: the even side ends at the overlarge sentinel and
- * the odd side at the smallest class, whose _size is 0 (requests are
- * never 0 bytes). */
+/* Sets _mps_i to the entry whose size interval holds _mps_s. The even side
+ * stops at the overlarge sentinel at the latest, the odd side at the
+ * smallest class, whose _size is 0. A request for 0 bytes would run past
+ * the end; like a 0-byte mps_alloc it is a client error. */
 #define _mps_SAC_FIND(_mps_sac, _mps_s, _mps_i) \
   if ((_mps_s) > (_mps_sac)->_middle) { \
     (_mps_i) = 0; \
