@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake ninja-build pkg-config
   libtbb-dev          # oneTBB: parallel tracing
   libsigsegv-dev      # protection faults for the barrier
   libgtest-dev        # tests
