@@ -1,0 +1,191 @@
+// Unit tests of the cache's client-visible layout (sac.md): the binary
+// contract the inline macros of mps.h rely on.
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+
+#include "sac_fixture.hpp"
+
+namespace mps::test {
+namespace {
+
+// The class sac.md assigns to a request: the smallest whose block size is at
+// least `size`, or the overlarge class (== count) above the largest.
+Size expectedClass(const std::vector<mps_sac_class_s>& classes, Size size) {
+  for (Size c = 0; c < classes.size(); ++c)
+    if (classes[c].mps_block_size >= size) return c;
+  return classes.size();
+}
+
+// The entry the header's own search macro picks.
+Size macroFind(mps_sac_t sac, Size size) {
+  Size i;
+  _mps_SAC_FIND(sac, size, i);
+  return i;
+}
+
+std::vector<mps_sac_class_s> classesOf(std::initializer_list<Size> sizes,
+                                       std::initializer_list<unsigned> frequencies) {
+  std::vector<mps_sac_class_s> classes;
+  auto f = frequencies.begin();
+  Size count = 4;
+  for (Size size : sizes)
+    classes.push_back({size, count++, f != frequencies.end() ? *f++ : 1});
+  return classes;
+}
+
+using SacLayout = SacTest;
+
+// The handle is the start of the public struct, which comes first.
+static_assert(offsetof(_mps_sac_s, _middle) == 0);
+static_assert(sizeof(_mps_sac_freelist_block_s) == 4 * sizeof(void*));
+
+TEST_F(SacLayout, MiddleClassIsWhereHalfTheFrequencyIsReached) {
+  auto classes = classesOf({16, 32, 48, 64, 128}, {1, 1, 10, 1, 1});
+  SegregatedCache* cache = makeCache(grainPool(), classes);
+  mps_sac_t sac = cache->external();
+  const auto* lists = SegregatedCache::entriesOf(sac);
+
+  // Running totals 1, 2, 12 of 14: class 2 (48 bytes) is the middle.
+  EXPECT_EQ(cache->middleClass(), 2u);
+  EXPECT_EQ(sac->_middle, 48u);
+  EXPECT_EQ(sac->_trapped, 0);
+  // Even entries: the classes above the middle ascending, then the sentinel.
+  EXPECT_EQ(lists[0]._size, 64u);
+  EXPECT_EQ(lists[0]._count_max, classes[3].mps_cached_count);
+  EXPECT_EQ(lists[2]._size, 128u);
+  EXPECT_EQ(lists[2]._count_max, classes[4].mps_cached_count);
+  EXPECT_EQ(lists[4]._size, SIZE_MAX);
+  EXPECT_EQ(lists[4]._count, 0u);
+  EXPECT_EQ(lists[4]._count_max, 0u);
+  // Odd entries: the middle and below descending, each with the next smaller
+  // class's size, 0 for the smallest.
+  EXPECT_EQ(lists[1]._size, 32u);
+  EXPECT_EQ(lists[1]._count_max, classes[2].mps_cached_count);
+  EXPECT_EQ(lists[3]._size, 16u);
+  EXPECT_EQ(lists[3]._count_max, classes[1].mps_cached_count);
+  EXPECT_EQ(lists[5]._size, 0u);
+  EXPECT_EQ(lists[5]._count_max, classes[0].mps_cached_count);
+  // Sized for the classes: max(2 above + sentinel, 3 at or below) pairs.
+  EXPECT_EQ(cache->entries(), 6u);
+  for (Size i = 0; i < 6; ++i) {
+    EXPECT_EQ(lists[i]._count, 0u);
+    if (i != 4) {
+      EXPECT_EQ(lists[i]._blocks, nullptr);
+    }
+  }
+  EXPECT_TRUE(cache->check());
+}
+
+TEST_F(SacLayout, NoFrequenciesMeansEqualOnes) {
+  auto classes = classesOf({16, 32, 48, 64}, {0, 0, 0, 0});
+  SegregatedCache* cache = makeCache(grainPool(), classes);
+  EXPECT_EQ(cache->middleClass(), 1u);
+  EXPECT_EQ(cache->external()->_middle, 32u);
+}
+
+TEST_F(SacLayout, FrequencyOnSmallestLeavesOnlyItBelowTheMiddle) {
+  auto classes = classesOf({16, 32, 48, 64}, {100, 1, 1, 1});
+  SegregatedCache* cache = makeCache(grainPool(), classes);
+  const auto* lists = SegregatedCache::entriesOf(cache->external());
+  EXPECT_EQ(cache->middleClass(), 0u);
+  EXPECT_EQ(lists[1]._size, 0u);
+  EXPECT_EQ(lists[0]._size, 32u);
+  EXPECT_EQ(lists[2]._size, 48u);
+  EXPECT_EQ(lists[4]._size, 64u);
+  EXPECT_EQ(lists[6]._size, SIZE_MAX);
+  EXPECT_EQ(cache->entries(), 7u);
+  EXPECT_TRUE(cache->check());
+}
+
+TEST_F(SacLayout, FrequencyOnLargestPutsTheSentinelFirst) {
+  auto classes = classesOf({16, 32, 48, 64}, {1, 1, 1, 100});
+  SegregatedCache* cache = makeCache(grainPool(), classes);
+  const auto* lists = SegregatedCache::entriesOf(cache->external());
+  EXPECT_EQ(cache->middleClass(), 3u);
+  EXPECT_EQ(lists[0]._size, SIZE_MAX);
+  EXPECT_EQ(lists[1]._size, 48u);
+  EXPECT_EQ(lists[3]._size, 32u);
+  EXPECT_EQ(lists[5]._size, 16u);
+  EXPECT_EQ(lists[7]._size, 0u);
+  EXPECT_EQ(cache->entries(), 8u);
+  EXPECT_TRUE(cache->check());
+}
+
+TEST_F(SacLayout, SingleClass) {
+  SegregatedCache* cache = makeCache(grainPool(), {{64, 10, 1}});
+  const auto* lists = SegregatedCache::entriesOf(cache->external());
+  EXPECT_EQ(cache->external()->_middle, 64u);
+  EXPECT_EQ(lists[0]._size, SIZE_MAX);
+  EXPECT_EQ(lists[1]._size, 0u);
+  EXPECT_EQ(lists[1]._count_max, 10u);
+  EXPECT_EQ(cache->entries(), 2u);
+  EXPECT_EQ(macroFind(cache->external(), 1), 1u);
+  EXPECT_EQ(macroFind(cache->external(), 64), 1u);
+  EXPECT_EQ(macroFind(cache->external(), 65), 0u);
+}
+
+TEST_F(SacLayout, HandleLeadsBackToTheCache) {
+  SegregatedCache* cache = makeCache(grainPool(), classesOf({16, 32, 64}, {1, 2, 3}));
+  EXPECT_EQ(SegregatedCache::ofExternal(cache->external()), cache);
+  // The private part follows the public one.
+  EXPECT_GT(reinterpret_cast<std::byte*>(cache), reinterpret_cast<std::byte*>(cache->external()));
+}
+
+TEST_F(SacLayout, MoreClassesThanTheDeclaredArrayHolds) {
+  std::vector<mps_sac_class_s> classes;
+  for (Size c = 0; c < 40; ++c)
+    classes.push_back({16 * (c + 1), c, unsigned(c % 3)});
+  SegregatedCache* cache = makeCache(grainPool(), classes);
+  EXPECT_GT(cache->entries(), 2 * MPS_SAC_CLASS_LIMIT);
+  EXPECT_TRUE(cache->check());
+  EXPECT_EQ(SegregatedCache::ofExternal(cache->external()), cache);
+  for (Size size = 1; size <= 16 * 41; ++size) {
+    Size i = macroFind(cache->external(), size);
+    ASSERT_EQ(cache->classOfEntry(i), expectedClass(classes, size)) << "size " << size;
+  }
+}
+
+TEST_F(SacLayout, TooManyClassesIsALimit) {
+  std::vector<mps_sac_class_s> classes;
+  for (Size c = 0; c < SegregatedCache::kClassesMax + 1; ++c)
+    classes.push_back({16 * (c + 1), 1, 1});
+  SegregatedCache* cache = nullptr;
+  EXPECT_EQ(SegregatedCache::create(&cache, grainPool(), classes.size(), classes.data()),
+            Res::limit);
+  EXPECT_EQ(pools_[0]->attachedCaches(), 0u);
+  classes.pop_back();
+  makeCache(pools_[0], classes);
+}
+
+// For random class layouts, the header's search macro, the core's find() and
+// the sac.md rule agree on every request size, including overlarge ones.
+TEST_F(SacLayout, MacroSearchFindsTheSmallestClassThatFits) {
+  Rng rng(testSeed(0x5AC1));
+  GrainPool* pool = grainPool(8);
+  for (int round = 0; round < 200; ++round) {
+    Size count = rng.between(1, 20);
+    std::vector<mps_sac_class_s> classes;
+    Size size = 0;
+    for (Size c = 0; c < count; ++c) {
+      size = size == 0 ? 8 * rng.between(1, 4) : size + 8 * rng.between(1, 6);
+      classes.push_back({size, rng.below(5), unsigned(rng.below(4) == 0 ? 0 : rng.below(50))});
+    }
+    SegregatedCache* cache = makeCache(pool, classes);
+    ASSERT_NE(cache, nullptr);
+    mps_sac_t sac = cache->external();
+    for (Size request = 1; request <= size + 40; ++request) {
+      Size i = macroFind(sac, request);
+      ASSERT_EQ(i, SegregatedCache::find(sac, request));
+      ASSERT_LT(i, cache->entries());
+      ASSERT_EQ(cache->classOfEntry(i), expectedClass(classes, request))
+          << "round " << round << " request " << request;
+    }
+    ASSERT_EQ(cache->classOfEntry(macroFind(sac, SIZE_MAX)), count);
+    destroyCache(cache);
+  }
+}
+
+}  // namespace
+}  // namespace mps::test
