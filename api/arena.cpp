@@ -52,7 +52,6 @@ mps_res_t mps_arena_create(mps_arena_t* arenaOut, mps_arena_class_t arenaClass, 
 
 void mps_arena_destroy(mps_arena_t handle) {
   Arena* arena = toArena(handle);
-  MPS_AVERT(Arena, arena);
   {
     // Wait for any entry still running in another thread, then destroy: the
     // client promises no new entries once it calls destroy.
@@ -77,25 +76,25 @@ mps_res_t mps_arena_vm_growth(mps_arena_t handle, size_t desired, size_t minimum
 
 size_t mps_arena_reserved(mps_arena_t handle) {
   Arena* arena = toArena(handle);
-  MPS_AVERT(Arena, arena);
+  MPS_API_AVER_SIG(Arena, arena);  // a lock-free read: the signature only
   return arena->reserved();
 }
 
 size_t mps_arena_committed(mps_arena_t handle) {
   Arena* arena = toArena(handle);
-  MPS_AVERT(Arena, arena);
+  MPS_API_AVER_SIG(Arena, arena);  // a lock-free read: the signature only
   return arena->committed();
 }
 
 size_t mps_arena_spare_committed(mps_arena_t handle) {
   Arena* arena = toArena(handle);
-  MPS_AVERT(Arena, arena);
+  MPS_API_AVER_SIG(Arena, arena);  // a lock-free read: the signature only
   return arena->spareCommitted();
 }
 
 size_t mps_arena_commit_limit(mps_arena_t handle) {
   Arena* arena = toArena(handle);
-  MPS_AVERT(Arena, arena);
+  MPS_API_AVER_SIG(Arena, arena);  // a lock-free read: the signature only
   return arena->commitLimit();
 }
 

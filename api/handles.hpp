@@ -37,12 +37,29 @@ inline mps_pool_class_t toHandle(const PoolClass* c) {
 }
 inline mps_res_t toRes(Res res) { return static_cast<mps_res_t>(res); }
 
-// Holds the arena lock for the duration of a public entry point.
+// Checks only the signature of a handle (checked builds), reporting like
+// MPS_AVERT. Safe without the arena lock: a signature is written only when its
+// object is created and destroyed, which the client does not overlap with other
+// uses. The full check() reads state that other threads change under the lock
+// (rings, counters), so it must run with the lock held: checking first and
+// locking after reports races as broken invariants.
+#if MPS_CHECKED
+#define MPS_API_AVER_SIG(Type, p)                              \
+  (MPS_LIKELY((p) != nullptr && (p)->sig == Type::kSig)        \
+       ? (void)0                                               \
+       : ::mps::core::assertFail(__FILE__, __LINE__, "check of " #Type " " #p))
+#else
+#define MPS_API_AVER_SIG(Type, p) ((void)0)
+#endif
+
+// Holds the arena lock for the duration of a public entry point, and checks
+// the arena once it holds it.
 class ArenaEntry {
  public:
   explicit ArenaEntry(Arena* arena) : arena_(arena) {
-    MPS_AVERT(Arena, arena);
+    MPS_API_AVER_SIG(Arena, arena);
     arena_->lock().claim();
+    MPS_AVERT(Arena, arena);
   }
   ~ArenaEntry() { arena_->lock().release(); }
   ArenaEntry(const ArenaEntry&) = delete;

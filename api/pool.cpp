@@ -46,32 +46,39 @@ mps_res_t mps_pool_create(mps_pool_t* poolOut, mps_arena_t arena, mps_pool_class
   return res;
 }
 
+// Pool entry points check the pool's signature before locking (its arena
+// and class never change while it lives) and the whole pool, whose state
+// other threads change under the lock, only once they hold the lock.
+
 void mps_pool_destroy(mps_pool_t handle) {
   Pool* pool = toPool(handle);
-  MPS_AVERT(Pool, pool);
+  MPS_API_AVER_SIG(Pool, pool);
   Arena* arena = pool->arena();
   ArenaEntry entry(arena);
+  MPS_AVERT(Pool, pool);
   pool->destroy();
 }
 
 size_t mps_pool_total_size(mps_pool_t handle) {
   Pool* pool = toPool(handle);
-  MPS_AVERT(Pool, pool);
+  MPS_API_AVER_SIG(Pool, pool);
   ArenaEntry entry(pool->arena());
+  MPS_AVERT(Pool, pool);
   return pool->totalSize();
 }
 
 size_t mps_pool_free_size(mps_pool_t handle) {
   Pool* pool = toPool(handle);
-  MPS_AVERT(Pool, pool);
+  MPS_API_AVER_SIG(Pool, pool);
   ArenaEntry entry(pool->arena());
+  MPS_AVERT(Pool, pool);
   return pool->freeSize();
 }
 
 mps_res_t mps_alloc(mps_addr_t* pOut, mps_pool_t handle, size_t size) {
   Pool* pool = toPool(handle);
   MPS_AVER_ALWAYS(pOut != NULL);
-  MPS_AVERT(Pool, pool);
+  MPS_API_AVER_SIG(Pool, pool);
   MPS_AVER_ALWAYS(size > 0);
   MPS_AVER_ALWAYS(pool->poolClass()->has(mps::core::kPoolAttrAlloc) &&
                   "pool class supports mps_alloc");
@@ -79,6 +86,7 @@ mps_res_t mps_alloc(mps_addr_t* pOut, mps_pool_t handle, size_t size) {
   Res res;
   {
     ArenaEntry entry(pool->arena());
+    MPS_AVERT(Pool, pool);
     res = pool->alloc(&p, size);
   }
   if (res != Res::ok) return toRes(res);
@@ -88,11 +96,12 @@ mps_res_t mps_alloc(mps_addr_t* pOut, mps_pool_t handle, size_t size) {
 
 void mps_free(mps_pool_t handle, mps_addr_t p, size_t size) {
   Pool* pool = toPool(handle);
-  MPS_AVERT(Pool, pool);
+  MPS_API_AVER_SIG(Pool, pool);
   MPS_AVER_ALWAYS(size > 0);
   MPS_AVER_ALWAYS(pool->poolClass()->has(mps::core::kPoolAttrFree) &&
                   "pool class supports mps_free");
   ArenaEntry entry(pool->arena());
+  MPS_AVERT(Pool, pool);
   pool->free(static_cast<Addr>(p), size);
 }
 

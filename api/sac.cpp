@@ -10,9 +10,11 @@ using mps::core::SegregatedCache;
 
 namespace {
 
-// The cache's arena, checked, for locking.
+// The cache's arena, for locking. Only the signature is checked here: the
+// full check looks up cached blocks in the arena's tables, which other
+// threads change under the lock, so callers run it once they hold the lock.
 Arena* arenaOf(SegregatedCache* cache) {
-  MPS_AVERT(SegregatedCache, cache);
+  MPS_API_AVER_SIG(SegregatedCache, cache);
   return cache->pool()->arena();
 }
 
@@ -24,8 +26,9 @@ mps_res_t mps_sac_create(mps_sac_t* sacOut, mps_pool_t handle, size_t classesCou
                          mps_sac_classes_s* classes) {
   MPS_AVER_ALWAYS(sacOut != NULL);
   Pool* pool = toPool(handle);
-  MPS_AVERT(Pool, pool);
+  MPS_API_AVER_SIG(Pool, pool);
   ArenaEntry entry(pool->arena());
+  MPS_AVERT(Pool, pool);
   SegregatedCache* cache;
   Res res = SegregatedCache::create(&cache, pool, classesCount, classes);
   if (res != Res::ok) return toRes(res);
@@ -36,12 +39,14 @@ mps_res_t mps_sac_create(mps_sac_t* sacOut, mps_pool_t handle, size_t classesCou
 void mps_sac_destroy(mps_sac_t sac) {
   SegregatedCache* cache = SegregatedCache::ofExternal(sac);
   ArenaEntry entry(arenaOf(cache));
+  MPS_AVERT(SegregatedCache, cache);
   cache->destroy();
 }
 
 void mps_sac_flush(mps_sac_t sac) {
   SegregatedCache* cache = SegregatedCache::ofExternal(sac);
   ArenaEntry entry(arenaOf(cache));
+  MPS_AVERT(SegregatedCache, cache);
   cache->flush();
 }
 
@@ -53,6 +58,7 @@ mps_res_t mps_sac_fill(mps_addr_t* pOut, mps_sac_t sac, size_t size, mps_bool_t)
   Res res;
   {
     ArenaEntry entry(arenaOf(cache));
+    MPS_AVERT(SegregatedCache, cache);
     res = cache->fill(&p, size);
   }
   if (res != Res::ok) return toRes(res);
@@ -64,6 +70,7 @@ void mps_sac_empty(mps_sac_t sac, mps_addr_t p, size_t size) {
   MPS_AVER_ALWAYS(size > 0);
   SegregatedCache* cache = SegregatedCache::ofExternal(sac);
   ArenaEntry entry(arenaOf(cache));
+  MPS_AVERT(SegregatedCache, cache);
   cache->empty(static_cast<Addr>(p), size);
 }
 

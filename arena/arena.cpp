@@ -136,7 +136,10 @@ void Arena::destroy() {
   bool owns = primary->ownsAddressSpace;
   if (contracted_ != nullptr) contracted_(reinterpret_cast<mps_arena_t>(this), base, size);
   primary->sig = kSigInvalid;
-  sig = kSigInvalid;
+  // Volatile: a store just before the end of the object's lifetime may be
+  // dropped as dead, and a client arena's memory outlives it, so a stale
+  // handle would pass the signature check.
+  invalidateSig(sig);
   this->~Arena();
   if (owns) vm::release(base, size);
 }
@@ -263,15 +266,39 @@ bool Arena::chargeCommit(Size bytes) {
   return true;
 }
 
-Size Arena::spareLimit() const { return Size(spare_ * double(committed())); }
+Size Arena::spareExcess(Size target) const {
+  // Uncommitting E bytes of spare lowers committed by E too, and with it the
+  // spare limit, so the fraction holds once spare - E <= spare_ * (committed -
+  // E), that is E >= (spare - spare_ * committed) / (1 - spare_). The estimate
+  // is then corrected a grain at a time so that rounding can neither leave
+  // the limit broken nor release a grain that could have been kept.
+  const Size spare = spareCommitted(), committed = this->committed(), grain = grainSize();
+  auto fits = [&](Size e) {
+    return spare - e <= target && double(spare - e) <= spare_ * double(committed - e);
+  };
+  if (fits(0)) return 0;
+  Size excess = spare > target ? spare - target : 0;
+  double over = double(spare) - spare_ * double(committed);
+  if (over > 0.0 && spare_ < 1.0) {
+    double needed = over / (1.0 - spare_);
+    if (needed > double(excess)) excess = needed >= double(spare) ? spare : Size(needed);
+  }
+  excess = alignUp(excess, grain);
+  if (excess >= spare) excess = spare;
+  while (excess >= grain && fits(excess - grain)) excess -= grain;
+  while (excess < spare && !fits(excess)) excess += grain;
+  return excess < spare ? excess : spare;
+}
 
 void Arena::releaseSpare(Size target) {
-  // Uncommit free committed grains, newest chunks first, until no more than
-  // `target` bytes of spare remain (or the spare limit holds, if lower).
-  auto done = [&] { return spareCommitted() <= target && spareCommitted() <= spareLimit(); };
-  if (!isVirtual() || done()) return;
+  // Uncommit spare grains, from the top of each free run, until no more than
+  // `target` bytes of spare remain and the spare fraction holds, and no
+  // further: spare memory is kept for reuse up to the limit.
+  if (!isVirtual()) return;
+  Size excess = spareExcess(target);
+  if (excess == 0) return;
   chunks_.forEach([&](Chunk* chunk) {
-    for (Size i = chunk->firstUsable; i < chunk->grains && !done();) {
+    for (Size i = chunk->firstUsable; i < chunk->grains && excess > 0;) {
       Size j = chunk->committed.nextSet(i, chunk->grains);
       if (j == chunk->grains) break;
       Size end = chunk->committed.nextReset(j, chunk->grains);
@@ -281,9 +308,12 @@ void Arena::releaseSpare(Size target) {
         if (i == j) i = end;
         continue;
       }
-      vm::decommit(chunk->addrOf(j), Size(free - j) << grainShift_);
-      chunk->committed.resetRange(j, free);
-      noteDecommit(Size(free - j) << grainShift_, true);
+      Size take = Size(free - j) < (excess >> grainShift_) ? Size(free - j) : excess >> grainShift_;
+      Size from = free - take;
+      vm::decommit(chunk->addrOf(from), take << grainShift_);
+      chunk->committed.resetRange(from, free);
+      noteDecommit(take << grainShift_, true);
+      excess -= take << grainShift_;
       i = free;
     }
   });
@@ -406,16 +436,15 @@ void Arena::freeGrains(Addr base, Size size) {
     return;
   }
   spareCommitted_.fetch_add(size, std::memory_order_relaxed);
-  if (spareCommitted() > spareLimit()) {
-    // Uncommit the excess from the grains just freed: they are the ones
-    // least likely to be wanted again soon, and this avoids a search.
-    Size excess = alignUp(spareCommitted() - spareLimit(), grainSize());
-    if (excess > size) excess = size;
-    Size from = limit - (excess >> grainShift_);
-    vm::decommit(chunk->addrOf(from), excess);
+  if (Size excess = spareExcess(~Size(0)); excess > 0) {
+    // Uncommit the excess from the grains just freed first: they are the
+    // ones least likely to be wanted again soon, and this avoids a search.
+    Size fromFreed = excess < size ? excess : size;
+    Size from = limit - (fromFreed >> grainShift_);
+    vm::decommit(chunk->addrOf(from), fromFreed);
     chunk->committed.resetRange(from, limit);
-    noteDecommit(excess, true);
-    releaseSpare(~Size(0));
+    noteDecommit(fromFreed, true);
+    if (excess > fromFreed) releaseSpare(~Size(0));
   }
 }
 

@@ -104,9 +104,11 @@ class Arena {
   // Commits grains [first, limit) of `chunk` that are not yet committed,
   // within the commit limit (releasing spare memory to make room if needed).
   Res commitGrains(Chunk* chunk, Size first, Size limit);
-  // Uncommits free committed grains until spare memory is within `target`.
+  // Uncommits free committed grains until spare memory is within `target`
+  // and within the spare fraction, and no further.
   void releaseSpare(Size target);
-  Size spareLimit() const;
+  // Bytes (whole grains) releaseSpare(target) must uncommit.
+  Size spareExcess(Size target) const;
   // Takes committed bytes from the budget; false if that would pass the limit.
   bool chargeCommit(Size bytes);
   void noteDecommit(Size bytes, bool wasSpare);

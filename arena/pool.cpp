@@ -7,7 +7,7 @@ namespace mps::core {
 Pool::Pool(Arena* arena, const PoolClass* poolClass, Align alignment)
     : arena_(arena), class_(poolClass), alignment_(alignment) {}
 
-Pool::~Pool() { sig = kSigInvalid; }
+Pool::~Pool() { invalidateSig(sig); }
 
 Res Pool::allocObject(void** pOut, Arena* arena, Size size) {
   return arena->controlAlloc(pOut, size);

@@ -9,7 +9,10 @@ namespace mps::core {
 Size SegregatedCache::entriesFor(Size classes, Size middle) {
   Size even = 2 * (classes - 1 - middle) + 1;  // classes above the middle, then the sentinel
   Size odd = 2 * (middle + 1);                 // the middle class and those below
-  return even > odd ? even : odd;
+  Size entries = even > odd ? even : odd;
+  // At least the declared array: the macros' search compares the first
+  // kFlatEntries entries without branching (mps.h, _mps_SAC_FIND).
+  return entries > kFlatEntries ? entries : kFlatEntries;
 }
 
 Size SegregatedCache::classOfEntry(Size i) const {
@@ -74,8 +77,10 @@ Res SegregatedCache::create(SegregatedCache** cacheOut, Pool* pool, Size classes
   ext->_middle = classes[middle].mps_block_size;
   ext->_trapped = 0;
   Entry* lists = entriesOf(ext);
+  // Unused entries continue each side's order so the branch-free search
+  // counts past them correctly: even ones as overlarge, odd ones as size 0.
   for (Size i = 0; i < entries; ++i)
-    lists[i] = Entry{0, 0, 0, nullptr};
+    lists[i] = Entry{i % 2 == 0 ? kOverlargeSize : 0, 0, 0, nullptr};
   auto* cache = new (static_cast<std::byte*>(base) + privateOffset)
       SegregatedCache(pool, ext, classesCount, middle, entries, objectSize);
   for (Size c = 0; c < classesCount; ++c) {
@@ -242,8 +247,8 @@ bool SegregatedCache::check() const {
   for (Size i = 0; i < entries_; ++i) {
     const Entry* entry = &lists()[i];
     if (classOfEntry(i) == classes_ && i != sentinelIndex())
-      MPS_CHECKL(entry->_size == 0 && entry->_count == 0 && entry->_count_max == 0 &&
-                 entry->_blocks == nullptr);
+      MPS_CHECKL(entry->_size == (i % 2 == 0 ? kOverlargeSize : 0) && entry->_count == 0 &&
+                 entry->_count_max == 0 && entry->_blocks == nullptr);
   }
 
   Align align = pool_->alignment();

@@ -48,6 +48,8 @@ class SegregatedCache {
   // sac.md guarantees MPS_SAC_CLASS_LIMIT; more is allowed. The bound keeps
   // the sentinel search of ofExternal() finite on a corrupted cache.
   static constexpr Size kClassesMax = 64;
+  // Entries every cache has at least (the size of the declared array).
+  static constexpr Size kFlatEntries = 2 * MPS_SAC_CLASS_LIMIT;
   // `_size` of the overlarge sentinel: no request is larger, so the macros'
   // ascending search always stops there.
   static constexpr Size kOverlargeSize = SIZE_MAX;
@@ -126,15 +128,19 @@ class SegregatedCache {
   // interval holds `size` (> 0). Above the middle, ascend the even entries
   // until one is at least `size`; else descend the odd entries until one's
   // exclusive lower bound is below `size`.
+  // Like the macros, it counts over the first kFlatEntries entries without
+  // branching (sizes are random, so a loop mispredicts), then continues.
   static MPS_FORCE_INLINE Size find(const _mps_sac_s* sac, Size size) {
     const Entry* lists = entriesOf(sac);
     Size i;
     if (size > sac->_middle) {
-      for (i = 0; size > lists[i]._size; i += 2) {
-      }
+      i = 0;
+      for (Size k = 0; k < kFlatEntries; k += 2) i += 2 * Size(size > lists[k]._size);
+      while (size > lists[i]._size) i += 2;
     } else {
-      for (i = 1; size <= lists[i]._size; i += 2) {
-      }
+      i = 1;
+      for (Size k = 1; k < kFlatEntries; k += 2) i += 2 * Size(size <= lists[k]._size);
+      while (size <= lists[i]._size) i += 2;
     }
     return i;
   }
@@ -175,7 +181,7 @@ class SegregatedCache {
         middle_(middle),
         entries_(entries),
         objectSize_(objectSize) {}
-  ~SegregatedCache() { sig = kSigInvalid; }
+  ~SegregatedCache() { invalidateSig(sig); }
 
   // Entries needed for `classes` classes around middle class `middle`: the
   // even side holds the classes above the middle plus the sentinel, the odd

@@ -26,6 +26,11 @@ namespace mps::core {
 using Sig = std::uint32_t;
 constexpr Sig kSigInvalid = 0x51915BADu;
 
+// Marks an object dead as its life ends. The store is volatile because in a
+// destructor the compiler may otherwise drop it as dead (-flifetime-dse), and
+// a stale handle would then still pass the signature check.
+inline void invalidateSig(Sig& sig) { *static_cast<volatile Sig*>(&sig) = kSigInvalid; }
+
 // A pointer to a live, consistent T: non-null, T's signature, check() holds.
 // (A function, not a macro, so `this` can be passed without a warning.)
 template <class T>

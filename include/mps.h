@@ -479,23 +479,58 @@ extern void mps_sac_empty(mps_sac_t, mps_addr_t, size_t);
 /* Sets _mps_i to the entry whose size interval holds _mps_s. The even side
  * stops at the overlarge sentinel at the latest, the odd side at the
  * smallest class, whose _size is 0. A request for 0 bytes would run past
- * the end; like a 0-byte mps_alloc it is a client error. */
-#define _mps_SAC_FIND(_mps_sac, _mps_s, _mps_i) \
+ * the end; like a 0-byte mps_alloc it is a client error.
+ *
+ * Every cache has at least 2 * MPS_SAC_CLASS_LIMIT entries, unused ones
+ * continuing each side's order, so the search first counts over the first
+ * eight entries of its side without branching (request sizes are usually
+ * unpredictable, and a loop over them mispredicts), then continues with a
+ * loop for caches with more classes. A size known at compile time takes the
+ * loop, whose branches it predicts perfectly. */
+#define _mps_SAC_FIND_LOOP(_mps_sac, _mps_s, _mps_i, _mps_first, _mps_cmp) \
+  (_mps_i) = (_mps_first); \
+  while (_mps_cmp((_mps_s), (_mps_sac)->_freelists[_mps_i]._size)) \
+    (_mps_i) += 2;
+#define _mps_SAC_ABOVE(_mps_s, _mps_z) ((_mps_s) > (_mps_z))
+#define _mps_SAC_WITHIN(_mps_s, _mps_z) ((_mps_s) <= (_mps_z))
+#define _mps_SAC_COUNT(_mps_sac, _mps_s, _mps_first, _mps_cmp) \
+  (2 * ((size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first)]._size) + \
+        (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 2]._size) + \
+        (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 4]._size) + \
+        (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 6]._size) + \
+        (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 8]._size) + \
+        (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 10]._size) + \
+        (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 12]._size) + \
+        (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 14]._size)))
+#define _mps_SAC_FIND_SIDE(_mps_sac, _mps_s, _mps_i, _mps_first, _mps_cmp) \
+  _mps_SAC_FIND_LOOP(_mps_sac, _mps_s, _mps_i, \
+                     (_mps_first) + _mps_SAC_COUNT(_mps_sac, _mps_s, _mps_first, _mps_cmp), \
+                     _mps_cmp)
+#if defined(__GNUC__)
+#define _mps_SAC_CONSTANT(_mps_s) __builtin_constant_p(_mps_s)
+#else
+#define _mps_SAC_CONSTANT(_mps_s) 0
+#endif
+#define _mps_SAC_FIND(_mps_sac, _mps_s, _mps_i, _mps_s_expr) \
   if ((_mps_s) > (_mps_sac)->_middle) { \
-    (_mps_i) = 0; \
-    while ((_mps_s) > (_mps_sac)->_freelists[_mps_i]._size) \
-      (_mps_i) += 2; \
+    if (_mps_SAC_CONSTANT(_mps_s_expr)) { \
+      _mps_SAC_FIND_LOOP(_mps_sac, _mps_s, _mps_i, 0, _mps_SAC_ABOVE) \
+    } else { \
+      _mps_SAC_FIND_SIDE(_mps_sac, _mps_s, _mps_i, 0, _mps_SAC_ABOVE) \
+    } \
   } else { \
-    (_mps_i) = 1; \
-    while ((_mps_s) <= (_mps_sac)->_freelists[_mps_i]._size) \
-      (_mps_i) += 2; \
+    if (_mps_SAC_CONSTANT(_mps_s_expr)) { \
+      _mps_SAC_FIND_LOOP(_mps_sac, _mps_s, _mps_i, 1, _mps_SAC_WITHIN) \
+    } else { \
+      _mps_SAC_FIND_SIDE(_mps_sac, _mps_s, _mps_i, 1, _mps_SAC_WITHIN) \
+    } \
   }
 
 #define MPS_SAC_ALLOC_FAST(res_o, p_o, sac, size, unused) \
   MPS_BEGIN \
     size_t _mps_sac_index; \
     size_t _mps_sac_size = (size); \
-    _mps_SAC_FIND(sac, _mps_sac_size, _mps_sac_index) \
+    _mps_SAC_FIND(sac, _mps_sac_size, _mps_sac_index, size) \
     if ((sac)->_freelists[_mps_sac_index]._count != 0) { \
       (p_o) = (sac)->_freelists[_mps_sac_index]._blocks; \
       (sac)->_freelists[_mps_sac_index]._blocks = *(mps_addr_t *)(p_o); \
@@ -510,7 +545,7 @@ extern void mps_sac_empty(mps_sac_t, mps_addr_t, size_t);
   MPS_BEGIN \
     size_t _mps_sac_index; \
     size_t _mps_sac_size = (size); \
-    _mps_SAC_FIND(sac, _mps_sac_size, _mps_sac_index) \
+    _mps_SAC_FIND(sac, _mps_sac_size, _mps_sac_index, size) \
     if ((sac)->_freelists[_mps_sac_index]._count \
         < (sac)->_freelists[_mps_sac_index]._count_max) { \
       *(mps_addr_t *)(p) = (sac)->_freelists[_mps_sac_index]._blocks; \

@@ -1,21 +1,11 @@
 #include "protect/lock.hpp"
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+#include <sched.h>
+#include <time.h>
 
 namespace mps::core {
 
 namespace {
-
-void futexWait(std::atomic<int>* word, int expected) {
-  ::syscall(SYS_futex, reinterpret_cast<int*>(word), FUTEX_WAIT_PRIVATE, expected, nullptr,
-            nullptr, 0);
-}
-
-void futexWake(std::atomic<int>* word) {
-  ::syscall(SYS_futex, reinterpret_cast<int*>(word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
-}
 
 inline void cpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -29,23 +19,30 @@ inline void cpuRelax() {
 
 void Lock::claimSlow() {
   MPS_AVER(!isHeldByCaller());  // the arena lock is not recursive
-  // Spin a little: most holders leave within a few hundred cycles.
-  for (int spin = 0; spin < 100; ++spin) {
+  auto tryClaim = [this] {
     int expected = kFree;
-    if (state_.load(std::memory_order_relaxed) == kFree &&
-        state_.compare_exchange_weak(expected, kHeld, std::memory_order_acquire,
-                                     std::memory_order_relaxed)) {
-      noteOwner();
-      return;
-    }
+    return state_.load(std::memory_order_relaxed) == kFree &&
+           state_.compare_exchange_weak(expected, kHeld, std::memory_order_acquire,
+                                        std::memory_order_relaxed);
+  };
+  // Spin a little: most holders leave within a few hundred cycles.
+  for (int spin = 0; spin < 128; ++spin) {
+    if (tryClaim()) return noteOwner();
     cpuRelax();
   }
-  // Then sleep. Marking the word contended makes the holder's release wake us.
-  while (state_.exchange(kContended, std::memory_order_acquire) != kFree)
-    futexWait(&state_, kContended);
+  // Then let other threads (perhaps the holder) run.
+  for (int yield = 0; yield < 16; ++yield) {
+    if (tryClaim()) return noteOwner();
+    ::sched_yield();
+  }
+  // Then sleep, backing off to a bound that keeps hand-over latency small.
+  long nanos = 1000;
+  while (!tryClaim()) {
+    struct timespec pause = {0, nanos};
+    ::nanosleep(&pause, nullptr);
+    if (nanos < 50000) nanos *= 2;
+  }
   noteOwner();
 }
-
-void Lock::wakeOne() { futexWake(&state_); }
 
 }  // namespace mps::core

@@ -178,6 +178,10 @@ class SacMacros : public ::testing::Test {
   void SetUp() override {
     sac_._middle = 32;
     sac_._trapped = 0;
+    // Unused entries continue each side's order, as every cache's do, for
+    // the macros' branch-free search: even ones overlarge, odd ones 0.
+    for (std::size_t i = 0; i < 2 * MPS_SAC_CLASS_LIMIT; ++i)
+      setEntry(i, i % 2 == 0 ? SIZE_MAX : 0, 0);
     setEntry(kEntry64, 64, 2);
     setEntry(kEntry32, 16, 3);
     setEntry(kSentinel, SIZE_MAX, 0);

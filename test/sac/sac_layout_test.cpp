@@ -21,7 +21,7 @@ Size expectedClass(const std::vector<mps_sac_class_s>& classes, Size size) {
 // The entry the header's own search macro picks.
 Size macroFind(mps_sac_t sac, Size size) {
   Size i;
-  _mps_SAC_FIND(sac, size, i);
+  _mps_SAC_FIND(sac, size, i, size);
   return i;
 }
 
@@ -67,13 +67,19 @@ TEST_F(SacLayout, MiddleClassIsWhereHalfTheFrequencyIsReached) {
   EXPECT_EQ(lists[3]._count_max, classes[1].mps_cached_count);
   EXPECT_EQ(lists[5]._size, 0u);
   EXPECT_EQ(lists[5]._count_max, classes[0].mps_cached_count);
-  // Sized for the classes: max(2 above + sentinel, 3 at or below) pairs.
-  EXPECT_EQ(cache->entries(), 6u);
+  // Never fewer entries than the declared array, which the macros' branch-free
+  // search reads whole.
+  EXPECT_EQ(cache->entries(), 2 * MPS_SAC_CLASS_LIMIT);
   for (Size i = 0; i < 6; ++i) {
     EXPECT_EQ(lists[i]._count, 0u);
     if (i != 4) {
       EXPECT_EQ(lists[i]._blocks, nullptr);
     }
+  }
+  // Past the last class, each side keeps its order: overlarge even, 0 odd.
+  for (Size i = 6; i < cache->entries(); ++i) {
+    EXPECT_EQ(lists[i]._size, i % 2 == 0 ? SIZE_MAX : 0u) << "entry " << i;
+    EXPECT_EQ(lists[i]._count_max, 0u) << "entry " << i;
   }
   EXPECT_TRUE(cache->check());
 }
@@ -95,7 +101,7 @@ TEST_F(SacLayout, FrequencyOnSmallestLeavesOnlyItBelowTheMiddle) {
   EXPECT_EQ(lists[2]._size, 48u);
   EXPECT_EQ(lists[4]._size, 64u);
   EXPECT_EQ(lists[6]._size, SIZE_MAX);
-  EXPECT_EQ(cache->entries(), 7u);
+  EXPECT_EQ(cache->entries(), 2 * MPS_SAC_CLASS_LIMIT);
   EXPECT_TRUE(cache->check());
 }
 
@@ -109,7 +115,7 @@ TEST_F(SacLayout, FrequencyOnLargestPutsTheSentinelFirst) {
   EXPECT_EQ(lists[3]._size, 32u);
   EXPECT_EQ(lists[5]._size, 16u);
   EXPECT_EQ(lists[7]._size, 0u);
-  EXPECT_EQ(cache->entries(), 8u);
+  EXPECT_EQ(cache->entries(), 2 * MPS_SAC_CLASS_LIMIT);
   EXPECT_TRUE(cache->check());
 }
 
@@ -120,7 +126,7 @@ TEST_F(SacLayout, SingleClass) {
   EXPECT_EQ(lists[0]._size, SIZE_MAX);
   EXPECT_EQ(lists[1]._size, 0u);
   EXPECT_EQ(lists[1]._count_max, 10u);
-  EXPECT_EQ(cache->entries(), 2u);
+  EXPECT_EQ(cache->entries(), 2 * MPS_SAC_CLASS_LIMIT);
   EXPECT_EQ(macroFind(cache->external(), 1), 1u);
   EXPECT_EQ(macroFind(cache->external(), 64), 1u);
   EXPECT_EQ(macroFind(cache->external(), 65), 0u);
