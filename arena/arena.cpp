@@ -151,6 +151,7 @@ bool Arena::check() const {
   MPS_CHECKL(spare_ >= 0.0 && spare_ <= 1.0);
   MPS_CHECKL(committed() >= spareCommitted());
   MPS_CHECKL(pools_.check() && chunks_.check());
+  chunks_.forEach([](Chunk* chunk) { MPS_AVERT(Chunk, chunk); });
   return true;
 }
 
@@ -218,6 +219,9 @@ void Arena::removeChunk(Chunk* chunk) {
 
 Res Arena::growBy(Size size) {
   MPS_AVER(isVirtual());
+  // No chunk can hold more than half the address space: fail before the
+  // size arithmetic below can overflow.
+  if (size > ~Size(0) / 4) return Res::resource;
   // Big enough for the request plus the chunk's own header and tract table.
   Size overhead = Chunk::headerBytes(size * 2, grainShift_) +
                   alignUp(((size * 2) >> grainShift_) * sizeof(Tract), grainSize()) + grainSize();

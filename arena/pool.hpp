@@ -74,6 +74,10 @@ class Pool {
 
   virtual bool check() const;
 
+  // The one block size a fixed-size pool (MFS) accepts, or 0 if any size.
+  // A segregated allocation cache uses it to reject classes it cannot fill.
+  virtual Size fixedSize() const { return 0; }
+
   Arena* arena() const { return arena_; }
   const PoolClass* poolClass() const { return class_; }
   Align alignment() const { return alignment_; }

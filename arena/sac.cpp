@@ -46,6 +46,11 @@ Res SegregatedCache::create(SegregatedCache** cacheOut, Pool* pool, Size classes
     // The overlarge sentinel's size must stay above every class.
     MPS_AVER_ALWAYS(classes[c].mps_block_size < kOverlargeSize);
     if (c > 0) MPS_AVER_ALWAYS(classes[c].mps_block_size > classes[c - 1].mps_block_size);
+    // A fixed-size pool (MFS) accepts only its unit size, so a cache on it
+    // has one class of exactly that size; anything else would fail at fill.
+    if (pool->fixedSize() != 0)
+      MPS_AVER_ALWAYS(classes[c].mps_block_size == pool->fixedSize() &&
+                      "a cache on a fixed-size pool has one class, of the unit size");
   }
 
   // The middle class is where the running total of frequencies reaches half:

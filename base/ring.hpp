@@ -43,8 +43,9 @@ class Ring {
 
   // Calls f(owner) for each element; f may remove the current element.
   template <class F>
-  void forEach(F&& f) {
-    for (Ring *r = next_, *next = r->next_; r != this; r = next, next = r->next_) f(r->owner_);
+  void forEach(F&& f) const {
+    for (const Ring *r = next_, *next = r->next_; r != this; r = next, next = r->next_)
+      f(r->owner_);
   }
 
  private:

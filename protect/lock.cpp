@@ -40,7 +40,7 @@ void Lock::claimSlow() {
   while (!tryClaim()) {
     struct timespec pause = {0, nanos};
     ::nanosleep(&pause, nullptr);
-    if (nanos < 50000) nanos *= 2;
+    if (nanos < 64000) nanos *= 2;
   }
   noteOwner();
 }

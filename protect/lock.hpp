@@ -6,7 +6,7 @@
 // store. So the release is a plain release-store and the claim the only
 // atomic read-modify-write. The price is that waiters cannot be woken by the
 // holder: they spin briefly, then yield, then sleep with a bounded backoff
-// (at most ~50 us), which keeps a long holder (a collection) from having
+// (at most 64 us), which keeps a long holder (a collection) from having
 // waiters burn a core while adding little latency after it releases.
 #pragma once
 

@@ -151,6 +151,7 @@ class Arena : public detail::Owner<mps_arena_t, mps_arena_destroy> {
 
   // An arena on reserved virtual memory.
   static Result createVM(Arena& out, const VMOptions& options = VMOptions()) {
+    out.reset();
     detail::ArgList args;
     args.size(MPS_KEY_ARENA_SIZE, options.reserve);
     args.size(MPS_KEY_COMMIT_LIMIT, options.commitLimit);
@@ -162,6 +163,7 @@ class Arena : public detail::Owner<mps_arena_t, mps_arena_destroy> {
   // An arena entirely inside [base, base+size), which the client keeps alive.
   static Result createClient(Arena& out, void* base, std::size_t size,
                              const ClientOptions& options = ClientOptions()) {
+    out.reset();
     detail::ArgList args;
     args.addr(MPS_KEY_ARENA_CL_BASE, base);
     args.size(MPS_KEY_ARENA_SIZE, size);
@@ -208,6 +210,7 @@ class FixedPool : public Pool {
  public:
   static Result create(FixedPool& out, Arena& arena, std::size_t unitSize,
                        std::size_t extendBy = 65536) {
+    out.reset();
     detail::ArgList args;
     args.size(MPS_KEY_MFS_UNIT_SIZE, unitSize);
     args.size(MPS_KEY_EXTEND_BY, extendBy);
@@ -238,6 +241,7 @@ class VariablePool : public Pool {
  public:
   using Options = VariablePoolOptions;
   static Result create(VariablePool& out, Arena& arena, const Options& o = Options()) {
+    out.reset();
     detail::ArgList args;
     args.size(MPS_KEY_EXTEND_BY, o.extendBy);
     args.size(MPS_KEY_MEAN_SIZE, o.meanSize);
@@ -267,6 +271,7 @@ class AllocationCache : public detail::Owner<mps_sac_t, mps_sac_destroy> {
  public:
   static Result create(AllocationCache& out, Pool& pool, std::span<const SizeClass> classes) {
     static_assert(sizeof(SizeClass) == sizeof(mps_sac_class_s));
+    out.reset();
     mps_res_t res =
         mps_sac_create(&out.handle_, pool.handle(), classes.size(),
                        reinterpret_cast<mps_sac_class_s*>(const_cast<SizeClass*>(classes.data())));

@@ -53,6 +53,7 @@ class MFSPool final : public Pool {
   Size totalSize() const override { return totalSize_; }
   Size freeSize() const override { return freeUnits_ * unitSize_; }
   bool check() const override;
+  Size fixedSize() const override { return unroundedUnitSize_; }
 
   Size unitSize() const { return unitSize_; }
   Size unroundedUnitSize() const { return unroundedUnitSize_; }
