@@ -54,10 +54,11 @@ Res Arena::create(Arena** arenaOut, const ArenaClass* arenaClass, const mps_arg_
   if (vmClass) {
     size = MPS_ARG_OPTIONAL(args, ARENA_SIZE, size, kDefaultArenaSize);
     if (size < kWordBits * grainSize) size = kWordBits * grainSize;
-    if (sizeTooLarge(size, ChunkMap::kGranule)) return Res::resource;
-    size = alignUp(size, ChunkMap::kGranule);
-    Res res = vm::reserve(&base, size, grainSize > ChunkMap::kGranule ? grainSize
-                                                                       : ChunkMap::kGranule);
+    // Whole granules of the chunk map and whole grains, which may be larger.
+    const Size align = grainSize > ChunkMap::kGranule ? grainSize : ChunkMap::kGranule;
+    if (sizeTooLarge(size, align)) return Res::resource;
+    size = alignUp(size, align);
+    Res res = vm::reserve(&base, size, align);
     if (res != Res::ok) return res;
     owns = true;
   } else {
@@ -217,7 +218,7 @@ void Arena::removeChunk(Chunk* chunk) {
   if (chunk->ownsAddressSpace) vm::release(chunk->reservedBase, chunk->reservedSize);
 }
 
-Res Arena::growBy(Size size) {
+Res Arena::growBy(Chunk** chunkOut, Size size) {
   MPS_AVER(isVirtual());
   // No chunk can hold more than half the address space: fail before the
   // size arithmetic below can overflow.
@@ -225,18 +226,23 @@ Res Arena::growBy(Size size) {
   // Big enough for the request plus the chunk's own header and tract table.
   Size overhead = Chunk::headerBytes(size * 2, grainShift_) +
                   alignUp(((size * 2) >> grainShift_) * sizeof(Tract), grainSize()) + grainSize();
-  if (sizeTooLarge(size, overhead + ChunkMap::kGranule)) return Res::resource;
-  Size needed = alignUp(size + overhead, ChunkMap::kGranule);
-  Size chunkSize = needed > growthDesired_ ? needed : growthDesired_;
+  // Chunks are whole granules of the chunk map, and whole grains aligned to
+  // the grain, which may be larger (as for the first chunk).
+  const Size align = grainSize() > ChunkMap::kGranule ? grainSize() : ChunkMap::kGranule;
+  if (sizeTooLarge(size, overhead + align)) return Res::resource;
+  Size needed = alignUp(size + overhead, align);
+  // The desired increment is any byte count (mps_arena_vm_growth). One too
+  // large to round is simply not tried.
+  Size desired = sizeTooLarge(growthDesired_, align) ? needed : alignUp(growthDesired_, align);
+  Size chunkSize = needed > desired ? needed : desired;
   Addr base;
-  Res res = vm::reserve(&base, chunkSize, ChunkMap::kGranule);
+  Res res = vm::reserve(&base, chunkSize, align);
   if (res != Res::ok && chunkSize > needed) {
-    chunkSize = needed > growthMinimum_ ? needed : alignUp(growthMinimum_, ChunkMap::kGranule);
-    res = vm::reserve(&base, chunkSize, ChunkMap::kGranule);
+    chunkSize = needed > growthMinimum_ ? needed : alignUp(growthMinimum_, align);
+    res = vm::reserve(&base, chunkSize, align);
   }
   if (res != Res::ok) return res;
-  Chunk* chunk;
-  res = addChunk(&chunk, base, chunkSize, true);
+  res = addChunk(chunkOut, base, chunkSize, true);
   if (res != Res::ok) vm::release(base, chunkSize);
   return res;
 }
@@ -251,6 +257,15 @@ Res Arena::extend(Addr block, Size blockSize) {
   Addr base = alignUp(block, grainSize());
   if (block + blockSize <= base) return Res::memory;
   Size size = alignDown(Size(block + blockSize - base), grainSize());
+  // A block (partly) already in the arena would be laid out over live memory
+  // and its grains handed out twice.
+  bool overlaps = false;
+  chunks_.forEach([&](Chunk* chunk) {
+    if (chunk->reservedBase < base + size && base < chunk->reservedBase + chunk->reservedSize)
+      overlaps = true;
+  });
+  if (overlaps)
+    assertFail(__FILE__, __LINE__, "mps_arena_extend block does not overlap the arena's blocks");
   Chunk* chunk;
   return addChunk(&chunk, base, size, false);
 }
@@ -289,8 +304,10 @@ Size Arena::spareExcess(Size target) const {
   }
   excess = alignUp(excess, grain);
   if (excess >= spare) excess = spare;
-  while (excess >= grain && fits(excess - grain)) excess -= grain;
-  while (excess < spare && !fits(excess)) excess += grain;
+  while (excess >= grain && fits(excess - grain))
+    excess -= grain;
+  while (excess < spare && !fits(excess))
+    excess += grain;
   return excess < spare ? excess : spare;
 }
 
@@ -399,12 +416,16 @@ Res Arena::allocGrains(Addr* baseOut, Size size, Pool* pool, bool high) {
       found = chunk;
   };
   chunks_.forEach(search);
+  Chunk* grown = nullptr;
   if (found == nullptr) {
     if (!isVirtual()) return Res::resource;
-    Res res = growBy(size);
+    Res res = growBy(&grown, size);
     if (res != Res::ok) return res;
     chunks_.forEach(search);
-    if (found == nullptr) return Res::resource;
+    if (found == nullptr) {
+      removeChunk(grown);
+      return Res::resource;
+    }
   }
 
   // Claim the run first so that releasing spare memory cannot take it.
@@ -416,9 +437,13 @@ Res Arena::allocGrains(Addr* baseOut, Size size, Pool* pool, bool high) {
     found->allocated.resetRange(index, index + n);
     spareCommitted_.fetch_add(found->committed.countSet(index, index + n) << grainShift_,
                               std::memory_order_relaxed);
+    // Leave the arena as it was: give back a chunk added for this request
+    // (it holds nothing else: nothing else ran since it was added).
+    if (grown != nullptr) removeChunk(grown);
     return res;
   }
-  for (Size i = index; i < index + n; ++i) found->tracts[i] = Tract{pool, nullptr};
+  for (Size i = index; i < index + n; ++i)
+    found->tracts[i] = Tract{pool, nullptr};
   *baseOut = found->addrOf(index);
   return Res::ok;
 }
@@ -431,7 +456,8 @@ void Arena::freeGrains(Addr base, Size size) {
   Size first = chunk->indexOf(base), limit = first + (size >> grainShift_);
   MPS_AVER(first >= chunk->firstUsable && limit <= chunk->grains);
   MPS_AVER(chunk->allocated.isRangeSet(first, limit));
-  for (Size i = first; i < limit; ++i) chunk->tracts[i] = Tract{nullptr, nullptr};
+  for (Size i = first; i < limit; ++i)
+    chunk->tracts[i] = Tract{nullptr, nullptr};
   chunk->allocated.resetRange(first, limit);
   if (!isVirtual()) {
     // A client arena keeps no spare memory: free grains are simply unused.

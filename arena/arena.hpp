@@ -99,7 +99,8 @@ class Arena {
   ~Arena() = default;
 
   Res addChunk(Chunk** chunkOut, Addr base, Size size, bool ownsAddressSpace);
-  Res growBy(Size size);
+  // Adds a chunk able to hold a run of `size` bytes. Locked.
+  Res growBy(Chunk** chunkOut, Size size);
   void removeChunk(Chunk* chunk);
   // Commits grains [first, limit) of `chunk` that are not yet committed,
   // within the commit limit (releasing spare memory to make room if needed).

@@ -239,6 +239,23 @@ TEST(ClientArenaDeathTest, ExtendWithZeroSizeIsCaught) {
   EXPECT_DEATH(arena->extend(block.bytes, 0), mps::test::assertionReport("blockSize > 0"));
 }
 
+TEST(ClientArenaDeathTest, ExtendWithAnOverlappingBlockIsCaught) {
+  // A block already in the arena (or overlapping one) would be handed out
+  // twice and its header written over live memory.
+  Block block(4 * MiB);
+  std::byte* base = alignUp(block.bytes, kClientGrain);
+  ArenaGuard arena;
+  ASSERT_EQ(makeClient(arena, base, 1 * MiB), Res::ok);
+  ASSERT_EQ(arena->extend(base + 2 * MiB, 1 * MiB), Res::ok);
+  EXPECT_DEATH(arena->extend(base, 1 * MiB), mps::test::assertionReportContaining("overlap"));
+  EXPECT_DEATH(arena->extend(base + 1 * MiB - kClientGrain, 1 * MiB),
+               mps::test::assertionReportContaining("overlap"));
+  EXPECT_DEATH(arena->extend(base + 1 * MiB + 512 * KiB, 1 * MiB),
+               mps::test::assertionReportContaining("overlap"));
+  // Adjacent is fine.
+  EXPECT_EQ(arena->extend(base + 1 * MiB, 1 * MiB), Res::ok);
+}
+
 // Callbacks -----------------------------------------------------------------------
 
 struct Event {

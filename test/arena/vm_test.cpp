@@ -366,6 +366,77 @@ TEST(VMArena, GrowthHonoursTheDesiredIncrement) {
   EXPECT_EQ(arena->reserved(), before + 16 * MiB);
 }
 
+TEST(VMArena, GrowthWithAnUnalignedDesiredIncrementStillWorks) {
+  // mps_arena_vm_growth takes any byte count; the new chunk must still be a
+  // whole number of chunk-map granules (and pages).
+  Args args;
+  args.size(MPS_KEY_ARENA_SIZE, 1 * MiB);
+  ArenaGuard arena(makeVMArena(args));
+  ASSERT_NE(arena.get(), nullptr);
+  arena->setGrowth(16 * MiB + 12345, 0);
+  Size before = arena->reserved();
+  Addr p = nullptr;
+  ASSERT_EQ(arena->allocGrains(&p, 2 * MiB, nullptr), Res::ok);
+  EXPECT_EQ(arena->reserved(), before + 17 * MiB);
+  EXPECT_TRUE(isValid(arena.get()));
+}
+
+TEST(VMArena, GrowthWithGrainsBiggerThanTheChunkMapGranule) {
+  // New chunks must be aligned to, and a multiple of, the grain as well as
+  // the chunk map's granule, like the first one.
+  const Size grain = 4 * MiB;
+  Args args;
+  args.size(MPS_KEY_ARENA_SIZE, 64 * grain).size(MPS_KEY_ARENA_GRAIN_SIZE, grain);
+  ArenaGuard arena(makeVMArena(args));
+  ASSERT_NE(arena.get(), nullptr);
+  ASSERT_EQ(arena->grainSize(), grain);
+  arena->setGrowth(101 * MiB, 0);
+  std::vector<Addr> blocks;
+  Size before = arena->reserved();
+  while (arena->reserved() == before) {
+    Addr p = nullptr;
+    ASSERT_EQ(arena->allocGrains(&p, grain, nullptr), Res::ok);
+    EXPECT_TRUE(isAligned(p, grain));
+    blocks.push_back(p);
+  }
+  for (int i = 0; i < 4; ++i) {
+    Addr p = nullptr;
+    ASSERT_EQ(arena->allocGrains(&p, 3 * grain, nullptr), Res::ok);
+    EXPECT_TRUE(isAligned(p, grain));
+    std::memset(p, 0x5A, 3 * grain);
+  }
+  EXPECT_TRUE(isValid(arena.get()));
+}
+
+TEST(VMArena, ArenaSizeIsRoundedToGrainsBiggerThanTheGranule) {
+  const Size grain = 4 * MiB;
+  Args args;
+  args.size(MPS_KEY_ARENA_SIZE, 301 * MiB).size(MPS_KEY_ARENA_GRAIN_SIZE, grain);
+  ArenaGuard arena(makeVMArena(args));
+  ASSERT_NE(arena.get(), nullptr);
+  EXPECT_EQ(arena->reserved(), 304 * MiB);
+  EXPECT_TRUE(isValid(arena.get()));
+}
+
+TEST(VMArena, GrowthThenCommitFailureLeavesTheArenaAsItWas) {
+  // The new chunk's header fits under the commit limit but the request does
+  // not: allocGrains fails, and must not keep the chunk it added for it.
+  Args args;
+  args.size(MPS_KEY_ARENA_SIZE, 1 * MiB);
+  ArenaGuard arena(makeVMArena(args));
+  ASSERT_NE(arena.get(), nullptr);
+  ASSERT_EQ(arena->setCommitLimit(arena->committed() + 64 * KiB), Res::ok);
+  const Size reserved = arena->reserved(), committed = arena->committed();
+  for (int i = 0; i < 3; ++i) {
+    Addr p = nullptr;
+    EXPECT_EQ(arena->allocGrains(&p, 4 * MiB, nullptr), Res::commitLimit);
+    EXPECT_EQ(arena->reserved(), reserved);
+    EXPECT_EQ(arena->committed(), committed);
+    EXPECT_EQ(arena->spareCommitted(), 0u);
+  }
+  EXPECT_TRUE(isValid(arena.get()));
+}
+
 TEST(VMArena, HugeRequestsFailWithResource) {
   ArenaGuard arena(makeVMArena());
   ASSERT_NE(arena.get(), nullptr);

@@ -284,6 +284,23 @@ TEST(CppOwnershipDeathTest, DestroyingAPoolBeforeItsCacheIsCaught) {
                mps::test::assertionReportContaining("pool has no segregated allocation caches"));
 }
 
+TEST(CppOwnershipDeathTest, AllocationCacheZeroSizeIsCaughtNotRunOffTheArray) {
+  // The inline search would run off the end of the entries for 0 bytes (the
+  // odd side's bounds are all >= 0) and pop or push a garbage list.
+  mps::Arena arena;
+  ASSERT_TRUE(mps::Arena::createVM(arena));
+  mps::FixedPool pool;
+  ASSERT_TRUE(mps::FixedPool::create(pool, arena, 32));
+  const mps::SizeClass classes[] = {{32, 8, 1}};
+  mps::AllocationCache cache;
+  ASSERT_TRUE(mps::AllocationCache::create(cache, pool, classes));
+  void* p = nullptr;
+  EXPECT_DEATH((void)cache.alloc(p, 0), mps::test::assertionReportContaining("size > 0"));
+  ASSERT_TRUE(cache.alloc(p, 32));
+  EXPECT_DEATH(cache.free(p, 0), mps::test::assertionReportContaining("size > 0"));
+  cache.free(p, 32);
+}
+
 // Ownership ------------------------------------------------------------------------
 
 TEST_F(CppPools, MovesTransferOwnership) {

@@ -193,5 +193,47 @@ TEST_F(SacLayout, MacroSearchFindsTheSmallestClassThatFits) {
   }
 }
 
+// The branch-free count of the macros reads the first 2 * MPS_SAC_CLASS_LIMIT
+// entries of every cache whatever its classes, and continues past them only
+// when the count says every one of them was passed. For every class count up
+// to the maximum and every middle class: the cache has at least that many
+// entries, unused ones continue each side's order (even SIZE_MAX, odd 0), and
+// both searches find the right class for every request size.
+TEST_F(SacLayout, FlatCountInvariantHoldsForEveryCountAndMiddle) {
+  GrainPool* pool = grainPool(8);
+  for (Size count = 1; count <= SegregatedCache::kClassesMax; ++count) {
+    for (Size middle = 0; middle < count; ++middle) {
+      std::vector<mps_sac_class_s> classes;
+      for (Size c = 0; c < count; ++c)
+        classes.push_back({8 * (c + 1), 2, c == middle ? 1u : 0u});
+      SegregatedCache* cache = makeCache(pool, classes);
+      ASSERT_NE(cache, nullptr);
+      ASSERT_EQ(cache->middleClass(), middle);
+      ASSERT_GE(cache->entries(), 2 * MPS_SAC_CLASS_LIMIT);
+      mps_sac_t sac = cache->external();
+      const auto* lists = SegregatedCache::entriesOf(sac);
+      for (Size i = 0; i < cache->entries(); ++i) {
+        if (cache->classOfEntry(i) != count) continue;
+        ASSERT_EQ(lists[i]._size, i % 2 == 0 ? SIZE_MAX : 0u)
+            << "count " << count << " middle " << middle << " entry " << i;
+      }
+      for (Size request : {Size(1), Size(8 * count), Size(8 * count + 1), Size(SIZE_MAX)}) {
+        Size i = macroFind(sac, request);
+        ASSERT_EQ(i, SegregatedCache::find(sac, request));
+        ASSERT_LT(i, cache->entries());
+        ASSERT_EQ(cache->classOfEntry(i), expectedClass(classes, request));
+      }
+      for (Size request = 1; request <= 8 * count + 9; ++request) {
+        Size i = macroFind(sac, request);
+        ASSERT_EQ(i, SegregatedCache::find(sac, request));
+        ASSERT_LT(i, cache->entries());
+        ASSERT_EQ(cache->classOfEntry(i), expectedClass(classes, request))
+            << "count " << count << " middle " << middle << " request " << request;
+      }
+      destroyCache(cache);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace mps::test

@@ -12,6 +12,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "mps.h"
+#include "mpsacl.h"
 #include "mpsavm.h"
 #include "mpscmfs.h"
 #include "mpscmvff.h"
@@ -377,6 +380,52 @@ TEST_F(Threads, CommitLimitAndAccountingChangeUnderAllocation) {
   // With no spare kept, everything the pools took is back.
   mps_arena_spare_set(arena_, 0.0);
   EXPECT_LE(mps_arena_committed(arena_), baseline + 64 * KiB);
+}
+
+// mps_arena_destroy called while another thread is inside an entry (here
+// mps_arena_extend, held inside by its extension callback): destroy must wait
+// for the entry to finish before tearing the arena down. Under TSan this also
+// checks that the lock's plain-store release publishes the entry's writes.
+std::atomic<int> gInsideExtend{0};
+std::atomic<bool> gContractedWhileInside{false};
+
+void slowExtended(mps_arena_t, void*, size_t) {
+  gInsideExtend.store(1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  gInsideExtend.store(2);
+}
+
+void checkContracted(mps_arena_t, void*, size_t) {
+  if (gInsideExtend.load() == 1) gContractedWhileInside.store(true);
+}
+
+TEST(ThreadsDestroy, DestroyWaitsForAnEntryInProgress) {
+  static std::byte first[1 << 20], second[1 << 20];
+  for (int round = 0; round < 5; ++round) {
+    gInsideExtend.store(0);
+    mps_arena_t arena = nullptr;
+    mps_arg_s args[5];
+    args[0].key = MPS_KEY_ARENA_CL_BASE;
+    args[0].val.addr = first;
+    args[1].key = MPS_KEY_ARENA_SIZE;
+    args[1].val.size = sizeof first;
+    args[2].key = MPS_KEY_ARENA_CONTRACTED;
+    args[2].val.fun = reinterpret_cast<mps_fun_t>(checkContracted);
+    args[3].key = MPS_KEY_ARENA_EXTENDED;
+    args[3].val.fun = reinterpret_cast<mps_fun_t>(slowExtended);
+    args[4].key = MPS_KEY_ARGS_END;
+    ASSERT_EQ(mps_arena_create_k(&arena, mps_arena_class_cl(), args), MPS_RES_OK);
+    gInsideExtend.store(0);  // creation reported the first block
+    std::thread other([&] {
+      mps_res_t res = mps_arena_extend(arena, second, sizeof second);
+      EXPECT_EQ(res, MPS_RES_OK);
+    });
+    while (gInsideExtend.load() == 0)
+      std::this_thread::yield();
+    mps_arena_destroy(arena);
+    other.join();
+    EXPECT_FALSE(gContractedWhileInside.load());
+  }
 }
 
 }  // namespace
