@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -155,12 +156,19 @@ TEST_F(CPool, MVFFDefaultsAreAddressOrderedFirstFitUpwards) {
   ASSERT_EQ(mps_alloc(&c, pool, 64), MPS_RES_OK);
   EXPECT_EQ(static_cast<char*>(b) - static_cast<char*>(a), 64);
   EXPECT_EQ(static_cast<char*>(c) - static_cast<char*>(b), 64);
-  // A hole low down is reused before the space above, from its low end.
-  mps_free(pool, a, 64);
-  ASSERT_EQ(mps_alloc(&hole, pool, 32), MPS_RES_OK);
-  EXPECT_EQ(hole, a);
-  ASSERT_EQ(mps_alloc(&x, pool, 32), MPS_RES_OK);
-  EXPECT_EQ(static_cast<char*>(x), static_cast<char*>(a) + 32);
+  // A hole low down is reused before the space above, from its low end. The
+  // blocks are above MVFF's quick-list bound (1 KiB): smaller ones are freed
+  // onto per-size lists and reused last-in first-out by exact size.
+  const size_t big = 4 * KiB, half = 2 * KiB;
+  mps_addr_t d = nullptr, e = nullptr;
+  ASSERT_EQ(mps_alloc(&d, pool, big), MPS_RES_OK);
+  ASSERT_EQ(mps_alloc(&e, pool, big), MPS_RES_OK);
+  EXPECT_EQ(static_cast<char*>(e) - static_cast<char*>(d), static_cast<std::ptrdiff_t>(big));
+  mps_free(pool, d, big);
+  ASSERT_EQ(mps_alloc(&hole, pool, half), MPS_RES_OK);
+  EXPECT_EQ(hole, d);
+  ASSERT_EQ(mps_alloc(&x, pool, half), MPS_RES_OK);
+  EXPECT_EQ(static_cast<char*>(x), static_cast<char*>(d) + half);
   // The same with the deprecated variadic form and its defaults.
   mps_pool_t old = nullptr;
   ASSERT_EQ(mps_pool_create(&old, arena_, mps_class_mvff(), size_t(8 * KiB), size_t(32),

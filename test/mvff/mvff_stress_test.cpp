@@ -84,7 +84,7 @@ class MVFFStress : public MVFFTest {
 
     std::map<Addr, Block> live;
     Size allocated = 0;
-    Size failures = 0, maxFallback = 0, maxTotal = 0;
+    Size failures = 0, maxFallback = 0, maxTotal = 0, maxQuick = 0;
     unsigned char nextFill = 1;
     // A live block chosen by a random address between the lowest and the
     // highest, so that frees spread over the whole heap.
@@ -157,17 +157,25 @@ class MVFFStress : public MVFFTest {
       ASSERT_EQ(p->freeSize() + allocated, p->totalSize());
       maxFallback = std::max(maxFallback, p->fallbackSize());
       maxTotal = std::max(maxTotal, p->totalSize());
+      maxQuick = std::max(maxQuick, p->quickSize());
+      ASSERT_LE(p->quickSize(), p->quickBudget());
       if (step % 1000 == 0) {
         ASSERT_TRUE(p->checkFreeSpace());
+      }
+      // Now and then, what a consistency walk does: coalesce the quick lists.
+      if (step % 1777 == 0) {
+        p->flushQuickLists();
+        ASSERT_EQ(p->quickSize(), 0u);
+        ASSERT_EQ(p->freeSize() + allocated, p->totalSize());
       }
     }
     // What the configuration exercised, for whoever reads a failure.
     std::printf(
-        "[ config   ] align %zu spare %.2f slot %s arena %s fit %s extend %zu%s: "
-        "peak %zu KiB, %zu failed allocations, fallback peak %zu bytes\n",
-        align, spare, slotHigh ? "high" : "low", arenaHigh ? "high" : "low",
-        firstFit ? "high" : "low", extendBy, limited ? " limited" : "", maxTotal >> 10, failures,
-        maxFallback);
+        "[ config   ] align %zu spare %.2f %s fit slot %s arena %s extend %zu%s: "
+        "peak %zu KiB, %zu failed allocations, fallback peak %zu bytes, quick peak %zu bytes\n",
+        align, spare, firstFit ? "first" : "last", slotHigh ? "high" : "low",
+        arenaHigh ? "high" : "low", extendBy, limited ? " limited" : "", maxTotal >> 10, failures,
+        maxFallback, maxQuick);
     while (!live.empty())
       freeOne(live.begin());
     EXPECT_EQ(p->freeSize(), p->totalSize());
