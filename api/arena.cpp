@@ -1,5 +1,6 @@
 // C entry points for arenas (arena.md).
 #include "api/handles.hpp"
+#include "tracer/collector.hpp"
 #include "base/keys.hpp"
 #include "mpsacl.h"
 #include "mpsavm.h"
@@ -19,6 +20,12 @@ mps_res_t mps_arena_create_k(mps_arena_t* arenaOut, mps_arena_class_t arenaClass
   Arena* arena;
   Res res = Arena::create(&arena, c, args);
   if (res != Res::ok) return toRes(res);
+  mps::core::Collector* collector;
+  res = mps::core::Collector::create(&collector, arena, args);
+  if (res != Res::ok) {
+    arena->destroy();
+    return toRes(res);
+  }
   *arenaOut = toHandle(arena);
   return MPS_RES_OK;
 }
@@ -57,6 +64,10 @@ void mps_arena_destroy(mps_arena_t handle) {
     // client promises no new entries once it calls destroy.
     ArenaEntry entry(arena);
   }
+  if (arena->poolCount() != 0)
+    mps::core::assertFail(__FILE__, __LINE__,
+                          "arena has no pools: destroy every pool before its arena");
+  if (mps::core::Collector* collector = mps::core::Collector::of(arena)) collector->destroy();
   arena->destroy();
 }
 

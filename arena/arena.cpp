@@ -21,7 +21,7 @@ constexpr Size kDefaultClientGrain = 8192;
 }  // namespace
 
 Arena::Arena(const ArenaClass* arenaClass, Shift grainShift)
-    : class_(arenaClass), grainShift_(grainShift) {
+    : class_(arenaClass), grainShift_(grainShift), zoneShift_(grainShift) {
   chunkMap_.setChunks(&chunks_);
 }
 
@@ -95,6 +95,13 @@ Res Arena::create(Arena** arenaOut, const ArenaClass* arenaClass, const mps_arg_
   arena->spare_ = spare;
   arena->growthDesired_ = size;
   arena->growthMinimum_ = 0;
+  // Spread the first chunk over the 64 zones: a zone is a stripe of
+  // size/64 bytes (at least a grain), so segments far apart fall in different
+  // zones and the zone test of fix stage 1 can tell them apart.
+  {
+    Shift sizeShift = log2(size);
+    arena->zoneShift_ = sizeShift > 6 + grainShift ? sizeShift - 6 : grainShift;
+  }
   arena->extended_ =
       reinterpret_cast<ChunkCallback>(MPS_ARG_OPTIONAL(args, ARENA_EXTENDED, fun, nullptr));
   arena->contracted_ =
@@ -446,6 +453,14 @@ Res Arena::allocGrains(Addr* baseOut, Size size, Pool* pool, bool high) {
     found->tracts[i] = Tract{pool, nullptr};
   *baseOut = found->addrOf(index);
   return Res::ok;
+}
+
+void Arena::setOwner(Addr base, Size size, void* owner) {
+  Chunk* chunk = chunkOf(base);
+  MPS_AVER(chunk != nullptr && chunk->contains(base + size - 1));
+  Size first = chunk->indexOf(base), limit = first + (size >> grainShift_);
+  MPS_AVER(chunk->allocated.isRangeSet(first, limit));
+  for (Size i = first; i < limit; ++i) chunk->tracts[i].owner = owner;
 }
 
 void Arena::freeGrains(Addr base, Size size) {

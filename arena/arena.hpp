@@ -20,6 +20,9 @@
 
 namespace mps::core {
 
+class Collector;
+class Segment;
+
 struct ArenaClass {
   static constexpr Sig kSig = 0x519A6C1Au;
   Sig sig;
@@ -82,6 +85,26 @@ class Arena {
     Tract* tract = tractOf(p);
     return tract != nullptr ? tract->pool : nullptr;
   }
+  // The segment holding `p`, or null (foreign address, free grain, or
+  // memory of a manual pool). Fix stage 2: two loads for the chunk, one bit
+  // test and one load for the tract.
+  MPS_FORCE_INLINE Segment* segmentOf(const void* p) const {
+    Chunk* chunk = chunkMap_.lookup(p);
+    if (chunk == nullptr) return nullptr;
+    Size i = chunk->indexOf(p);
+    if (i < chunk->firstUsable || !chunk->allocated.get(i)) return nullptr;
+    return static_cast<Segment*>(chunk->tracts[i].owner);
+  }
+  // Records `segment` as the owner of its grains (which `pool` holds).
+  void setOwner(Addr base, Size size, void* owner);
+
+  // Zones (design brief, "Tracing"): zone(a) = (a >> zoneShift) % 64.
+  Shift zoneShift() const { return zoneShift_; }
+
+  // The collector's state for this arena (tracer/), created with the arena
+  // by the C interface; opaque here.
+  Collector* collector() const { return collector_; }
+  void setCollector(Collector* collector) { collector_ = collector; }
 
   // Memory for core objects (pools, caches), counted as committed. Locked.
   Res controlAlloc(void** pOut, Size size);
@@ -91,6 +114,10 @@ class Arena {
   void addPool(Pool* pool) { pools_.append(&pool->arenaRing_); }
   void removePool(Pool* pool) { pool->arenaRing_.remove(); }
   Size poolCount() const { return pools_.length(); }
+  template <class F>
+  void forEachPool(F&& f) const {
+    pools_.forEach(f);
+  }
 
   Sig sig = kSig;
 
@@ -118,6 +145,8 @@ class Arena {
 
   const ArenaClass* class_;
   Shift grainShift_;
+  Shift zoneShift_;
+  Collector* collector_ = nullptr;
   Lock lock_;
   ChunkMap chunkMap_;
   Ring<Chunk> chunks_;

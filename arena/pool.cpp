@@ -1,6 +1,7 @@
 #include "arena/pool.hpp"
 
 #include "arena/arena.hpp"
+#include "arena/buffer.hpp"
 
 namespace mps::core {
 
@@ -25,6 +26,9 @@ void Pool::destroy() {
   if (caches_ != 0)
     assertFail(__FILE__, __LINE__,
                "pool has no segregated allocation caches: destroy them before the pool");
+  if (!buffers_.isSingle())
+    assertFail(__FILE__, __LINE__,
+               "pool has no allocation points: destroy them before the pool");
   Arena* arena = arena_;
   Size objectSize = objectSize_;
   arena->removePool(this);
@@ -37,6 +41,25 @@ Res Pool::alloc(Addr*, Size) {
 }
 
 void Pool::free(Addr, Size) { assertFail(__FILE__, __LINE__, "pool class supports mps_free"); }
+
+Res Pool::bufferInit(Buffer*, const mps_arg_s*) {
+  assertFail(__FILE__, __LINE__, "pool class supports allocation points");
+}
+
+Res Pool::bufferFill(Buffer*, Size) {
+  assertFail(__FILE__, __LINE__, "pool class supports allocation points");
+}
+
+void Pool::bufferEmpty(Buffer*) {
+  assertFail(__FILE__, __LINE__, "pool class supports allocation points");
+}
+
+void Pool::addBuffer(Buffer* buffer) { buffers_.append(&buffer->poolRing); }
+
+void Pool::removeBuffer(Buffer* buffer) {
+  MPS_AVER(buffer->pool == this);
+  buffer->poolRing.remove();
+}
 
 bool Pool::check() const {
   MPS_CHECKL(sig == kSig);

@@ -15,6 +15,7 @@
 namespace mps::core {
 
 class Arena;
+class Buffer;
 class Pool;
 
 // What a pool class supports; the C interface checks these before dispatching
@@ -40,6 +41,9 @@ struct PoolClass {
   // Converts the deprecated mps_pool_create variadic arguments into keyword
   // arguments (at most kPoolVarargsMax, terminated by MPS_KEY_ARGS_END).
   void (*varargs)(mps_arg_s* argsOut, va_list varargs);
+  // The same for mps_ap_create; null for classes that read no argument
+  // (surplus arguments are then ignored).
+  void (*apVarargs)(mps_arg_s* argsOut, va_list varargs) = nullptr;
 
   bool check() const { return name != nullptr && create != nullptr && varargs != nullptr; }
   bool has(PoolAttr a) const { return (attrs & a) != 0; }
@@ -67,6 +71,21 @@ class Pool {
   // the C interface never calls them on other classes.
   virtual Res alloc(Addr* pOut, Size size);
   virtual void free(Addr p, Size size);
+
+  // Allocation points (classes with kPoolAttrBuffer). bufferInit reads the
+  // class's keyword arguments (e.g. MPS_KEY_RANK); bufferFill attaches a
+  // window of at least `size` bytes to a reset buffer; bufferEmpty takes
+  // back [init, poolLimit) before the buffer is detached. Locked.
+  virtual Res bufferInit(Buffer* buffer, const mps_arg_s* args);
+  virtual Res bufferFill(Buffer* buffer, Size size);
+  virtual void bufferEmpty(Buffer* buffer);
+  void addBuffer(Buffer* buffer);
+  void removeBuffer(Buffer* buffer);
+  Size bufferCount() const { return buffers_.length(); }
+  template <class F>
+  void forEachBuffer(F&& f) const {
+    buffers_.forEach(f);
+  }
 
   // Bytes obtained from the arena, and the part of it not allocated.
   virtual Size totalSize() const = 0;
@@ -98,6 +117,7 @@ class Pool {
  private:
   friend class Arena;
   Ring<Pool> arenaRing_{this};
+  Ring<Buffer> buffers_{nullptr};
   Size objectSize_ = 0;  // control memory holding this object
   Size caches_ = 0;
 

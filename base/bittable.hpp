@@ -16,6 +16,7 @@ class BitTable {
   BitTable(Word* storage, Size bits);
 
   Size size() const { return bits_; }
+  Word* words() const { return words_; }
   bool get(Size i) const { return (words_[i / kWordBits] >> (i % kWordBits)) & 1; }
   void set(Size i) { words_[i / kWordBits] |= Word(1) << (i % kWordBits); }
   void reset(Size i) { words_[i / kWordBits] &= ~(Word(1) << (i % kWordBits)); }

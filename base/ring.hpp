@@ -17,6 +17,9 @@ class Ring {
 
   bool isSingle() const { return next_ == this; }
   Owner* owner() const { return owner_; }
+  // The owner of the first element of the list headed by this, or null if
+  // the list is empty (a FIFO takes from here).
+  Owner* first() const { return isSingle() ? nullptr : next_->owner_; }
 
   // Links `node` (which must be single) at the end of the list headed by this.
   void append(Ring* node) {

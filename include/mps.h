@@ -433,6 +433,226 @@ extern mps_res_t mps_alloc(mps_addr_t *, mps_pool_t, size_t);
 extern void mps_free(mps_pool_t, mps_addr_t, size_t);
 
 
+/* Ranks and root modes (roots.md). */
+
+extern mps_rank_t mps_rank_ambig(void);
+extern mps_rank_t mps_rank_exact(void);
+extern mps_rank_t mps_rank_weak(void);
+
+#define MPS_RM_CONST (((mps_rm_t)1 << 0))
+#define MPS_RM_PROT (((mps_rm_t)1 << 1))
+#define MPS_RM_PROT_INNER (((mps_rm_t)1 << 1))
+
+
+/* Object formats (format.md). */
+
+extern mps_res_t mps_fmt_create_k(mps_fmt_t *, mps_arena_t, mps_arg_s[]);
+extern mps_res_t mps_fmt_create_A(mps_fmt_t *, mps_arena_t, mps_fmt_A_s *);
+extern mps_res_t mps_fmt_create_B(mps_fmt_t *, mps_arena_t, mps_fmt_B_s *);
+extern mps_res_t mps_fmt_create_auto_header(mps_fmt_t *, mps_arena_t, mps_fmt_auto_header_s *);
+extern mps_res_t mps_fmt_create_fixed(mps_fmt_t *, mps_arena_t, mps_fmt_fixed_s *);
+extern void mps_fmt_destroy(mps_fmt_t);
+
+
+/* Generation chains (chains.md). */
+
+extern mps_res_t mps_chain_create(mps_chain_t *, mps_arena_t, size_t, mps_gen_param_s *);
+extern void mps_chain_destroy(mps_chain_t);
+
+
+/* Threads (threads.md). */
+
+extern mps_res_t mps_thread_reg(mps_thr_t *, mps_arena_t);
+extern void mps_thread_dereg(mps_thr_t);
+
+
+/* Scanning (scanning.md). The scan macros keep private copies of the scan
+ * state's words in locals whose names start with _mps_, so they cannot
+ * clash with the client's. */
+
+typedef mps_res_t (*mps_area_scan_t)(mps_ss_t, void *, void *, void *);
+typedef mps_res_t (*mps_root_scan_t)(mps_ss_t, void *, size_t);
+typedef mps_res_t (*mps_reg_scan_t)(mps_ss_t, mps_thr_t, void *, size_t);
+
+extern mps_res_t _mps_fix2(mps_ss_t, mps_addr_t *);
+extern mps_res_t mps_fix(mps_ss_t, mps_addr_t *); /* deprecated */
+
+#define MPS_SCAN_BEGIN(ss) \
+  MPS_BEGIN \
+    mps_ss_t _mps_ss = (ss); \
+    mps_word_t _mps_zs = _mps_ss->_zs; \
+    mps_word_t _mps_w = _mps_ss->_w; \
+    mps_word_t _mps_ufs = _mps_ss->_ufs; \
+    mps_word_t _mps_wt; \
+    {
+
+#define MPS_SCAN_END(ss) \
+    } \
+    (void)_mps_wt; \
+    _mps_ss->_ufs = _mps_ufs; \
+  MPS_END
+
+#define MPS_FIX1(ss, ref) \
+  (_mps_wt = (mps_word_t)1 << ((mps_word_t)(ref) >> _mps_zs & \
+                               (sizeof(mps_word_t) * CHAR_BIT - 1)), \
+   _mps_ufs |= _mps_wt, \
+   (_mps_w & _mps_wt) != 0)
+
+#define MPS_FIX2(ss, ref_io) _mps_fix2(ss, ref_io)
+
+#define MPS_FIX12(ss, ref_io) \
+  (MPS_FIX1(ss, *(ref_io)) ? MPS_FIX2(ss, ref_io) : MPS_RES_OK)
+
+#define MPS_FIX(ss, ref_io) MPS_FIX12(ss, ref_io) /* deprecated */
+
+#define MPS_FIX_CALL(ss, call) \
+  MPS_BEGIN \
+    (call); \
+    _mps_ufs |= _mps_ss->_ufs; \
+  MPS_END
+
+extern mps_res_t mps_scan_area(mps_ss_t, void *, void *, void *);
+extern mps_res_t mps_scan_area_masked(mps_ss_t, void *, void *, void *);
+extern mps_res_t mps_scan_area_tagged(mps_ss_t, void *, void *, void *);
+extern mps_res_t mps_scan_area_tagged_or_zero(mps_ss_t, void *, void *, void *);
+
+
+/* Roots (roots.md). */
+
+extern mps_res_t mps_root_create(mps_root_t *, mps_arena_t, mps_rank_t, mps_rm_t,
+                                 mps_root_scan_t, void *, size_t);
+extern mps_res_t mps_root_create_table(mps_root_t *, mps_arena_t, mps_rank_t, mps_rm_t,
+                                       mps_addr_t *, size_t);
+extern mps_res_t mps_root_create_table_masked(mps_root_t *, mps_arena_t, mps_rank_t, mps_rm_t,
+                                              mps_addr_t *, size_t, mps_word_t);
+extern mps_res_t mps_root_create_area(mps_root_t *, mps_arena_t, mps_rank_t, mps_rm_t,
+                                      void *, void *, mps_area_scan_t, void *);
+extern mps_res_t mps_root_create_area_tagged(mps_root_t *, mps_arena_t, mps_rank_t, mps_rm_t,
+                                             void *, void *, mps_area_scan_t, mps_word_t,
+                                             mps_word_t);
+extern mps_res_t mps_root_create_fmt(mps_root_t *, mps_arena_t, mps_rank_t, mps_rm_t,
+                                     mps_fmt_scan_t, mps_addr_t, mps_addr_t);
+extern mps_res_t mps_root_create_reg(mps_root_t *, mps_arena_t, mps_rank_t, mps_rm_t,
+                                     mps_thr_t, mps_reg_scan_t, void *, size_t);
+extern mps_res_t mps_root_create_thread(mps_root_t *, mps_arena_t, mps_thr_t, void *);
+extern mps_res_t mps_root_create_thread_scanned(mps_root_t *, mps_arena_t, mps_rank_t,
+                                                mps_rm_t, mps_thr_t, mps_area_scan_t, void *,
+                                                void *);
+extern mps_res_t mps_root_create_thread_tagged(mps_root_t *, mps_arena_t, mps_rank_t,
+                                               mps_rm_t, mps_thr_t, mps_area_scan_t,
+                                               mps_word_t, mps_word_t, void *);
+extern mps_res_t mps_stack_scan_ambig(mps_ss_t, mps_thr_t, void *, size_t);
+extern void mps_root_destroy(mps_root_t);
+
+
+/* Allocation points (allocation.md). The macros below are expanded into
+ * client code; their behaviour is part of the binary contract. */
+
+extern mps_res_t mps_ap_create_k(mps_ap_t *, mps_pool_t, mps_arg_s[]);
+extern mps_res_t mps_ap_create(mps_ap_t *, mps_pool_t, ...);
+extern mps_res_t mps_ap_create_v(mps_ap_t *, mps_pool_t, va_list);
+extern void mps_ap_destroy(mps_ap_t);
+extern mps_res_t mps_ap_fill(mps_addr_t *, mps_ap_t, size_t);
+extern mps_bool_t mps_ap_trip(mps_ap_t, mps_addr_t, size_t);
+extern mps_res_t (mps_reserve)(mps_addr_t *, mps_ap_t, size_t);
+extern mps_bool_t (mps_commit)(mps_ap_t, mps_addr_t, size_t);
+extern mps_res_t (mps_ap_frame_push)(mps_frame_t *, mps_ap_t);
+extern mps_res_t (mps_ap_frame_pop)(mps_ap_t, mps_frame_t);
+
+#define mps_reserve(p_o, ap, size) \
+  ((char *)(ap)->alloc + (size) > (char *)(ap)->alloc && \
+   (char *)(ap)->alloc + (size) <= (char *)(ap)->limit \
+     ? ((ap)->alloc = (mps_addr_t)((char *)(ap)->alloc + (size)), \
+        *(p_o) = (ap)->init, \
+        MPS_RES_OK) \
+     : mps_ap_fill(p_o, ap, size))
+
+#define MPS_RESERVE_BLOCK(res_v, p_v, ap, size) \
+  MPS_BEGIN \
+    char *_alloc = (char *)(ap)->alloc; \
+    char *_next = _alloc + (size); \
+    if (_next > _alloc && _next <= (char *)(ap)->limit) { \
+      (ap)->alloc = (mps_addr_t)_next; \
+      (p_v) = (ap)->init; \
+      (res_v) = MPS_RES_OK; \
+    } else { \
+      (res_v) = mps_ap_fill(&(p_v), ap, size); \
+    } \
+  MPS_END
+
+/* The store to init must be visible before limit is read: a compiler
+ * barrier where the platform allows one (the collector stops the thread
+ * before it reads either, so no hardware fence is needed). */
+#if defined(__GNUC__)
+#define _mps_COMMIT_BARRIER() __atomic_signal_fence(__ATOMIC_SEQ_CST)
+#else
+#define _mps_COMMIT_BARRIER() ((void)0)
+#endif
+
+#define mps_commit(ap, p, size) \
+  ((ap)->init = (ap)->alloc, \
+   _mps_COMMIT_BARRIER(), \
+   (ap)->limit != 0 || mps_ap_trip(ap, p, size))
+
+
+/* Arena control and collection (arena.md, chains.md). */
+
+extern mps_res_t mps_arena_collect(mps_arena_t);
+extern mps_res_t mps_arena_start_collect(mps_arena_t);
+extern mps_bool_t mps_arena_step(mps_arena_t, double, double);
+extern void mps_arena_clamp(mps_arena_t);
+extern void mps_arena_park(mps_arena_t);
+extern void mps_arena_release(mps_arena_t);
+extern mps_bool_t mps_arena_busy(mps_arena_t);
+extern mps_word_t mps_collections(mps_arena_t);
+extern mps_bool_t mps_addr_fmt(mps_fmt_t *, mps_arena_t, mps_addr_t);
+
+/* MPS++ extension: the number of threads that mark in parallel (default:
+ * the MPS_GC_WORKERS environment variable, else the hardware threads). */
+extern const struct mps_key_s _mps_key_ARENA_GC_WORKERS;
+#define MPS_KEY_ARENA_GC_WORKERS (&_mps_key_ARENA_GC_WORKERS)
+#define MPS_KEY_ARENA_GC_WORKERS_FIELD u
+extern void mps_arena_gc_workers_set(mps_arena_t, unsigned);
+
+
+/* Walking (walking.md). */
+
+typedef void (*mps_formatted_objects_stepper_t)(mps_addr_t, mps_fmt_t, mps_pool_t, void *,
+                                                size_t);
+extern void mps_arena_formatted_objects_walk(mps_arena_t, mps_formatted_objects_stepper_t,
+                                             void *, size_t);
+extern mps_res_t mps_pool_walk(mps_pool_t, mps_area_scan_t, void *);
+
+
+/* Messages (messages.md). The message-type "functions" are macros only:
+ * clients use them in switch cases. The enumerators' values are shared
+ * with the library and must not change. */
+
+enum {
+  _mps_MESSAGE_TYPE_FINALIZATION,
+  _mps_MESSAGE_TYPE_GC,
+  _mps_MESSAGE_TYPE_GC_START
+};
+
+#define mps_message_type_finalization() _mps_MESSAGE_TYPE_FINALIZATION
+#define mps_message_type_gc() _mps_MESSAGE_TYPE_GC
+#define mps_message_type_gc_start() _mps_MESSAGE_TYPE_GC_START
+
+extern void mps_message_type_enable(mps_arena_t, mps_message_type_t);
+extern void mps_message_type_disable(mps_arena_t, mps_message_type_t);
+extern mps_bool_t mps_message_poll(mps_arena_t);
+extern mps_bool_t mps_message_queue_type(mps_message_type_t *, mps_arena_t);
+extern mps_bool_t mps_message_get(mps_message_t *, mps_arena_t, mps_message_type_t);
+extern void mps_message_discard(mps_arena_t, mps_message_t);
+
+extern mps_message_type_t mps_message_type(mps_arena_t, mps_message_t);
+extern mps_clock_t mps_message_clock(mps_arena_t, mps_message_t);
+extern size_t mps_message_gc_live_size(mps_arena_t, mps_message_t);
+extern size_t mps_message_gc_condemned_size(mps_arena_t, mps_message_t);
+extern size_t mps_message_gc_not_condemned_size(mps_arena_t, mps_message_t);
+extern const char *mps_message_gc_start_why(mps_arena_t, mps_message_t);
+
+
 /* Segregated allocation caches (sac.md).
  *
  * The fast macros walk _freelists in client code, so this layout is a

@@ -99,6 +99,19 @@ TEST(Ring, ForEachOnAnEmptyRingVisitsNothing) {
   EXPECT_EQ(calls, 0);
 }
 
+TEST(Ring, FirstIsTheOldestElementOrNull) {
+  Ring<Item> head;
+  EXPECT_EQ(head.first(), nullptr);
+  Item a(1), b(2);
+  head.append(&a.node);
+  head.append(&b.node);
+  EXPECT_EQ(head.first(), &a);
+  a.node.remove();
+  EXPECT_EQ(head.first(), &b);
+  b.node.remove();
+  EXPECT_EQ(head.first(), nullptr);
+}
+
 #if MPS_CHECKED
 TEST(RingDeathTest, AppendingALinkedNodeIsCaught) {
   Ring<Item> head, other;

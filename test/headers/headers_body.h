@@ -25,6 +25,9 @@ typedef char mps_check_t_word[sizeof(MPS_T_WORD) == sizeof(mps_word_t) ? 1 : -1]
 typedef char mps_check_word_shift[(1 << MPS_WORD_SHIFT) == MPS_WORD_WIDTH ? 1 : -1];
 typedef char mps_check_sac_limit[MPS_SAC_CLASS_LIMIT == 8 ? 1 : -1];
 typedef char mps_check_args_max[MPS_ARGS_MAX == 32 ? 1 : -1];
+typedef char mps_check_message_fin[mps_message_type_finalization() == 0 ? 1 : -1];
+typedef char mps_check_message_gc[mps_message_type_gc() == 1 ? 1 : -1];
+typedef char mps_check_message_start[mps_message_type_gc_start() == 2 ? 1 : -1];
 
 #if !defined(MPS_OS_LI) && !defined(MPS_OS_FR) && !defined(MPS_OS_XC) && !defined(MPS_OS_W3)
 #error "mpstd.h defines no MPS_OS_*"
@@ -102,6 +105,8 @@ mps_res_t mps_check_headers(mps_arena_t arena, mps_pool_t pool, mps_sac_t sac, s
   mps_label_t label = 0;
   mps_rm_t rm = 0;
   mps_message_type_t message_type = 0;
+  mps_message_t message = NULL;
+  mps_clock_t posted = 0;
   mps_align_t align = MPS_PF_ALIGN;
 
   MPS_BEGIN
@@ -200,6 +205,30 @@ mps_res_t mps_check_headers(mps_arena_t arena, mps_pool_t pool, mps_sac_t sac, s
   if (sac->_trapped && freelist->_blocks == NULL)
     size += classes[0].mps_block_size + classes[0].mps_cached_count + classes[0].mps_frequency;
 
+  /* Messages: the type "functions" are constants usable as case labels. */
+  mps_message_type_enable(arena, mps_message_type_gc());
+  mps_message_type_enable(arena, mps_message_type_gc_start());
+  mps_message_type_disable(arena, mps_message_type_finalization());
+  while (mps_message_poll(arena) && mps_message_queue_type(&message_type, arena)) {
+    if (!mps_message_get(&message, arena, message_type))
+      break;
+    switch (mps_message_type(arena, message)) {
+    case mps_message_type_gc():
+      size += mps_message_gc_live_size(arena, message) +
+              mps_message_gc_condemned_size(arena, message) +
+              mps_message_gc_not_condemned_size(arena, message);
+      break;
+    case mps_message_type_gc_start():
+      if (mps_message_gc_start_why(arena, message) == NULL)
+        res = MPS_RES_FAIL;
+      break;
+    default:
+      break;
+    }
+    posted += mps_message_clock(arena, message);
+    mps_message_discard(arena, message);
+  }
+
   mps_pool_destroy(pool);
   mps_arena_destroy(arena);
 
@@ -222,7 +251,7 @@ mps_res_t mps_check_headers(mps_arena_t arena, mps_pool_t pool, mps_sac_t sac, s
 
   size += (size_t)(fmt_A_ptr->align + fmt_B_ptr->align + check_fmt_ah.mps_headerSize +
                    check_fmt_fixed.align + check_gens[0].mps_capacity + check_tag.mask + label +
-                   rm + message_type);
+                   rm + message_type + posted);
   if (deprecated_class == mps_class_mvff() || size == 0 || ap.limit != NULL || ss._ufs != 0 ||
       ld._rs != 0 || check_gens[1].mps_mortality > 1.0 || check_fmt_B.mps_class == NULL)
     res = MPS_RES_UNIMPL;

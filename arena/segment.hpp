@@ -1,0 +1,122 @@
+// Segments: the unit the tracer works with.
+//
+// A segment is a run of grains owned by one automatic pool. The arena's tract
+// table maps each of its grains to it, so an address finds its segment in
+// O(1) (fix stage 2). The segment carries what the tracer and the shield need
+// to know without asking the pool: the ranks of the references it holds, its
+// zone summary, its colour for the current trace and its protection state.
+// The pool-specific work (condemn, fix, scan, reclaim, walk) is done by the
+// pool's subclass through the virtual protocol below.
+#pragma once
+
+#include "arena/pool.hpp"
+#include "base/check.hpp"
+#include "base/res.hpp"
+#include "base/ring.hpp"
+#include "base/types.hpp"
+
+namespace mps::core {
+
+class Buffer;
+class Generation;
+class ScanState;
+class Trace;
+
+// A set of zones. zone(a) = (a >> zoneShift) % kWordBits; the white set of a
+// trace, a segment's summary and a scan state's unfixed summary are RefSets.
+using RefSet = Word;
+constexpr RefSet kRefSetEmpty = 0;
+constexpr RefSet kRefSetUniv = ~Word(0);
+inline Word zoneOf(const void* p, Shift zoneShift) {
+  return (wordOf(p) >> zoneShift) & (kWordBits - 1);
+}
+inline RefSet refSetOfAddr(const void* p, Shift zoneShift) {
+  return RefSet(1) << zoneOf(p, zoneShift);
+}
+// The zones a range of addresses touches.
+RefSet refSetOfRange(Addr base, Addr limit, Shift zoneShift);
+
+// Ranks, in the order the tracer processes them (the values of mps_rank_t).
+enum class Rank : unsigned { ambig = 0, exact = 1, final = 2, weak = 3 };
+constexpr unsigned kRankCount = 4;
+using RankSet = unsigned;
+constexpr RankSet kRankSetEmpty = 0;
+constexpr RankSet rankSetOf(Rank r) { return RankSet(1) << unsigned(r); }
+inline bool rankSetHas(RankSet s, Rank r) { return (s & rankSetOf(r)) != 0; }
+// The lowest rank in a non-empty set.
+inline Rank rankSetLowest(RankSet s) { return Rank(__builtin_ctz(s)); }
+
+// Traces are numbered; a TraceSet has one bit per trace. This collector runs
+// one trace at a time (trace 0), but the sets keep the segment protocol ready
+// for concurrent traces.
+using TraceSet = unsigned;
+constexpr unsigned kTraceLimit = 1;
+
+class Segment {
+ public:
+  static constexpr Sig kSig = 0x5195E6u;
+
+  Segment(Pool* pool, Addr base, Addr limit) : pool(pool), base(base), limit(limit) {}
+  virtual ~Segment() { invalidateSig(sig); }
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+
+  Size size() const { return Size(limit - base); }
+  bool contains(const void* p) const { return p >= base && p < limit; }
+  bool isWhite(TraceSet traces) const { return (white & traces) != 0; }
+
+  // --- The tracer protocol. Called with the arena lock held and every
+  // mutator thread stopped, between shield expose/cover of the segment.
+
+  // Condemns the segment's objects for `trace`: they become white. Adds the
+  // bytes condemned (and those left alone, e.g. an allocation buffer's
+  // unused part) to the trace's accounting. Res::ok or a failure that leaves
+  // the segment as it was.
+  virtual Res whiten(Trace* trace) = 0;
+  // Fix stage 3: `*refIO` lands in this white segment. Ambiguous rank: keep
+  // the object there alive (and pinned) if there is one, ignore otherwise.
+  // Exact rank: keep the object alive; a moving pool updates *refIO.
+  virtual Res fix(ScanState* ss, Addr* refIO) = 0;
+  // Scans every object of the segment (an uncondemned segment scanned as part
+  // of the remembered set, or a grey segment) at the scan state's rank.
+  virtual Res scan(ScanState* ss) = 0;
+  // Scans one object found grey by fix (the mark-stack path): `object` is the
+  // client address of an object of this segment.
+  virtual Res scanObject(ScanState* ss, Addr object) = 0;
+  // Frees the objects of the segment that are still white, and records the
+  // bytes that survived. True if the segment is now empty and may be given
+  // back with release() (which the tracer calls once it has covered it).
+  virtual bool reclaim(Trace* trace) = 0;
+  // Gives an empty segment back to its pool and the arena, destroying it.
+  virtual void release() = 0;
+  // Visits every object: f(clientAddress, closure). The world is stopped.
+  using ObjectVisitor = void (*)(Segment* seg, Addr object, void* closure);
+  virtual void walk(ObjectVisitor f, void* closure) = 0;
+  // Whether `p` is the client address of a live object of this segment (the
+  // checked build's heap verifier).
+  virtual bool isObject(Addr p) const = 0;
+  // A buffer is being trapped by a flip: a scannable pool records what has
+  // been committed so far (objects committed later belong to the next trace).
+  virtual void bufferFlipped(Buffer* /*buffer*/) {}
+
+  virtual bool check() const;
+
+  Sig sig = kSig;
+  Pool* pool;
+  Addr base;
+  Addr limit;
+  RankSet rankSet = kRankSetEmpty;  // empty: holds no references (leaf)
+  RefSet summary = kRefSetUniv;     // zones its references may point into
+  TraceSet white = 0;               // condemned for these traces
+  TraceSet grey = 0;                // must be scanned for these traces
+  Generation* gen = nullptr;        // the generation it belongs to (tracer)
+  Buffer* buffer = nullptr;         // the allocation buffer attached, if any
+  // Shield state (shield/): how deep the collector has exposed the segment,
+  // and the protection the segment wants and the one it has.
+  unsigned shieldDepth = 0;
+  unsigned shieldMode = 0;
+  unsigned protMode = 0;
+  Ring<Segment> poolRing{this};
+};
+
+}  // namespace mps::core

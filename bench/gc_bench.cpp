@@ -1,0 +1,582 @@
+// gc_bench: the automatic (garbage-collected) side of MPS++, through the
+// public C interface only, next to Boehm GC in the same binary.
+//
+//   gcbench  Binary trees shaped after Boehm's GCBench (see README.md): a
+//            long-lived tree and a long-lived array of doubles kept for the
+//            whole run, while trees of depth 4, 6, ..., 18 are built top-down
+//            and bottom-up and dropped. The same algorithm runs on an AMS pool
+//            (allocation point, reserve/commit, the stack as an ambiguous
+//            thread root) and on Boehm GC (GC_MALLOC). One benchmark
+//            iteration is one whole run; the time is wall time.
+//   mark     The marking rate: a live heap of a depth-20 tree whose leaves
+//            point at random nodes is collected with mps_arena_collect with 1
+//            and with 2 marking workers (mps_arena_gc_workers_set). One
+//            iteration is one collection; the time is wall time around
+//            mps_arena_collect.
+//
+// After the benchmarks, main() prints a summary with the ratios and the
+// project's targets (from the medians of the repetitions).
+#include <benchmark/benchmark.h>
+
+// Boehm GC (Debian libgc-dev, pkg-config bdw-gc), in its threads
+// configuration so that it marks in parallel as AMS does.
+#define GC_THREADS
+#include <gc.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "mps.h"
+#include "mpsavm.h"
+#include "mpscams.h"
+
+namespace {
+
+// ---------------------------------------------------------------------------
+// The objects: GCBench's node, four words. Only left and right are
+// references; i and j are data.
+
+struct Node {
+  Node* left;
+  Node* right;
+  std::intptr_t i;
+  std::intptr_t j;
+};
+static_assert(sizeof(Node) == 32, "a node is four words");
+
+[[noreturn]] void die(const char* what, mps_res_t res) {
+  std::fprintf(stderr, "gc_bench: %s failed (result %d)\n", what, res);
+  std::abort();
+}
+
+// The AMS format: every object in the pool is a Node. The scan method fixes
+// the two references; AMS never moves objects, so a fixed reference only
+// needs writing back if the collector changed it.
+mps_res_t nodeScan(mps_ss_t ss, mps_addr_t base, mps_addr_t limit) {
+  MPS_SCAN_BEGIN(ss) {
+    for (Node* n = static_cast<Node*>(base); n < static_cast<Node*>(limit); ++n) {
+      mps_addr_t ref = n->left;
+      mps_res_t res = MPS_FIX12(ss, &ref);
+      if (res != MPS_RES_OK) return res;
+      if (ref != n->left) n->left = static_cast<Node*>(ref);
+      ref = n->right;
+      res = MPS_FIX12(ss, &ref);
+      if (res != MPS_RES_OK) return res;
+      if (ref != n->right) n->right = static_cast<Node*>(ref);
+    }
+  }
+  MPS_SCAN_END(ss);
+  return MPS_RES_OK;
+}
+
+mps_addr_t nodeSkip(mps_addr_t p) { return static_cast<char*>(p) + sizeof(Node); }
+
+// An arena with one AMS pool of Nodes and an allocation point on it.
+// `nurseryKiB` is the capacity of the pool's one generation: the pool is
+// collected each time that much has been allocated in it since the last
+// collection. The arena marks with its default number of workers (the
+// hardware threads, or MPS_GC_WORKERS from the environment).
+class AmsHeap {
+ public:
+  AmsHeap(std::size_t arenaBytes, std::size_t nurseryKiB) {
+    mps_res_t res;
+    MPS_ARGS_BEGIN(args) {
+      MPS_ARGS_ADD(args, MPS_KEY_ARENA_SIZE, arenaBytes);
+      res = mps_arena_create_k(&arena, mps_arena_class_vm(), args);
+    }
+    MPS_ARGS_END(args);
+    if (res != MPS_RES_OK) die("mps_arena_create_k", res);
+    MPS_ARGS_BEGIN(args) {
+      MPS_ARGS_ADD(args, MPS_KEY_FMT_ALIGN, alignof(Node));
+      MPS_ARGS_ADD(args, MPS_KEY_FMT_SCAN, nodeScan);
+      MPS_ARGS_ADD(args, MPS_KEY_FMT_SKIP, nodeSkip);
+      res = mps_fmt_create_k(&fmt_, arena, args);
+    }
+    MPS_ARGS_END(args);
+    if (res != MPS_RES_OK) die("mps_fmt_create_k", res);
+    mps_gen_param_s gen = {nurseryKiB, 0.85};
+    res = mps_chain_create(&chain_, arena, 1, &gen);
+    if (res != MPS_RES_OK) die("mps_chain_create", res);
+    MPS_ARGS_BEGIN(args) {
+      MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt_);
+      MPS_ARGS_ADD(args, MPS_KEY_CHAIN, chain_);
+      res = mps_pool_create_k(&pool_, arena, mps_class_ams(), args);
+    }
+    MPS_ARGS_END(args);
+    if (res != MPS_RES_OK) die("mps_pool_create_k(ams)", res);
+    res = mps_ap_create_k(&ap, pool_, mps_args_none);
+    if (res != MPS_RES_OK) die("mps_ap_create_k", res);
+  }
+  ~AmsHeap() {
+    mps_arena_park(arena);
+    mps_ap_destroy(ap);
+    mps_pool_destroy(pool_);
+    mps_chain_destroy(chain_);
+    mps_fmt_destroy(fmt_);
+    mps_arena_destroy(arena);
+  }
+  AmsHeap(const AmsHeap&) = delete;
+  AmsHeap& operator=(const AmsHeap&) = delete;
+
+  mps_arena_t arena = nullptr;
+  mps_ap_t ap = nullptr;
+
+ private:
+  mps_fmt_t fmt_ = nullptr;
+  mps_chain_t chain_ = nullptr;
+  mps_pool_t pool_ = nullptr;
+};
+
+// The calling thread, registered with an arena and its stack and registers
+// an ambiguous root from `cold` down, for the lifetime of the object.
+class ThreadRoot {
+ public:
+  ThreadRoot(mps_arena_t arena, void* cold) {
+    mps_res_t res = mps_thread_reg(&thr_, arena);
+    if (res != MPS_RES_OK) die("mps_thread_reg", res);
+    res = mps_root_create_thread(&root_, arena, thr_, cold);
+    if (res != MPS_RES_OK) die("mps_root_create_thread", res);
+  }
+  ~ThreadRoot() {
+    mps_root_destroy(root_);
+    mps_thread_dereg(thr_);
+  }
+  ThreadRoot(const ThreadRoot&) = delete;
+  ThreadRoot& operator=(const ThreadRoot&) = delete;
+
+ private:
+  mps_thr_t thr_ = nullptr;
+  mps_root_t root_ = nullptr;
+};
+
+// ---------------------------------------------------------------------------
+// Allocators for the tree algorithms: node(l, r) returns a new node with the
+// given children and zero data; array(n) a long-lived array of n doubles.
+
+struct AmsAlloc {
+  mps_ap_t ap;
+  Node* node(Node* l, Node* r) {
+    mps_addr_t p;
+    do {
+      mps_res_t res = mps_reserve(&p, ap, sizeof(Node));
+      if (res != MPS_RES_OK) die("mps_reserve", res);
+      Node* n = static_cast<Node*>(p);
+      n->left = l;
+      n->right = r;
+      n->i = 0;
+      n->j = 0;
+    } while (!mps_commit(ap, p, sizeof(Node)));
+    return static_cast<Node*>(p);
+  }
+  // Leaf data outside the collected heap: it holds no references.
+  double* array(std::size_t n) { return static_cast<double*>(std::malloc(n * sizeof(double))); }
+  void dropArray(double* a) { std::free(a); }
+};
+
+struct BoehmAlloc {
+  Node* node(Node* l, Node* r) {
+    Node* n = static_cast<Node*>(GC_MALLOC(sizeof(Node)));
+    if (n == nullptr) die("GC_MALLOC", 0);
+    n->left = l;
+    n->right = r;
+    n->i = 0;
+    n->j = 0;
+    return n;
+  }
+  // Pointer-free, so never scanned.
+  double* array(std::size_t n) {
+    return static_cast<double*>(GC_MALLOC_ATOMIC(n * sizeof(double)));
+  }
+  void dropArray(double*) {}
+};
+
+// ---------------------------------------------------------------------------
+// GCBench-shaped run. A tree of depth d has 2^(d+1) - 1 nodes (depth 0 is a
+// single node).
+
+constexpr int kStretchDepth = 18;   // built once at the start and dropped
+constexpr int kLongLivedDepth = 16; // kept for the whole run
+constexpr int kMinDepth = 4;
+constexpr int kMaxDepth = 18;
+constexpr std::size_t kArraySize = 500000;  // long-lived doubles
+
+// Trees of each depth per construction method: the same number of nodes,
+// about 2^20, at every depth.
+constexpr long itersFor(int depth) { return 2L << (kMaxDepth - depth); }
+
+constexpr std::size_t treeNodes(int depth) { return (std::size_t(2) << depth) - 1; }
+
+template <class A>
+Node* makeTree(A& a, int depth) {  // bottom-up
+  if (depth <= 0) return a.node(nullptr, nullptr);
+  Node* l = makeTree(a, depth - 1);
+  Node* r = makeTree(a, depth - 1);
+  return a.node(l, r);
+}
+
+template <class A>
+void populate(A& a, int depth, Node* n) {  // top-down
+  if (depth <= 0) return;
+  --depth;
+  n->left = a.node(nullptr, nullptr);
+  n->right = a.node(nullptr, nullptr);
+  populate(a, depth, n->left);
+  populate(a, depth, n->right);
+}
+
+std::size_t countNodes(const Node* n) {
+  std::size_t c = 0;
+  while (n != nullptr) {  // recurse left, iterate right
+    c += 1 + countNodes(n->left);
+    n = n->right;
+  }
+  return c;
+}
+
+// Total bytes of nodes one run allocates.
+std::size_t gcbenchNodeBytes() {
+  std::size_t nodes = treeNodes(kStretchDepth) + treeNodes(kLongLivedDepth);
+  for (int d = kMinDepth; d <= kMaxDepth; d += 2)
+    nodes += 2 * std::size_t(itersFor(d)) * treeNodes(d);
+  return nodes * sizeof(Node);
+}
+
+// One whole run; false if the long-lived data did not survive intact.
+template <class A>
+__attribute__((noinline)) bool gcbench(A& a) {
+  benchmark::DoNotOptimize(makeTree(a, kStretchDepth));
+
+  Node* longLived = a.node(nullptr, nullptr);
+  populate(a, kLongLivedDepth, longLived);
+  double* array = a.array(kArraySize);
+  if (array == nullptr) return false;
+  for (std::size_t k = 0; k < kArraySize / 2; ++k) array[k] = 1.0 / double(k + 1);
+
+  for (int d = kMinDepth; d <= kMaxDepth; d += 2) {
+    long iters = itersFor(d);
+    for (long k = 0; k < iters; ++k) {
+      Node* t = a.node(nullptr, nullptr);
+      populate(a, d, t);
+      benchmark::DoNotOptimize(t);
+    }
+    for (long k = 0; k < iters; ++k) benchmark::DoNotOptimize(makeTree(a, d));
+  }
+
+  bool ok = countNodes(longLived) == treeNodes(kLongLivedDepth) && array[999] == 1.0 / 1000.0;
+  benchmark::DoNotOptimize(longLived);
+  a.dropArray(array);
+  return ok;
+}
+
+// The AMS heap of the gcbench runs lives as long as the program, as Boehm's
+// does: every run after the first finds the heap already grown. Its
+// generation capacity, 64 MiB, makes AMS collect about as often as Boehm,
+// which grows its heap to about 120 MB here and collects every 70 MB or so.
+constexpr std::size_t kGCBenchNurseryKiB = 64 << 10;
+AmsHeap* gcbenchHeap = nullptr;
+
+__attribute__((noinline)) void runGCBenchAms(benchmark::State& state, void* cold) {
+  if (gcbenchHeap == nullptr) gcbenchHeap = new AmsHeap(std::size_t(256) << 20, kGCBenchNurseryKiB);
+  mps_arena_t arena = gcbenchHeap->arena;
+  ThreadRoot thread(arena, cold);
+  AmsAlloc alloc{gcbenchHeap->ap};
+  mps_word_t before = mps_collections(arena);
+  bool ok = true;
+  for (auto _ : state) ok = gcbench(alloc) && ok;
+  double runs = double(state.iterations());
+  state.counters["collections"] = double(mps_collections(arena) - before) / runs;
+  state.counters["heap_MB"] = double(mps_arena_committed(arena)) / 1e6;
+  state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(gcbenchNodeBytes()));
+  if (!ok) state.SkipWithError("the long-lived data did not survive");
+}
+
+void gcbenchAms(benchmark::State& state) {
+  void* cold = &cold;  // the cold end of the stack the collector scans
+  runGCBenchAms(state, cold);
+}
+
+void gcbenchBoehm(benchmark::State& state) {
+  BoehmAlloc alloc;
+  GC_word before = GC_get_gc_no();
+  bool ok = true;
+  for (auto _ : state) ok = gcbench(alloc) && ok;
+  double runs = double(state.iterations());
+  state.counters["collections"] = double(GC_get_gc_no() - before) / runs;
+  state.counters["heap_MB"] = double(GC_get_heap_size()) / 1e6;
+  state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(gcbenchNodeBytes()));
+  if (!ok) state.SkipWithError("the long-lived data did not survive");
+}
+
+// ---------------------------------------------------------------------------
+// Marking rate. The heap is built once and shared by the worker counts, so
+// every count marks exactly the same objects at the same addresses.
+
+constexpr int kMarkDepth = 20;
+constexpr std::size_t kMarkObjects = treeNodes(kMarkDepth);
+constexpr std::size_t kMarkBytes = kMarkObjects * sizeof(Node);
+constexpr int kCollectsPerRun = 7;  // timed collections per benchmark run
+
+class Rng {  // SplitMix64
+ public:
+  explicit Rng(std::uint64_t seed) : state_(seed) {}
+  std::uint64_t next() {
+    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+  }
+  std::size_t below(std::size_t n) {
+    return std::size_t(((next() >> 32) * std::uint64_t(n)) >> 32);
+  }
+
+ private:
+  std::uint64_t state_;
+};
+
+struct MarkHeap {
+  AmsHeap* heap = nullptr;
+  Node* root = nullptr;        // registered as an exact root
+  mps_root_t rootRoot = nullptr;
+  std::intptr_t checksum = 0;  // sum of i over the tree
+};
+MarkHeap* markHeap = nullptr;
+
+// Bottom-up, numbering nodes in allocation order and recording them.
+Node* makeNumberedTree(AmsAlloc& a, int depth, std::vector<Node*>& all) {
+  Node* l = depth > 0 ? makeNumberedTree(a, depth - 1, all) : nullptr;
+  Node* r = depth > 0 ? makeNumberedTree(a, depth - 1, all) : nullptr;
+  Node* n = a.node(l, r);
+  n->i = std::intptr_t(all.size());
+  all.push_back(n);
+  return n;
+}
+
+// Sums i over the tree edges only (the leaves' edges are the random ones).
+std::intptr_t treeChecksum(const Node* n, int depth) {
+  if (depth == 0) return n->i;
+  return n->i + treeChecksum(n->left, depth - 1) + treeChecksum(n->right, depth - 1);
+}
+
+__attribute__((noinline)) void buildMarkHeap(void* cold) {
+  markHeap = new MarkHeap;
+  // Generation capacity far above the heap: no collection while building.
+  markHeap->heap = new AmsHeap(std::size_t(512) << 20, std::size_t(4) << 20);
+  mps_arena_t arena = markHeap->heap->arena;
+  mps_res_t res = mps_root_create_table(&markHeap->rootRoot, arena, mps_rank_exact(), 0,
+                                        reinterpret_cast<mps_addr_t*>(&markHeap->root), 1);
+  if (res != MPS_RES_OK) die("mps_root_create_table", res);
+  ThreadRoot thread(arena, cold);
+  mps_arena_park(arena);
+  AmsAlloc alloc{markHeap->heap->ap};
+  std::vector<Node*> all;
+  all.reserve(kMarkObjects);
+  markHeap->root = makeNumberedTree(alloc, kMarkDepth, all);
+  // Each leaf's two free fields point at random nodes: extra edges that
+  // make the graph shared and the marking order cache-unfriendly.
+  Rng rng(0x4d50532b2b2d4743u);
+  for (Node* n : all) {
+    if (n->left != nullptr) continue;
+    n->left = all[rng.below(all.size())];
+    n->right = all[rng.below(all.size())];
+  }
+  markHeap->checksum = std::intptr_t(kMarkObjects) * std::intptr_t(kMarkObjects - 1) / 2;
+}
+
+void destroyMarkHeap() {
+  if (markHeap == nullptr) return;
+  mps_root_destroy(markHeap->rootRoot);
+  delete markHeap->heap;
+  delete markHeap;
+  markHeap = nullptr;
+}
+
+__attribute__((noinline)) void runMark(benchmark::State& state, unsigned workers, void* cold) {
+  if (markHeap == nullptr) buildMarkHeap(cold);
+  mps_arena_t arena = markHeap->heap->arena;
+  ThreadRoot thread(arena, cold);
+  mps_arena_gc_workers_set(arena, workers);
+  if (mps_arena_collect(arena) != MPS_RES_OK) {  // warm-up, untimed
+    state.SkipWithError("mps_arena_collect failed");
+    return;
+  }
+  std::vector<double> seconds;
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    mps_res_t res = mps_arena_collect(arena);
+    auto t1 = std::chrono::steady_clock::now();
+    if (res != MPS_RES_OK) {
+      state.SkipWithError("mps_arena_collect failed");
+      break;
+    }
+    double s = std::chrono::duration<double>(t1 - t0).count();
+    state.SetIterationTime(s);
+    seconds.push_back(s);
+  }
+  if (seconds.empty()) return;
+  std::sort(seconds.begin(), seconds.end());
+  double median = seconds[seconds.size() / 2];
+  if (seconds.size() % 2 == 0) median = (median + seconds[seconds.size() / 2 - 1]) / 2;
+  state.counters["median_ms"] = median * 1e3;
+  state.counters["Mobjects_per_s"] = double(kMarkObjects) / median / 1e6;
+  state.counters["MB_per_s"] = double(kMarkBytes) / median / 1e6;
+  if (treeChecksum(markHeap->root, kMarkDepth) != markHeap->checksum)
+    state.SkipWithError("the live heap did not survive the collections");
+}
+
+void mark(benchmark::State& state, unsigned workers) {
+  void* cold = &cold;
+  runMark(state, workers, cold);
+}
+
+// ---------------------------------------------------------------------------
+// Summary: from the median aggregate when there are repetitions, else from
+// the single run.
+
+struct Figure {
+  double seconds = 0;  // wall time per iteration
+  std::map<std::string, double> counters;
+  bool fromMedian = false;
+};
+std::map<std::string, Figure> figures;  // benchmark name -> result
+
+class SummaryReporter : public benchmark::ConsoleReporter {
+ public:
+  explicit SummaryReporter(bool color) : ConsoleReporter(color ? OO_ColorTabular : OO_Tabular) {}
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& run : runs) {
+      if (run.error_occurred) continue;
+      bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
+      if (run.run_type == Run::RT_Aggregate && !median) continue;
+      Figure& f = figures[run.run_name.function_name];
+      if (median || !f.fromMedian) {
+        f.seconds = run.GetAdjustedRealTime() / benchmark::GetTimeUnitMultiplier(run.time_unit);
+        f.counters.clear();
+        for (auto& [name, counter] : run.counters) f.counters[name] = counter.value;
+        f.fromMedian = median;
+      }
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+};
+
+const Figure* figureOf(const char* name) {
+  auto it = figures.find(name);
+  return it == figures.end() ? nullptr : &it->second;
+}
+
+double counterOf(const Figure* f, const char* name) {
+  auto it = f->counters.find(name);
+  return it == f->counters.end() ? 0 : it->second;
+}
+
+const char* verdict(bool met) { return met ? "met" : "MISSED"; }
+
+constexpr double kGCBenchTarget = 1.0;  // AMS / Boehm wall time, at most
+constexpr double kMarkTarget = 1.6;     // 2-worker / 1-worker rate, at least
+
+void printSummary() {
+  std::printf("\nSummary (median of the repetitions)\n");
+  std::printf("\ngcbench: %.0f MB of nodes per run, wall time (Boehm marks with %d thread%s)\n",
+              double(gcbenchNodeBytes()) / 1e6, GC_get_parallel() + 1,
+              GC_get_parallel() == 0 ? "" : "s");
+  std::printf("%-24s %10s %12s %9s  %s\n", "collector", "s/run", "collections", "heap MB",
+              "target");
+  const Figure* boehm = figureOf("gcbench/boehm");
+  const Figure* ams = figureOf("gcbench/ams");
+  for (auto [label, f] : {std::pair{"boehm", boehm}, std::pair{"ams", ams}}) {
+    if (f == nullptr) {
+      std::printf("%-24s %10s\n", label, "-");
+      continue;
+    }
+    std::printf("%-24s %10.3f %12.1f %9.1f\n", label, f->seconds, counterOf(f, "collections"),
+                counterOf(f, "heap_MB"));
+  }
+  if (boehm != nullptr && ams != nullptr && boehm->seconds > 0) {
+    double ratio = ams->seconds / boehm->seconds;
+    std::printf("%-24s %10.2f %12s %9s  <= %.1f %s\n", "AMS / Boehm wall time", ratio, "", "",
+                kGCBenchTarget, verdict(ratio <= kGCBenchTarget));
+  }
+
+  std::printf("\nmark: live heap %zu objects, %.1f MB; mps_arena_collect, wall time\n",
+              kMarkObjects, double(kMarkBytes) / 1e6);
+  std::printf("%-24s %10s %12s %9s  %s\n", "workers", "ms", "Mobjects/s", "MB/s", "target");
+  const Figure* one = figureOf("mark/workers:1");
+  const Figure* two = figureOf("mark/workers:2");
+  for (auto [label, f] : {std::pair{"1", one}, std::pair{"2", two}}) {
+    if (f == nullptr) {
+      std::printf("%-24s %10s\n", label, "-");
+      continue;
+    }
+    std::printf("%-24s %10.1f %12.1f %9.0f\n", label, counterOf(f, "median_ms"),
+                counterOf(f, "Mobjects_per_s"), counterOf(f, "MB_per_s"));
+  }
+  if (one != nullptr && two != nullptr && counterOf(one, "Mobjects_per_s") > 0) {
+    double ratio = counterOf(two, "Mobjects_per_s") / counterOf(one, "Mobjects_per_s");
+    std::printf("%-24s %10.2f %12s %9s  >= %.1f %s\n", "2-worker / 1-worker", ratio, "", "",
+                kMarkTarget, verdict(ratio >= kMarkTarget));
+  }
+}
+
+void registerAll() {
+  benchmark::RegisterBenchmark("gcbench/boehm", gcbenchBoehm)
+      ->Iterations(1)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("gcbench/ams", gcbenchAms)
+      ->Iterations(1)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+  for (unsigned workers : {1u, 2u})
+    benchmark::RegisterBenchmark(("mark/workers:" + std::to_string(workers)).c_str(),
+                                 [workers](benchmark::State& state) { mark(state, workers); })
+        ->Iterations(kCollectsPerRun)
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
+}
+
+// A display reporter passed to RunSpecifiedBenchmarks does not see
+// --benchmark_color, so read it here: "auto" (the default) colours a terminal.
+bool useColor(int argc, char** argv) {
+  std::string value = "auto";
+  const std::string flag = "--benchmark_color=";
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]).rfind(flag, 0) == 0) value = argv[i] + flag.size();
+  if (value == "auto") return isatty(STDOUT_FILENO) != 0;
+  return value == "true" || value == "yes" || value == "1";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  GC_INIT();
+  // A single-threaded client gets Boehm's parallel markers only on request:
+  // as many as the hardware threads (or GC_MARKERS from the environment).
+  GC_start_mark_threads();
+  // Defaults; flags given on the command line come later and win.
+  std::vector<char*> args{argv[0]};
+  char repetitions[] = "--benchmark_repetitions=5";
+  char aggregates[] = "--benchmark_display_aggregates_only=true";
+  args.insert(args.end(), {repetitions, aggregates});
+  args.insert(args.end(), argv + 1, argv + argc);
+  int count = int(args.size());
+  args.push_back(nullptr);
+
+  benchmark::Initialize(&count, args.data());
+  if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 1;
+  registerAll();
+  SummaryReporter reporter(useColor(count, args.data()));
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  printSummary();
+  destroyMarkHeap();
+  delete gcbenchHeap;
+  return 0;
+}

@@ -1,0 +1,357 @@
+// The collector through the C interface, on AMS and LO pools: survivors
+// against a shadow model of the object graph, roots of every kind, the
+// allocation-point protocol across a flip, errors from scan methods,
+// workers, and generations.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <set>
+#include <vector>
+
+#include "object_format.hpp"
+#include "seed.hpp"
+
+namespace mps::test {
+namespace {
+
+class AmsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    scanControl() = ScanControl{};
+    MPS_ARGS_BEGIN(args) {
+      MPS_ARGS_ADD(args, MPS_KEY_ARENA_SIZE, size_t(64) << 20);
+      ASSERT_EQ(mps_arena_create_k(&arena, mps_arena_class_vm(), args), MPS_RES_OK);
+    } MPS_ARGS_END(args);
+    ASSERT_EQ(makeFormat(&fmt, arena), MPS_RES_OK);
+    mps_gen_param_s gens[1] = {{size_t(1) << 20, 0.5}};  // 1 GiB: no automatic collection
+    ASSERT_EQ(mps_chain_create(&chain, arena, 1, gens), MPS_RES_OK);
+    MPS_ARGS_BEGIN(args) {
+      MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
+      MPS_ARGS_ADD(args, MPS_KEY_CHAIN, chain);
+      ASSERT_EQ(mps_pool_create_k(&pool, arena, mps_class_ams(), args), MPS_RES_OK);
+    } MPS_ARGS_END(args);
+    ASSERT_EQ(mps_ap_create_k(&ap, pool, mps_args_none), MPS_RES_OK);
+  }
+
+  void TearDown() override {
+    for (mps_root_t r : roots) mps_root_destroy(r);
+    if (ap) mps_ap_destroy(ap);
+    if (pool) mps_pool_destroy(pool);
+    if (chain) mps_chain_destroy(chain);
+    if (fmt) mps_fmt_destroy(fmt);
+    if (arena) mps_arena_destroy(arena);
+  }
+
+  void addExactTable(mps_addr_t* table, size_t count) {
+    mps_root_t root;
+    ASSERT_EQ(mps_root_create_table(&root, arena, mps_rank_exact(), 0, table, count), MPS_RES_OK);
+    roots.push_back(root);
+  }
+
+  std::set<mps_word_t> survivors() {
+    auto ids = walkIds(arena);
+    return std::set<mps_word_t>(ids.begin(), ids.end());
+  }
+
+  mps_arena_t arena = nullptr;
+  mps_fmt_t fmt = nullptr;
+  mps_chain_t chain = nullptr;
+  mps_pool_t pool = nullptr;
+  mps_ap_t ap = nullptr;
+  std::vector<mps_root_t> roots;
+};
+
+// A random graph; the roots table holds some objects; the model computes
+// reachability; after a collection exactly the reachable objects remain.
+void randomGraphSurvivors(AmsTest* t, mps_arena_t arena, mps_ap_t ap, uint64_t seed,
+                          std::set<mps_word_t>* expectedOut, std::vector<mps_addr_t>* table) {
+  Rng rng(seed);
+  const size_t n = 3000;
+  std::vector<Object*> objects;
+  std::vector<std::vector<size_t>> edges(n);
+  for (size_t i = 0; i < n; ++i) {
+    size_t refs = size_t(rng.below(5));
+    Object* o = allocObject(ap, i, refs);
+    ASSERT_NE(o, nullptr);
+    objects.push_back(o);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t k = 0; k < refCount(objects[i]); ++k) {
+      if (rng.below(3) == 0) continue;  // some null references
+      size_t j = size_t(rng.below(n));
+      objects[i]->refs[k] = objects[j];
+      edges[i].push_back(j);
+    }
+  }
+  std::vector<size_t> work;
+  for (size_t r = 0; r < table->size(); ++r) {
+    size_t i = size_t(rng.below(n));
+    (*table)[r] = objects[i];
+    work.push_back(i);
+  }
+  std::vector<bool> reached(n, false);
+  while (!work.empty()) {
+    size_t i = work.back();
+    work.pop_back();
+    if (reached[i]) continue;
+    reached[i] = true;
+    for (size_t j : edges[i]) work.push_back(j);
+  }
+  for (size_t i = 0; i < n; ++i)
+    if (reached[i]) expectedOut->insert(i);
+  (void)t;
+  (void)arena;
+}
+
+TEST_F(AmsTest, ExactlyTheReachableObjectsSurvive) {
+  uint64_t seed = testSeed(20261122);
+  static mps_addr_t table[16];
+  std::vector<mps_addr_t> tableCopy(16, nullptr);
+  std::set<mps_word_t> expected;
+  randomGraphSurvivors(this, arena, ap, seed, &expected, &tableCopy);
+  std::copy(tableCopy.begin(), tableCopy.end(), table);
+  addExactTable(table, 16);
+  size_t freeBefore = mps_pool_free_size(pool);
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  EXPECT_EQ(survivors(), expected);
+  EXPECT_GT(mps_pool_free_size(pool), freeBefore);
+  // A second collection changes nothing.
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  EXPECT_EQ(survivors(), expected);
+  mps_arena_release(arena);
+}
+
+TEST_F(AmsTest, FreeSizeGrowsByTheSizeOfTheDeadObjects) {
+  static mps_addr_t table[1];
+  Object* keep = allocObject(ap, 1, 2);
+  size_t deadBytes = 0;
+  for (mps_word_t i = 2; i < 500; ++i) {
+    size_t refs = i % 7;
+    ASSERT_NE(allocObject(ap, i, refs), nullptr);
+    deadBytes += objectSize(refs);
+  }
+  table[0] = keep;
+  addExactTable(table, 1);
+  // Hand the buffer back so its unused tail is free space before and after.
+  mps_ap_destroy(ap);
+  ap = nullptr;
+  size_t freeBefore = mps_pool_free_size(pool);
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  EXPECT_EQ(mps_pool_free_size(pool) - freeBefore, deadBytes);
+  EXPECT_EQ(survivors(), std::set<mps_word_t>{1});
+  mps_arena_release(arena);
+}
+
+TEST_F(AmsTest, OneWorkerAndManyGiveTheSameSurvivors) {
+  uint64_t seed = testSeed(77);
+  static mps_addr_t table[16];
+  std::vector<mps_addr_t> tableCopy(16, nullptr);
+  std::set<mps_word_t> expected;
+  randomGraphSurvivors(this, arena, ap, seed, &expected, &tableCopy);
+  std::copy(tableCopy.begin(), tableCopy.end(), table);
+  addExactTable(table, 16);
+  mps_arena_gc_workers_set(arena, 1);
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  std::set<mps_word_t> one = survivors();
+  mps_arena_gc_workers_set(arena, 4);
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  EXPECT_EQ(survivors(), one);
+  EXPECT_EQ(one, expected);
+  mps_arena_release(arena);
+}
+
+TEST_F(AmsTest, AmbiguousRootsToForeignFreeAndInteriorAddressesAreHarmless) {
+  Object* interiorOnly = allocObject(ap, 1, 3);
+  Object* exactHit = allocObject(ap, 2, 0);
+  Object* dead = allocObject(ap, 3, 0);
+  void* foreign = std::malloc(64);
+  static mps_addr_t table[8];
+  table[0] = foreign;
+  table[1] = reinterpret_cast<char*>(interiorOnly) + 8;  // interior: ignored
+  table[2] = exactHit;
+  table[3] = reinterpret_cast<mps_addr_t>(mps_word_t(0xdeadbeef));
+  table[4] = nullptr;
+  table[5] = reinterpret_cast<mps_addr_t>(mps_word_t(1) << 46);  // unmapped
+  table[6] = reinterpret_cast<char*>(exactHit) + 3;              // unaligned
+  table[7] = nullptr;
+  mps_root_t root;
+  ASSERT_EQ(mps_root_create_table(&root, arena, mps_rank_ambig(), 0, table, 8), MPS_RES_OK);
+  roots.push_back(root);
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  EXPECT_EQ(survivors(), std::set<mps_word_t>{2});
+  // The dead object's address, now free space, does not bring it back.
+  table[7] = dead;
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  EXPECT_EQ(survivors(), std::set<mps_word_t>{2});
+  std::free(foreign);
+  mps_arena_release(arena);
+}
+
+TEST_F(AmsTest, MaskedAndTaggedRootsConsiderOnlyTheirTags) {
+  Object* a = allocObject(ap, 1, 0);
+  Object* b = allocObject(ap, 2, 0);
+  Object* c = allocObject(ap, 3, 0);
+  static mps_addr_t masked[2];
+  masked[0] = a;                                                       // tag 0: a root
+  masked[1] = reinterpret_cast<char*>(b) + 1;                          // tag 1: ignored
+  static mps_word_t tagged[1];
+  tagged[0] = reinterpret_cast<mps_word_t>(c) | 2;                     // pattern 2
+  mps_root_t r1, r2;
+  ASSERT_EQ(mps_root_create_table_masked(&r1, arena, mps_rank_exact(), 0, masked, 2, 7),
+            MPS_RES_OK);
+  ASSERT_EQ(mps_root_create_area_tagged(&r2, arena, mps_rank_exact(), 0, tagged, tagged + 1,
+                                        mps_scan_area_tagged, 7, 2),
+            MPS_RES_OK);
+  roots.push_back(r1);
+  roots.push_back(r2);
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  EXPECT_EQ(survivors(), (std::set<mps_word_t>{1, 3}));
+  EXPECT_EQ(tagged[0], reinterpret_cast<mps_word_t>(c) | 2);  // retagged
+  mps_arena_release(arena);
+}
+
+TEST_F(AmsTest, FunctionAndFormattedRoots) {
+  Object* a = allocObject(ap, 1, 0);
+  Object* b = allocObject(ap, 2, 0);
+  allocObject(ap, 3, 0);
+  static mps_addr_t slot;
+  slot = a;
+  mps_root_t r1;
+  ASSERT_EQ(mps_root_create(
+                &r1, arena, mps_rank_exact(), 0,
+                [](mps_ss_t ss, void* p, size_t) -> mps_res_t {
+                  mps_res_t res = MPS_RES_OK;
+                  MPS_SCAN_BEGIN(ss) {
+                    res = MPS_FIX12(ss, static_cast<mps_addr_t*>(p));
+                  } MPS_SCAN_END(ss);
+                  return res;
+                },
+                &slot, 0),
+            MPS_RES_OK);
+  roots.push_back(r1);
+  // A formatted root: one object outside the heap referring to b.
+  static mps_word_t rootObject[3];
+  rootObject[0] = (mps_word_t(1) << 8) | kObjectTag;
+  rootObject[1] = 99;
+  rootObject[2] = reinterpret_cast<mps_word_t>(b);
+  mps_root_t r2;
+  ASSERT_EQ(mps_root_create_fmt(&r2, arena, mps_rank_exact(), 0, testScan, rootObject,
+                                rootObject + 3),
+            MPS_RES_OK);
+  roots.push_back(r2);
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  EXPECT_EQ(survivors(), (std::set<mps_word_t>{1, 2}));
+  mps_arena_release(arena);
+}
+
+TEST_F(AmsTest, CommitFailsExactlyWhenAFlipIntervened) {
+  mps_addr_t p;
+  size_t size = objectSize(0);
+  ASSERT_EQ(mps_reserve(&p, ap, size), MPS_RES_OK);
+  auto* o = static_cast<Object*>(p);
+  o->header = kObjectTag;
+  o->id = 1;
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  EXPECT_FALSE(mps_commit(ap, p, size));
+  // The retry succeeds and the object stands.
+  do {
+    ASSERT_EQ(mps_reserve(&p, ap, size), MPS_RES_OK);
+    o = static_cast<Object*>(p);
+    o->header = kObjectTag;
+    o->id = 2;
+  } while (!mps_commit(ap, p, size));
+  static mps_addr_t table[1];
+  table[0] = p;
+  addExactTable(table, 1);
+  // Committed before the flip: the commit stands.
+  ASSERT_EQ(mps_reserve(&p, ap, size), MPS_RES_OK);
+  static_cast<Object*>(p)->header = kObjectTag;
+  static_cast<Object*>(p)->id = 3;
+  ap->init = ap->alloc;  // commit by hand, as some clients do
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  EXPECT_TRUE(ap->limit != 0 || mps_ap_trip(ap, p, size));
+  EXPECT_EQ(survivors(), std::set<mps_word_t>{2});
+  mps_arena_release(arena);
+}
+
+TEST_F(AmsTest, AScanErrorIsReportedAndNothingIsFreed) {
+  for (mps_word_t i = 0; i < 100; ++i) ASSERT_NE(allocObject(ap, i, 1), nullptr);
+  static mps_addr_t table[1];
+  table[0] = nullptr;
+  addExactTable(table, 1);
+  Object* kept = allocObject(ap, 1000, 0);
+  table[0] = kept;
+  std::set<mps_word_t> before = survivors();
+  // Let the pool scan: a reachable object with references.
+  Object* parent = allocObject(ap, 1001, 1);
+  parent->refs[0] = kept;
+  table[0] = parent;
+  scanControl().failAfter = 0;
+  EXPECT_EQ(mps_arena_collect(arena), MPS_RES_FAIL);
+  scanControl().failAfter = -1;
+  before.insert(1001);
+  EXPECT_EQ(survivors(), before);
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  EXPECT_EQ(survivors(), (std::set<mps_word_t>{1000, 1001}));
+  mps_arena_release(arena);
+}
+
+TEST_F(AmsTest, GenerationOverCapacityIsCollectedAutomatically) {
+  mps_gen_param_s gens[1] = {{256, 0.9}};  // 256 KiB
+  mps_chain_t small;
+  ASSERT_EQ(mps_chain_create(&small, arena, 1, gens), MPS_RES_OK);
+  mps_pool_t p2;
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
+    MPS_ARGS_ADD(args, MPS_KEY_CHAIN, small);
+    ASSERT_EQ(mps_pool_create_k(&p2, arena, mps_class_ams(), args), MPS_RES_OK);
+  } MPS_ARGS_END(args);
+  mps_ap_t ap2;
+  ASSERT_EQ(mps_ap_create_k(&ap2, p2, mps_args_none), MPS_RES_OK);
+  mps_word_t before = mps_collections(arena);
+  for (mps_word_t i = 0; i < 200000; ++i) ASSERT_NE(allocObject(ap2, i, 2), nullptr);  // ~6 MB
+  EXPECT_GE(mps_collections(arena) - before, 5u);
+  EXPECT_LT(mps_pool_total_size(p2), size_t(4) << 20);
+  mps_ap_destroy(ap2);
+  mps_pool_destroy(p2);
+  mps_chain_destroy(small);
+}
+
+TEST(LoTest, LeafObjectsAreKeptByReferencesAndNeverTrapped) {
+  mps_arena_t arena;
+  ASSERT_EQ(mps_arena_create_k(&arena, mps_arena_class_vm(), mps_args_none), MPS_RES_OK);
+  mps_fmt_t fmt;
+  ASSERT_EQ(makeFormat(&fmt, arena, true), MPS_RES_OK);
+  mps_pool_t pool;
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
+    ASSERT_EQ(mps_pool_create_k(&pool, arena, mps_class_lo(), args), MPS_RES_OK);
+  } MPS_ARGS_END(args);
+  mps_ap_t ap;
+  ASSERT_EQ(mps_ap_create(&ap, pool, mps_rank_exact()), MPS_RES_OK);  // surplus rank ignored
+  Object* kept = allocObject(ap, 1, 0);
+  allocObject(ap, 2, 0);
+  static mps_addr_t table[1];
+  table[0] = kept;
+  mps_root_t root;
+  ASSERT_EQ(mps_root_create_table(&root, arena, mps_rank_exact(), 0, table, 1), MPS_RES_OK);
+  mps_addr_t p;
+  ASSERT_EQ(mps_reserve(&p, ap, objectSize(0)), MPS_RES_OK);
+  static_cast<Object*>(p)->header = kObjectTag;
+  static_cast<Object*>(p)->id = 3;
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  // Leaf allocation points are not trapped: the commit stands.
+  EXPECT_TRUE(mps_commit(ap, p, objectSize(0)));
+  auto ids = walkIds(arena);
+  EXPECT_EQ(std::set<mps_word_t>(ids.begin(), ids.end()), (std::set<mps_word_t>{1, 3}));
+  mps_arena_release(arena);
+  mps_root_destroy(root);
+  mps_ap_destroy(ap);
+  mps_pool_destroy(pool);
+  mps_fmt_destroy(fmt);
+  mps_arena_destroy(arena);
+}
+
+}  // namespace
+}  // namespace mps::test

@@ -1,0 +1,141 @@
+// Client mistakes with the collector's interface: each is reported by an
+// assertion naming the violated rule (checked builds), never corruption.
+#include <gtest/gtest.h>
+
+#include "object_format.hpp"
+#include "assertions.hpp"
+
+namespace mps::test {
+namespace {
+
+class GcMisuseDeathTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    ASSERT_EQ(mps_arena_create_k(&arena, mps_arena_class_vm(), mps_args_none), MPS_RES_OK);
+    ASSERT_EQ(makeFormat(&fmt, arena), MPS_RES_OK);
+    MPS_ARGS_BEGIN(args) {
+      MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
+      ASSERT_EQ(mps_pool_create_k(&pool, arena, mps_class_ams(), args), MPS_RES_OK);
+    } MPS_ARGS_END(args);
+    ASSERT_EQ(mps_ap_create_k(&ap, pool, mps_args_none), MPS_RES_OK);
+  }
+  void TearDown() override {
+    mps_ap_destroy(ap);
+    mps_pool_destroy(pool);
+    mps_fmt_destroy(fmt);
+    mps_arena_destroy(arena);
+  }
+  mps_arena_t arena = nullptr;
+  mps_fmt_t fmt = nullptr;
+  mps_pool_t pool = nullptr;
+  mps_ap_t ap = nullptr;
+};
+
+TEST_F(GcMisuseDeathTest, CommitWithoutReserve) {
+  mps_addr_t p = reinterpret_cast<mps_addr_t>(mps_word_t(4096));
+  EXPECT_DEATH((mps_commit)(ap, p, 16),
+               assertionReportContaining("commit: the block committed is the one reserved"));
+}
+
+TEST_F(GcMisuseDeathTest, ReserveTwice) {
+  mps_addr_t p;
+  ASSERT_EQ(mps_reserve(&p, ap, 16), MPS_RES_OK);
+  EXPECT_DEATH((mps_reserve)(&p, ap, 16),
+               assertionReportContaining("reserve: the previous reservation was committed"));
+  static_cast<Object*>(p)->header = kObjectTag;
+  ASSERT_TRUE(mps_commit(ap, p, 16));
+}
+
+TEST_F(GcMisuseDeathTest, DestroyingAnAllocationPointBetweenReserveAndCommit) {
+  mps_addr_t p;
+  ASSERT_EQ(mps_reserve(&p, ap, 16), MPS_RES_OK);
+  EXPECT_DEATH(mps_ap_destroy(ap), assertionReportContaining("allocation point has no reserved "
+                                                             "block"));
+  static_cast<Object*>(p)->header = kObjectTag;
+  ASSERT_TRUE(mps_commit(ap, p, 16));
+}
+
+TEST_F(GcMisuseDeathTest, ReserveOfZeroBytesOrAnUnalignedSize) {
+  mps_addr_t p;
+  EXPECT_DEATH((mps_reserve)(&p, ap, 0), assertionReportContaining("reserve: size is not zero"));
+  EXPECT_DEATH(mps_reserve(&p, ap, 12),
+               assertionReportContaining("size is a multiple of the pool's alignment"));
+}
+
+TEST_F(GcMisuseDeathTest, ATopBitSizeFailsWithAResultCode) {
+  mps_addr_t p;
+  EXPECT_EQ(mps_ap_fill(&p, ap, ~size_t(0) - 7), MPS_RES_RESOURCE);
+}
+
+TEST_F(GcMisuseDeathTest, DestroyingAPoolWithAllocationPoints) {
+  EXPECT_DEATH(mps_pool_destroy(pool), assertionReportContaining("pool has no allocation points"));
+}
+
+TEST_F(GcMisuseDeathTest, DestroyingAFormatInUse) {
+  EXPECT_DEATH(mps_fmt_destroy(fmt), assertionReportContaining("format is not used by any pool"));
+}
+
+TEST_F(GcMisuseDeathTest, DestroyingAChainInUse) {
+  mps_gen_param_s gens[1] = {{1024, 0.5}};
+  mps_chain_t chain;
+  ASSERT_EQ(mps_chain_create(&chain, arena, 1, gens), MPS_RES_OK);
+  mps_pool_t p2;
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
+    MPS_ARGS_ADD(args, MPS_KEY_CHAIN, chain);
+    ASSERT_EQ(mps_pool_create_k(&p2, arena, mps_class_ams(), args), MPS_RES_OK);
+  } MPS_ARGS_END(args);
+  EXPECT_DEATH(mps_chain_destroy(chain), assertionReportContaining("chain is not used by any pool"));
+  mps_pool_destroy(p2);
+  mps_chain_destroy(chain);
+}
+
+TEST_F(GcMisuseDeathTest, AnExactReferenceToANonObject) {
+  mps_addr_t p;
+  ASSERT_EQ(mps_reserve(&p, ap, objectSize(2)), MPS_RES_OK);
+  static_cast<Object*>(p)->header = (2 << 8) | kObjectTag;
+  static_cast<Object*>(p)->id = 1;
+  static_cast<Object*>(p)->refs[0] = static_cast<Object*>(p)->refs[1] = nullptr;
+  ASSERT_TRUE(mps_commit(ap, p, objectSize(2)));
+  static mps_addr_t table[1];
+  table[0] = static_cast<char*>(p) + 16;  // inside the object
+  mps_root_t root;
+  ASSERT_EQ(mps_root_create_table(&root, arena, mps_rank_exact(), 0, table, 1), MPS_RES_OK);
+  EXPECT_DEATH(mps_arena_collect(arena), assertionReportContaining("ss->rank == RankAMBIG"));
+  mps_root_destroy(root);
+}
+
+TEST_F(GcMisuseDeathTest, BadRanksAndRootModes) {
+  static mps_addr_t table[1];
+  mps_root_t root;
+  EXPECT_DEATH(mps_root_create_table(&root, arena, 4, 0, table, 1),
+               assertionReportContaining("rank is a rank"));
+  EXPECT_DEATH(mps_root_create_table(&root, arena, mps_rank_exact(), 8, table, 1),
+               assertionReportContaining("root mode is a root mode"));
+}
+
+TEST_F(GcMisuseDeathTest, DestroyingAnArenaWithRootsOrThreads) {
+  static mps_addr_t table[1];
+  mps_root_t root;
+  ASSERT_EQ(mps_root_create_table(&root, arena, mps_rank_exact(), 0, table, 1), MPS_RES_OK);
+  mps_ap_destroy(ap);
+  mps_pool_destroy(pool);
+  mps_fmt_destroy(fmt);
+  EXPECT_DEATH(mps_arena_destroy(arena), assertionReportContaining("arena has no roots"));
+  mps_root_destroy(root);
+  mps_thr_t thread;
+  ASSERT_EQ(mps_thread_reg(&thread, arena), MPS_RES_OK);
+  EXPECT_DEATH(mps_arena_destroy(arena), assertionReportContaining("arena has no threads"));
+  mps_thread_dereg(thread);
+  // Recreate what TearDown destroys.
+  ASSERT_EQ(makeFormat(&fmt, arena), MPS_RES_OK);
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
+    ASSERT_EQ(mps_pool_create_k(&pool, arena, mps_class_ams(), args), MPS_RES_OK);
+  } MPS_ARGS_END(args);
+  ASSERT_EQ(mps_ap_create_k(&ap, pool, mps_args_none), MPS_RES_OK);
+}
+
+}  // namespace
+}  // namespace mps::test

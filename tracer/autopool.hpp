@@ -1,0 +1,53 @@
+// The base of automatically managed pool classes: a format, a chain and a
+// generation, and the ring of the pool's segments the tracer walks.
+#pragma once
+
+#include "arena/arena.hpp"
+#include "arena/pool.hpp"
+#include "arena/segment.hpp"
+#include "base/check.hpp"
+#include "base/res.hpp"
+#include "base/ring.hpp"
+#include "format/format.hpp"
+#include "tracer/chain.hpp"
+#include "tracer/collector.hpp"
+
+namespace mps::core {
+
+class AutoPool : public Pool {
+ public:
+  AutoPool(Arena* arena, const PoolClass* poolClass) : Pool(arena, poolClass, sizeof(void*)) {}
+  ~AutoPool() override;
+
+  // Reads MPS_KEY_FORMAT (required when `needsFormat`), MPS_KEY_CHAIN (the
+  // arena's default chain if absent) and MPS_KEY_GEN (default 0 with a
+  // chain, `defaultChainGen` with the default chain). Takes the format's
+  // alignment.
+  Res initAuto(const mps_arg_s* args, bool needsFormat, unsigned defaultChainGen);
+
+  Format* format() const { return format_; }
+  Chain* chain() const { return chain_; }
+  Generation* gen() const { return gen_; }
+  Collector* collector() const { return Collector::of(arena_); }
+
+  void addSegment(Segment* seg) { segments_.append(&seg->poolRing); }
+  void removeSegment(Segment* seg) { seg->poolRing.remove(); }
+  Size segmentCount() const { return segments_.length(); }
+  template <class F>
+  void forEachSegment(F&& f) const {
+    segments_.forEach(f);
+  }
+
+  bool check() const override;
+
+ protected:
+  Format* format_ = nullptr;
+  Chain* chain_ = nullptr;
+  Generation* gen_ = nullptr;
+  Ring<Segment> segments_;
+};
+
+// Whether a pool is automatically managed (the tracer's business).
+inline bool isAutoPool(const Pool* pool) { return pool->poolClass()->has(kPoolAttrGC); }
+
+}  // namespace mps::core

@@ -1,0 +1,216 @@
+#include "tracer/collector.hpp"
+
+#include <oneapi/tbb/info.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <new>
+
+#include "base/keys.hpp"
+#include "messages/message.hpp"
+#include "tracer/autopool.hpp"
+#include "tracer/root.hpp"
+#include "tracer/thread.hpp"
+#include "tracer/trace.hpp"
+#include "tracer/workers.hpp"
+
+namespace mps::core {
+
+namespace {
+
+unsigned defaultWorkers() {
+  if (const char* env = std::getenv("MPS_GC_WORKERS")) {
+    long n = std::strtol(env, nullptr, 10);
+    if (n >= 1 && n <= 1024) return unsigned(n);
+  }
+  int n = tbb::info::default_concurrency();
+  return n >= 1 ? unsigned(n) : 1u;
+}
+
+}  // namespace
+
+Collector::Collector(Arena* arena) : arena_(arena) {}
+
+Res Collector::create(Collector** out, Arena* arena, const mps_arg_s* args) {
+  void* p;
+  Res res = arena->controlAlloc(&p, sizeof(Collector));
+  if (res != Res::ok) return res;
+  Collector* c = new (p) Collector(arena);
+  c->objectSize_ = sizeof(Collector);
+  res = arena->controlAlloc(&p, sizeof(MessageQueue));
+  if (res != Res::ok) {
+    c->~Collector();
+    arena->controlFree(c, sizeof(Collector));
+    return res;
+  }
+  c->messages_ = new (p) MessageQueue(arena);
+  arena->setCollector(c);
+  mps_gen_param_s params[2] = {{kDefaultGen0CapacityKiB, kDefaultGen0Mortality},
+                               {kDefaultGen1CapacityKiB, kDefaultGen1Mortality}};
+  res = Chain::create(&c->defaultChain_, c, 2, params);
+  if (res != Res::ok) {
+    c->destroy();
+    return res;
+  }
+  unsigned workers = MPS_ARG_OPTIONAL(args, ARENA_GC_WORKERS, u, 0u);
+  c->setWorkers(workers != 0 ? workers : defaultWorkers());
+  *out = c;
+  return Res::ok;
+}
+
+void Collector::setWorkers(unsigned n) {
+  if (n < 1) n = 1;
+  if (n == workers_ && (n == 1 || workerPool_ != nullptr)) return;
+  delete workerPool_;
+  workerPool_ = nullptr;
+  workers_ = n;
+  // A task arena of one thread would only add overhead: one worker marks
+  // on the collecting thread.
+  if (n > 1) workerPool_ = new WorkerPool(n);
+}
+
+void Collector::destroy() {
+  MPS_AVERT(Collector, this);
+  if (!roots_.isSingle())
+    assertFail(__FILE__, __LINE__, "arena has no roots: destroy every root before its arena");
+  if (!threads_.isSingle())
+    assertFail(__FILE__, __LINE__,
+               "arena has no threads: deregister every thread before destroying its arena");
+  if (formats_ != 0)
+    assertFail(__FILE__, __LINE__, "arena has no formats: destroy every format before its arena");
+  bool onlyDefault = true;
+  chains_.forEach([&](Chain* chain) { onlyDefault &= chain == defaultChain_; });
+  if (!onlyDefault)
+    assertFail(__FILE__, __LINE__, "arena has no chains: destroy every chain before its arena");
+  if (defaultChain_ != nullptr) defaultChain_->destroy();
+  delete workerPool_;
+  workerPool_ = nullptr;
+  if (messages_ != nullptr) {
+    messages_->finish();
+    messages_->~MessageQueue();
+    arena_->controlFree(messages_, sizeof(MessageQueue));
+  }
+  Arena* arena = arena_;
+  arena->setCollector(nullptr);
+  invalidateSig(sig);
+  this->~Collector();
+  arena->controlFree(this, sizeof(Collector));
+}
+
+bool Collector::check() const {
+  MPS_CHECKL(sig == kSig);
+  MPS_CHECKL(arena_ != nullptr && arena_->collector() == this);
+  MPS_CHECKL(workers_ >= 1);
+  return true;
+}
+
+void Collector::addRoot(Root* root) { roots_.append(&root->collectorRing); }
+void Collector::removeRoot(Root* root) { root->collectorRing.remove(); }
+void Collector::addThread(MutatorThread* thread) { threads_.append(&thread->collectorRing); }
+void Collector::removeThread(MutatorThread* thread) { thread->collectorRing.remove(); }
+void Collector::addChain(Chain* chain) { chains_.append(&chain->collectorRing); }
+
+void Collector::release() { clamped_ = false; }
+
+// Collections ------------------------------------------------------------------------
+
+Res Collector::runTrace(Chain* chain, unsigned top, bool all, const char* why) {
+  MPS_AVER_ALWAYS(!collecting_ && "a collection is not started from inside a collection");
+  Res res = messages_->reserveForCollection();
+  if (res != Res::ok) return res;
+  collecting_ = true;
+  auto t0 = std::chrono::steady_clock::now();
+  messages_->postGCStart(why);
+
+  // Stop the world: every registered thread but this one.
+  threads_.forEach([&](MutatorThread* t) {
+    if (t->os.isCurrent() || t->dead) return;
+    if (t->os.suspend() == Res::ok) {
+      t->suspended = true;
+    } else {
+      t->dead = true;  // exited without deregistering
+    }
+  });
+
+  Trace trace(this, why);
+  res = trace.run(chain, top, all);
+
+  threads_.forEach([&](MutatorThread* t) {
+    if (t->suspended) {
+      t->os.resume();
+      t->suspended = false;
+    }
+  });
+
+  if (res == Res::ok) {
+    ++collections_;
+    // Generations collected: their new size starts again.
+    auto account = [&](Chain* c) {
+      for (Size i = 0; i < c->count(); ++i) {
+        Generation* g = c->gen(i);
+        if (all || (c == chain && g->index <= top)) g->noteCollected(0, 0);
+      }
+    };
+    chains_.forEach(account);
+    messages_->postGC(last_.live, last_.condemned, last_.notCondemned);
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (all) lastFullSeconds_ = seconds;
+  collecting_ = false;
+  return res;
+}
+
+Res Collector::collect(const char* why) {
+  park();
+  return runTrace(nullptr, 0, true, why);
+}
+
+Res Collector::collectChain(Chain* chain, unsigned top, const char* why) {
+  MPS_AVERT(Chain, chain);
+  MPS_AVER(top < chain->count());
+  return runTrace(chain, top, false, why);
+}
+
+void Collector::poll() {
+  if (clamped_ || collecting_) return;
+  Chain* due = nullptr;
+  double worst = 1.0;
+  chains_.forEach([&](Chain* chain) {
+    double u = chain->urgency();
+    if (u > worst) {
+      worst = u;
+      due = chain;
+    }
+  });
+  if (due == nullptr) return;
+  int top = due->highestOverCapacity();
+  if (top < 0) return;
+  (void)collectChain(due, unsigned(top), "Generation 0 of a chain has reached capacity.");
+}
+
+bool Collector::step(double interval, double multiplier) {
+  if (collecting_) return false;
+  bool due = false;
+  chains_.forEach([&](Chain* chain) { due |= chain->highestOverCapacity() >= 0; });
+  if (due && !clamped_) {
+    poll();
+    return true;
+  }
+  if (!due && !clamped_) {
+    // Offered idle time: a full collection if it is expected to fit.
+    double budget = interval * multiplier;
+    double expected = lastFullSeconds_ > 0 ? lastFullSeconds_ : 0.01;
+    bool anyAllocated = false;
+    chains_.forEach([&](Chain* chain) {
+      for (Size i = 0; i < chain->count(); ++i) anyAllocated |= chain->gen(i)->newSize > 0;
+    });
+    if (anyAllocated && budget >= expected) {
+      (void)collect("The client used idle time to collect.");
+      clamped_ = false;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace mps::core

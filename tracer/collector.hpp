@@ -1,0 +1,136 @@
+// The collector: one per arena, everything the tracer keeps between
+// collections (roots, registered threads, chains, the message queue, the
+// collection policy and the marking workers).
+//
+// Collections are atomic: every registered mutator thread other than the
+// caller is suspended for the whole collection, so the mutator never sees a
+// partly collected heap. (Incremental collection with a pause-time target
+// arrives with the protection barrier; the phases below are already the
+// units it will interleave.)
+//
+// Locking: every method is called with the arena lock held.
+#pragma once
+
+#include "arena/arena.hpp"
+#include "arena/segment.hpp"
+#include "base/check.hpp"
+#include "base/res.hpp"
+#include "base/ring.hpp"
+#include "base/types.hpp"
+#include "mps.h"
+#include "tracer/chain.hpp"
+
+namespace mps::core {
+
+class AutoPool;
+class Format;
+class MessageQueue;
+class MutatorThread;
+class Root;
+class WorkerPool;
+
+class Collector {
+ public:
+  static constexpr Sig kSig = 0x519C011Cu;
+  // The default chain (chains.md): two generations.
+  static constexpr Size kDefaultGen0CapacityKiB = 8192;
+  static constexpr double kDefaultGen0Mortality = 0.85;
+  static constexpr Size kDefaultGen1CapacityKiB = 36864;
+  static constexpr double kDefaultGen1Mortality = 0.45;
+
+  // Creates the collector of `arena` in its control memory and attaches it.
+  // Reads MPS_KEY_ARENA_GC_WORKERS (else the MPS_GC_WORKERS environment
+  // variable, else the hardware threads).
+  static Res create(Collector** out, Arena* arena, const mps_arg_s* args);
+  // Every root, thread, format, chain (but the default one) and pool must be
+  // gone; reports the first that is not.
+  void destroy();
+  bool check() const;
+  static Collector* of(Arena* arena) { return arena->collector(); }
+
+  Arena* arena() const { return arena_; }
+  MessageQueue& messages() { return *messages_; }
+  Chain* defaultChain() const { return defaultChain_; }
+  unsigned workers() const { return workers_; }
+  void setWorkers(unsigned n);
+
+  // Registration.
+  void addRoot(Root* root);
+  void removeRoot(Root* root);
+  void addThread(MutatorThread* thread);
+  void removeThread(MutatorThread* thread);
+  void addChain(Chain* chain);
+  void addFormat(Format* format) { (void)format, ++formats_; }
+  void removeFormat(Format* format) { (void)format, MPS_AVER(formats_ > 0), --formats_; }
+  template <class F>
+  void forEachRoot(F&& f) const {
+    roots_.forEach(f);
+  }
+  template <class F>
+  void forEachThread(F&& f) const {
+    threads_.forEach(f);
+  }
+  Size threadCount() const { return threads_.length(); }
+
+  // Arena control (arena.md, chains.md).
+  // A full collection of every automatic pool, now. Leaves the arena parked.
+  Res collect(const char* why);
+  // Collects generations 0..top of `chain` (and every segment in them).
+  Res collectChain(Chain* chain, unsigned top, const char* why);
+  void clamp() { clamped_ = true; }
+  // Nothing is in progress between calls (collections are atomic), so
+  // parking is clamping.
+  void park() { clamped_ = true; }
+  void release();
+  bool isClamped() const { return clamped_; }
+  // Idle time: collects if a chain is due, or a full collection if one is
+  // expected to take less than interval * multiplier. True if there was
+  // work to do.
+  bool step(double interval, double multiplier);
+  // From allocation slow paths: collects a chain that is over capacity,
+  // unless clamped. Re-entry (a scan method allocating) is ignored.
+  void poll();
+  bool collecting() const { return collecting_; }
+  Size collections() const { return collections_; }
+
+  // Allocation accounting: pools report bytes arriving in a generation.
+  void noteAllocated(Generation* gen, Size bytes) { gen->newSize += bytes; }
+
+  // Statistics of the last collection, for tests and telemetry.
+  struct Stats {
+    Size condemned = 0, live = 0, notCondemned = 0, reclaimed = 0;
+    Size objectsMarked = 0, segmentsScanned = 0;
+    unsigned workers = 0;
+    double markSeconds = 0, totalSeconds = 0;
+  };
+  const Stats& lastStats() const { return last_; }
+  // Whether checked builds verify the heap after each collection (on by
+  // default in checked builds; a test may switch it off to time things).
+  bool verifyHeap = MPS_CHECKED != 0;
+
+  Sig sig = kSig;
+
+ private:
+  friend class Trace;
+  explicit Collector(Arena* arena);
+  Res runTrace(Chain* chain, unsigned top, bool all, const char* why);
+  Size estimateFullCollectionSeconds() const;
+
+  Arena* arena_;
+  MessageQueue* messages_ = nullptr;
+  Ring<Root> roots_;
+  Ring<MutatorThread> threads_;
+  Ring<Chain> chains_;
+  Chain* defaultChain_ = nullptr;
+  Size formats_ = 0;
+  bool clamped_ = false;
+  bool collecting_ = false;
+  Size collections_ = 0;
+  unsigned workers_ = 1;
+  WorkerPool* workerPool_ = nullptr;
+  Stats last_;
+  double lastFullSeconds_ = 0.0;
+  Size objectSize_ = 0;
+};
+
+}  // namespace mps::core

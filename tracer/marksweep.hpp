@@ -1,0 +1,116 @@
+// The non-moving mark-sweep machinery shared by AMS and LO (and later AWL):
+// segments with side tables, bump allocation into free runs, atomic marking
+// and sweeping. The pool classes in pools/ams and pools/lo add their keyword
+// arguments and rank rules on top.
+//
+// Side tables, one bit per alignment grain of the segment (the pool's
+// alignment, at least a word):
+//   alloc  the grain belongs to a committed object or to a buffer's window;
+//   start  the grain is the first of a committed object (its base, before
+//          any in-band header). Recorded when the objects of a buffer are
+//          walked with the format's skip method: when the buffer is handed
+//          back, and at a flip for the part committed so far. So a reference
+//          is an object exactly when its base has a start bit: ambiguous
+//          references to free space, to an object's interior or to an
+//          uncommitted block are recognised and ignored;
+//   mark   set atomically by fix for the current trace.
+// A dead object's grains are freed at reclaim, its start bit cleared, so a
+// stale ambiguous reference can never resurrect it.
+#pragma once
+
+#include <atomic>
+
+#include "arena/buffer.hpp"
+#include "arena/segment.hpp"
+#include "base/bittable.hpp"
+#include "tracer/autopool.hpp"
+#include "tracer/scan.hpp"
+#include "tracer/trace.hpp"
+
+namespace mps::core {
+
+class MarkSweepPool;
+
+class MarkSweepSegment final : public Segment {
+ public:
+  static constexpr Sig kMSSig = 0x519A5E6u;
+
+  MarkSweepSegment(MarkSweepPool* pool, Addr base, Addr limit, Word* tables, Shift alignShift);
+
+  Size grains() const { return grains_; }
+  Size freeGrains() const { return freeGrains_; }
+  Size indexOf(Addr blockBase) const { return Size(blockBase - base) >> alignShift_; }
+  Addr addrOfIndex(Size i) const { return base + (i << alignShift_); }
+  // Table words needed for a segment of `grains` grains (all three tables).
+  static Size tableWords(Size grains) { return 3 * BitTable::wordsFor(grains); }
+
+  Res whiten(Trace* trace) override;
+  Res fix(ScanState* ss, Addr* refIO) override;
+  Res scan(ScanState* ss) override;
+  Res scanObject(ScanState* ss, Addr object) override;
+  bool reclaim(Trace* trace) override;
+  void release() override;
+  void walk(ObjectVisitor f, void* closure) override;
+  bool isObject(Addr p) const override;
+  void bufferFlipped(Buffer* buffer) override;
+  bool check() const override;
+
+  // Records the start bits of the objects the attached buffer has
+  // committed since the last time (up to `limit`).
+  void recordObjects(Addr limit);
+  // Takes the grains [first, limit) for a buffer window / gives them back.
+  void allocRange(Size first, Size limit);
+  void freeRange(Size first, Size limit);
+  // Finds a free run of at least `n` grains; extends it to its full length.
+  bool findFreeRun(Size n, Size* firstOut, Size* limitOut) const;
+
+  Sig msSig = kMSSig;
+
+ private:
+  friend class MarkSweepPool;
+  bool testAndMark(Size i);
+  bool isMarked(Size i) const;
+
+  MarkSweepPool* msPool_;
+  Shift alignShift_;
+  Size grains_;
+  BitTable alloc_;
+  BitTable start_;
+  Word* mark_;
+  Size freeGrains_;
+  Addr walkedTo_ = nullptr;  // objects of the attached buffer recorded up to here
+  Size condemnedBytes_ = 0;
+};
+
+class MarkSweepPool : public AutoPool {
+ public:
+  static constexpr Size kDefaultSegmentSize = Size(256) << 10;
+
+  MarkSweepPool(Arena* arena, const PoolClass* poolClass) : AutoPool(arena, poolClass) {}
+  ~MarkSweepPool() override;
+
+  // `leaf`: objects hold no references and are never scanned (LO).
+  Res initMarkSweep(const mps_arg_s* args, bool leaf, unsigned defaultChainGen);
+
+  Res bufferFill(Buffer* buffer, Size size) override;
+  void bufferEmpty(Buffer* buffer) override;
+  Size totalSize() const override { return totalSize_; }
+  Size freeSize() const override;
+  bool check() const override;
+
+  bool leaf() const { return leaf_; }
+  Format* fmt() const { return format_; }
+  Shift alignShift() const { return alignShift_; }
+
+  // Gives an empty segment back to the arena.
+  void freeSegment(MarkSweepSegment* seg);
+
+ private:
+  Res newSegment(MarkSweepSegment** segOut, Size size, RankSet rankSet);
+
+  bool leaf_ = false;
+  Shift alignShift_ = 3;
+  Size totalSize_ = 0;
+};
+
+}  // namespace mps::core

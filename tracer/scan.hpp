@@ -1,0 +1,104 @@
+// The scan state and the fix protocol (scanning.md).
+//
+// A ScanState starts with the client-visible mps_ss_s, so an mps_ss_t is a
+// pointer to it: MPS_FIX1 reads the zone shift and white set from it and
+// accumulates the unfixed summary without a call. _mps_fix2 (stage 2) finds
+// the segment of a reference in O(1) and, if it is white for this trace,
+// calls the pool's fix (stage 3).
+//
+// Each marking worker has its own scan state, so fixes never share mutable
+// state except the pools' mark bits (set atomically).
+#pragma once
+
+#include "arena/arena.hpp"
+#include "arena/segment.hpp"
+#include "base/check.hpp"
+#include "base/res.hpp"
+#include "base/types.hpp"
+#include "mps.h"
+
+namespace mps::core {
+
+class Trace;
+class Worker;
+
+class ScanState {
+ public:
+  // First, so that an mps_ss_t points at the ScanState.
+  mps_ss_s c;
+
+  static constexpr Sig kSig = 0x5195CA5u;
+
+  ScanState(Arena* arena, Trace* trace, Worker* worker);
+  ~ScanState() { invalidateSig(sig); }
+  ScanState(const ScanState&) = delete;
+  ScanState& operator=(const ScanState&) = delete;
+
+  static ScanState* of(mps_ss_t ss) { return reinterpret_cast<ScanState*>(ss); }
+  mps_ss_t handle() { return &c; }
+
+  Rank rank() const { return rank_; }
+  void setRank(Rank rank) { rank_ = rank; }
+  RefSet white() const { return c._w; }
+  Shift zoneShift() const { return Shift(c._zs); }
+
+  // Stage 1, for references the library itself scans (areas, stacks).
+  MPS_FORCE_INLINE bool fix1(Word ref) {
+    RefSet zone = RefSet(1) << ((ref >> c._zs) & (kWordBits - 1));
+    c._ufs |= zone;
+    return (c._w & zone) != 0;
+  }
+  // Stage 2 and 3: the reference passed stage 1.
+  Res fix2(Addr* refIO);
+  // Both stages.
+  MPS_FORCE_INLINE Res fix12(Addr* refIO) {
+    return fix1(wordOf(*refIO)) ? fix2(refIO) : Res::ok;
+  }
+
+  // The summary of the references seen since the last reset: zones of
+  // references that were not white, plus the zones of those fixed.
+  RefSet summary() const { return (c._ufs & ~c._w) | fixedSummary_; }
+  void resetSummary() {
+    c._ufs = kRefSetEmpty;
+    fixedSummary_ = kRefSetEmpty;
+  }
+
+  Arena* arena() const { return arena_; }
+  Trace* trace() const { return trace_; }
+  Worker* worker() const { return worker_; }
+  TraceSet traces() const { return traces_; }
+
+  // Heap verification (checked builds): fix checks that a reference points
+  // at a valid object instead of marking. Counts what it found.
+  bool verifying = false;
+  Size verifyFailures = 0;
+  Addr firstBadRef = nullptr;
+  Addr verifyingObject = nullptr;
+
+  bool check() const;
+
+  Sig sig = kSig;
+  Size scannedBytes = 0;  // statistics
+
+ private:
+  Res verifyRef(Addr ref);
+
+  Arena* arena_;
+  Trace* trace_;
+  Worker* worker_;
+  TraceSet traces_;
+  Rank rank_ = Rank::exact;
+  RefSet fixedSummary_ = kRefSetEmpty;
+};
+
+// Area scanners used by roots and offered to clients (mps_scan_area and
+// its tagged variants). `closure` is a mps_scan_tag_s* for the tagged ones.
+Res scanAreaWords(ScanState* ss, Word* base, Word* limit);
+// Which words a masked scan considers: all of them (the tag bits are
+// cleared for the fix and put back), those whose tag equals the pattern, or
+// those whose tag is the pattern or zero.
+enum class TagFilter { all, pattern, patternOrZero };
+Res scanAreaMasked(ScanState* ss, Word* base, Word* limit, Word mask, Word pattern,
+                   TagFilter filter);
+
+}  // namespace mps::core

@@ -1,0 +1,110 @@
+// One collection (a trace) and its marking workers.
+//
+// Phases (design brief, "Tracing"): condemn the chosen generations (their
+// segments turn white and the white zone set is their union), stop the
+// mutator threads and trap every scannable allocation buffer (the flip),
+// scan ambiguous roots then exact ones, then the remembered set (segments
+// not condemned whose references may point into white zones), drain the
+// grey objects in parallel, reclaim, resume the threads and post messages.
+//
+// Grey work. A fix that turns an object from white to marked pushes it on
+// its worker's grey stack; a worker pops and scans objects until its stack
+// is empty. Work is shared through oneTBB: while fewer tasks are running
+// than there are workers, a worker with two or more grey objects gives the
+// older half of its stack (nearer the roots, so usually the larger
+// subgraphs) to a new task, which any idle thread of the task arena picks
+// up. Marking is a fixpoint, so the survivors do not depend on the order or
+// the number of workers.
+#pragma once
+
+#include <atomic>
+#include <vector>
+
+#include "arena/arena.hpp"
+#include "arena/segment.hpp"
+#include "base/check.hpp"
+#include "base/res.hpp"
+#include "base/types.hpp"
+#include "tracer/scan.hpp"
+
+namespace mps::core {
+
+class Chain;
+class Collector;
+class WorkerPool;
+
+struct GreyRef {
+  Segment* seg;
+  Addr object;
+};
+
+class Worker {
+ public:
+  Worker(Arena* arena, Trace* trace) : ss(arena, trace, this) {}
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Called by pools' fix when an object turns from white to marked and
+  // needs scanning.
+  void push(Segment* seg, Addr object) { stack.push_back(GreyRef{seg, object}); }
+
+  ScanState ss;
+  std::vector<GreyRef> stack;
+  Size objectsScanned = 0;
+  Res res = Res::ok;  // the first scan failure
+};
+
+class Trace {
+ public:
+  Trace(Collector* collector, const char* why);
+  ~Trace();
+  Trace(const Trace&) = delete;
+  Trace& operator=(const Trace&) = delete;
+
+  // Runs the whole collection of generations 0..top of `chain`, or of every
+  // automatic pool if `all`. Returns the first failure of a scan; then
+  // nothing is reclaimed.
+  Res run(Chain* chain, unsigned top, bool all);
+
+  TraceSet traces() const { return 1u; }
+  RefSet white() const { return white_; }
+  Collector* collector() const { return collector_; }
+  Arena* arena() const { return arena_; }
+
+  // Accounting, in bytes, reported by segments.
+  void noteCondemned(Size bytes) { condemned_ += bytes; }
+  void noteNotCondemned(Size bytes) { notCondemned_ += bytes; }
+  void notePreserved(Size bytes) { preserved_.fetch_add(bytes, std::memory_order_relaxed); }
+  void noteReclaimed(Size bytes) { reclaimed_ += bytes; }
+  // Objects marked, counted by pools' fix (statistics).
+  void noteMarked() { marked_.fetch_add(1, std::memory_order_relaxed); }
+  bool parallel() const { return parallel_; }
+
+ private:
+  Res condemn(Chain* chain, unsigned top, bool all);
+  void flip();
+  Res scanRoots(Worker* worker);
+  Res scanRememberedSet(Worker* worker);
+  Res drain();
+  Res drainSequential(Worker* worker);
+  void reclaim();
+  void abandon();
+  void verify();
+
+  Collector* collector_;
+  Arena* arena_;
+  const char* why_;
+  RefSet white_ = kRefSetEmpty;
+  std::vector<Segment*> condemnedSegs_;
+  std::vector<Worker*> workers_;
+  bool parallel_ = false;
+  Size condemned_ = 0;
+  Size notCondemned_ = 0;
+  std::atomic<Size> preserved_{0};
+  Size reclaimed_ = 0;
+  std::atomic<Size> marked_{0};
+  Size segmentsScanned_ = 0;
+  double markSeconds_ = 0;
+};
+
+}  // namespace mps::core
