@@ -318,6 +318,160 @@ TEST_F(AmsTest, GenerationOverCapacityIsCollectedAutomatically) {
   mps_chain_destroy(small);
 }
 
+
+TEST_F(AmsTest, PoolWalkVisitsEveryObjectWithAnEmptyWhiteSet) {
+  for (mps_word_t i = 1; i <= 100; ++i) ASSERT_NE(allocObject(ap, i, i % 3), nullptr);
+  mps_arena_park(arena);
+  struct Seen {
+    std::set<mps_word_t> ids;
+    size_t areas = 0;
+  } seen;
+  mps_res_t res = mps_pool_walk(
+      pool,
+      [](mps_ss_t ss, void* base, void* limit, void* closure) -> mps_res_t {
+        auto* s = static_cast<Seen*>(closure);
+        ++s->areas;
+        for (char* p = static_cast<char*>(base); p < static_cast<char*>(limit);) {
+          auto* o = reinterpret_cast<Object*>(p);
+          s->ids.insert(o->id);
+          MPS_SCAN_BEGIN(ss) {
+            for (size_t i = 0; i < refCount(o); ++i)
+              if (MPS_FIX1(ss, o->refs[i])) return MPS_RES_FAIL;  // white set is empty
+          } MPS_SCAN_END(ss);
+          p += objectSize(refCount(o));
+        }
+        return MPS_RES_OK;
+      },
+      &seen);
+  EXPECT_EQ(res, MPS_RES_OK);
+  EXPECT_EQ(seen.ids.size(), 100u);
+  EXPECT_GE(seen.areas, 1u);
+  mps_arena_release(arena);
+}
+
+TEST_F(AmsTest, AmbiguousAllocationPointObjectsAreScannedConservatively) {
+  mps_ap_t ambigAp;
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_RANK, mps_rank_ambig());
+    ASSERT_EQ(mps_ap_create_k(&ambigAp, pool, args), MPS_RES_OK);
+  } MPS_ARGS_END(args);
+  Object* holder = allocObject(ambigAp, 1, 3);
+  Object* target = allocObject(ap, 2, 0);
+  allocObject(ap, 3, 0);
+  holder->refs[0] = target;
+  holder->refs[1] = reinterpret_cast<mps_addr_t>(mps_word_t(0x1234567));  // not a pointer
+  holder->refs[2] = reinterpret_cast<char*>(target) + 8;                  // interior
+  static mps_addr_t table[1];
+  table[0] = holder;
+  addExactTable(table, 1);
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  EXPECT_EQ(survivors(), (std::set<mps_word_t>{1, 2}));
+  // Ambiguous references are never updated.
+  EXPECT_EQ(holder->refs[1], reinterpret_cast<mps_addr_t>(mps_word_t(0x1234567)));
+  mps_arena_release(arena);
+  mps_ap_destroy(ambigAp);
+}
+
+// The test format with a one-word in-band header before each object: skip
+// and scan step over whole blocks (header included) in client pointers.
+extern "C" mps_addr_t headerSkip(mps_addr_t p) {
+  return static_cast<char*>(p) + sizeof(mps_word_t) + objectSize(refCount(static_cast<Object*>(p)));
+}
+extern "C" mps_res_t headerScan(mps_ss_t ss, mps_addr_t base, mps_addr_t limit) {
+  for (char* p = static_cast<char*>(base); p < static_cast<char*>(limit);) {
+    char* next = static_cast<char*>(headerSkip(p));
+    mps_res_t res = testScan(ss, p, p + objectSize(refCount(reinterpret_cast<Object*>(p))));
+    if (res != MPS_RES_OK) return res;
+    p = next;
+  }
+  return MPS_RES_OK;
+}
+
+TEST(AmsHeaders, InBandHeadersUseClientPointers) {
+  // Objects carry a one-word header before the client pointer; the format
+  // methods and every reference see client pointers.
+  mps_arena_t arena;
+  ASSERT_EQ(mps_arena_create_k(&arena, mps_arena_class_vm(), mps_args_none), MPS_RES_OK);
+  mps_fmt_auto_header_s h = {sizeof(mps_word_t), headerScan, headerSkip, nullptr, nullptr,
+                             nullptr,           sizeof(mps_word_t)};
+  mps_fmt_t fmt;
+  ASSERT_EQ(mps_fmt_create_auto_header(&fmt, arena, &h), MPS_RES_OK);
+  mps_pool_t pool;
+  ASSERT_EQ(mps_pool_create(&pool, arena, mps_class_ams(), fmt, NULL, 1), MPS_RES_OK);
+  mps_ap_t ap;
+  ASSERT_EQ(mps_ap_create(&ap, pool, mps_rank_exact()), MPS_RES_OK);
+  auto alloc = [&](mps_word_t id, size_t refs) {
+    size_t size = sizeof(mps_word_t) + objectSize(refs);
+    mps_addr_t p;
+    Object* o;
+    do {
+      EXPECT_EQ(mps_reserve(&p, ap, size), MPS_RES_OK);
+      *static_cast<mps_word_t*>(p) = 0xABCD;  // the header
+      o = reinterpret_cast<Object*>(static_cast<mps_word_t*>(p) + 1);
+      o->header = (mps_word_t(refs) << 8) | kObjectTag;
+      o->id = id;
+      for (size_t i = 0; i < refs; ++i) o->refs[i] = nullptr;
+    } while (!mps_commit(ap, p, size));
+    return o;
+  };
+  Object* a = alloc(1, 1);
+  Object* b = alloc(2, 0);
+  alloc(3, 0);
+  a->refs[0] = b;
+  static mps_addr_t table[1];
+  table[0] = a;
+  mps_root_t root;
+  ASSERT_EQ(mps_root_create_table(&root, arena, mps_rank_exact(), 0, table, 1), MPS_RES_OK);
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  auto ids = walkIds(arena);
+  EXPECT_EQ(std::set<mps_word_t>(ids.begin(), ids.end()), (std::set<mps_word_t>{1, 2}));
+  mps_fmt_t found;
+  EXPECT_TRUE(mps_addr_fmt(&found, arena, b));
+  EXPECT_EQ(found, fmt);
+  mps_arena_release(arena);
+  mps_root_destroy(root);
+  mps_ap_destroy(ap);
+  mps_pool_destroy(pool);
+  mps_fmt_destroy(fmt);
+  mps_arena_destroy(arena);
+}
+
+TEST_F(AmsTest, GcMessagesArriveInOrderWithPlausibleSizes) {
+  mps_message_type_enable(arena, mps_message_type_gc_start());
+  mps_message_type_enable(arena, mps_message_type_gc());
+  static mps_addr_t table[1];
+  Object* kept = allocObject(ap, 1, 0);
+  for (mps_word_t i = 2; i < 1000; ++i) allocObject(ap, i, 1);
+  table[0] = kept;
+  addExactTable(table, 1);
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  std::vector<mps_message_type_t> types;
+  std::vector<size_t> live, condemned;
+  mps_message_t message;
+  mps_message_type_t type;
+  while (mps_message_queue_type(&type, arena)) {
+    ASSERT_TRUE(mps_message_get(&message, arena, type));
+    types.push_back(type);
+    if (type == mps_message_type_gc()) {
+      live.push_back(mps_message_gc_live_size(arena, message));
+      condemned.push_back(mps_message_gc_condemned_size(arena, message));
+    } else {
+      EXPECT_NE(mps_message_gc_start_why(arena, message), nullptr);
+    }
+    mps_message_discard(arena, message);
+  }
+  std::vector<mps_message_type_t> expected = {mps_message_type_gc_start(), mps_message_type_gc(),
+                                              mps_message_type_gc_start(), mps_message_type_gc()};
+  EXPECT_EQ(types, expected);
+  ASSERT_EQ(live.size(), 2u);
+  EXPECT_EQ(live[0], objectSize(0));  // only the kept object survived
+  EXPECT_EQ(condemned[0], 998 * objectSize(1) + objectSize(0));
+  EXPECT_EQ(live[1], objectSize(0));
+  EXPECT_EQ(condemned[1], objectSize(0));
+  mps_arena_release(arena);
+}
+
 TEST(LoTest, LeafObjectsAreKeptByReferencesAndNeverTrapped) {
   mps_arena_t arena;
   ASSERT_EQ(mps_arena_create_k(&arena, mps_arena_class_vm(), mps_args_none), MPS_RES_OK);

@@ -91,7 +91,7 @@ TEST(GcThreads, FourMutatorsCollectingFromAnyThread) {
   uint64_t seed = testSeed(4242);
   Heap heap;
   constexpr int kThreads = 4;
-  constexpr int kRounds = 30;
+  constexpr int kRounds = 100;
   std::atomic<int> failures{0};
   std::atomic<int> collections{0};
   auto body = [&](int index) {
