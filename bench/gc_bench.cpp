@@ -564,7 +564,10 @@ int main(int argc, char** argv) {
   std::vector<char*> args{argv[0]};
   char repetitions[] = "--benchmark_repetitions=5";
   char aggregates[] = "--benchmark_display_aggregates_only=true";
-  args.insert(args.end(), {repetitions, aggregates});
+  // Repetitions of different benchmarks run in random order, so that a
+  // change in the machine's load falls on both sides of each ratio.
+  char interleave[] = "--benchmark_enable_random_interleaving=true";
+  args.insert(args.end(), {repetitions, aggregates, interleave});
   args.insert(args.end(), argv + 1, argv + argc);
   int count = int(args.size());
   args.push_back(nullptr);

@@ -1,7 +1,9 @@
 #include "protect/thread.hpp"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -19,15 +21,78 @@
 #define CONFIG_PTHREADEXT_SIGRESUME SIGXFSZ
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+#define MPS_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MPS_TSAN 1
+#endif
+#endif
+#ifndef MPS_TSAN
+#define MPS_TSAN 0
+#endif
+
+// ThreadSanitizer and the handshake.
+//
+// TSan runs the handler of an asynchronous signal only at the thread's next
+// interceptor or atomic operation (at once if the thread is inside a blocking
+// call it knows, such as nanosleep or pthread_cond_wait). It does so from a
+// routine that clears the thread's "signals pending" flag, blocks every signal
+// (saving the old mask in per-thread state), runs the pending handlers and puts
+// the saved mask back. Two consequences shape the code below; a third problem
+// is worked around in initCurrent().
+//
+//  * The routine is not reentrant: if the handler calls an interceptor
+//    (sem_post, sigsuspend) or an instrumented atomic while the flag is set
+//    again (a signal slipped in between the flag being cleared and the mask
+//    being set, or the resume signal arrived during the wait), the routine runs
+//    nested, overwrites the saved mask with "all blocked", and the thread leaves
+//    the outer run with every signal blocked: it can never be suspended again.
+//    (Seen here: with sigsuspend almost every time, with sem_post now and
+//    then.) So the handler is invisible to TSan: uninstrumented functions,
+//    __atomic builtins, raw system calls (futex, rt_sigsuspend). The
+//    happens-before edges TSan must see (the mutator's work before the
+//    collector's scan, the collector's work before the mutator runs on) are
+//    declared with __tsan_release / __tsan_acquire, which deliver no signals
+//    and are safe where TSan runs handlers.
+//  * The context the handler receives is a copy taken when the signal arrived:
+//    its registers are stale and its pointer to the SSE state points into a
+//    signal frame that is gone. The stack scan from the handler's frame covers
+//    the thread's live state (TSan's frames in between hold any callee-saved
+//    register the interrupted code had).
+#if MPS_TSAN
+extern "C" void __tsan_acquire(void* addr);
+extern "C" void __tsan_release(void* addr);
+#define MPS_HAPPENS_BEFORE(addr) __tsan_release(addr)
+#define MPS_HAPPENS_AFTER(addr) __tsan_acquire(addr)
+#else
+#define MPS_HAPPENS_BEFORE(addr) ((void)(addr))
+#define MPS_HAPPENS_AFTER(addr) ((void)(addr))
+#endif
+
+// Code that runs in the handler, or touches what the handler touches: no
+// sanitizer instrumentation (see above; ASan gains nothing in a handler).
+#define MPS_SIGNAL_CODE MPS_NO_SANITIZE_STACK_SCAN
+
 namespace mps::core {
 
-int suspendSignal() { return CONFIG_PTHREADEXT_SIGSUSPEND; }
-int resumeSignal() { return CONFIG_PTHREADEXT_SIGRESUME; }
+int suspendSignal() {
+  return CONFIG_PTHREADEXT_SIGSUSPEND;
+}
+int resumeSignal() {
+  return CONFIG_PTHREADEXT_SIGRESUME;
+}
 
 namespace {
 
 static_assert(CONFIG_PTHREADEXT_SIGSUSPEND != CONFIG_PTHREADEXT_SIGRESUME,
               "suspend and resume need two different signals");
+
+#if MPS_TSAN
+constexpr bool kContextIsCurrent = false;
+#else
+constexpr bool kContextIsCurrent = true;
+#endif
 
 // Bytes below the stack pointer that compiled code may use without moving it:
 // the x86-64 System V ABI grants leaf code 128; AArch64 grants none.
@@ -48,28 +113,50 @@ struct RegisterImage {
 #endif
 };
 
-// Under ThreadSanitizer the handler may run long after the signal arrived (TSan
-// defers asynchronous signals to the next interceptor or atomic operation) with
-// a copy of the context taken on arrival: its registers are stale and its
-// pointer to the SSE state points into a signal frame that is gone. The stack
-// scan from the handler's frame covers the thread's live state anyway.
-#if defined(__SANITIZE_THREAD__)
-constexpr bool kContextIsCurrent = false;
-#else
-constexpr bool kContextIsCurrent = true;
-#endif
+// The kernel's sigset_t is one bit per signal (8 bytes on Linux), not glibc's.
+constexpr size_t kKernelSigsetBytes = (NSIG - 1) / 8;
 
-// Word copy without sanitizer checks or a call to memcpy (the kernel's signal
-// frame is not memory the sanitizers know about, and this runs in a signal
-// handler). The volatile store keeps the compiler from turning it into memcpy.
-MPS_NO_SANITIZE_STACK_SCAN void copyWords(void* to, const void* from, Size bytes) {
+// Every signal blocked but the resume signal: the mask for the wait, built once
+// at installation so that the handler calls nothing to build it.
+sigset_t gWaitMask;
+
+template <class T>
+MPS_SIGNAL_CODE T* loadAcquire(T* const* p) {
+  return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+template <class T>
+MPS_SIGNAL_CODE void storeRelease(T** p, T* value) {
+  __atomic_store_n(p, value, __ATOMIC_RELEASE);
+}
+MPS_SIGNAL_CODE int loadAcquire(const int* p) {
+  return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+MPS_SIGNAL_CODE void storeRelease(int* p, int value) {
+  __atomic_store_n(p, value, __ATOMIC_RELEASE);
+}
+
+MPS_SIGNAL_CODE void futexWake(int* word) {
+  ::syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+}
+
+// Waits while *word == expected, at most `nanos`.
+void futexWait(int* word, int expected, long nanos) {
+  struct timespec timeout = {0, nanos};
+  ::syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, &timeout, nullptr, 0);
+}
+
+// Word copy without sanitizer checks or a call to memcpy (this runs in the
+// handler, on the kernel's signal frame). The volatile store keeps the compiler
+// from turning the loop into memcpy.
+MPS_SIGNAL_CODE void copyWords(void* to, const void* from, Size bytes) {
   volatile Word* d = static_cast<volatile Word*>(to);
   const Word* s = static_cast<const Word*>(from);
-  for (Size i = 0; i < bytes / sizeof(Word); ++i) d[i] = s[i];
+  for (Size i = 0; i < bytes / sizeof(Word); ++i)
+    d[i] = s[i];
 }
 
 // Copies the interrupted registers into `block`; returns the bytes used.
-Size captureRegisters(std::byte* block, const ucontext_t* uc) {
+MPS_SIGNAL_CODE Size captureRegisters(std::byte* block, const ucontext_t* uc) {
   auto* image = reinterpret_cast<RegisterImage*>(block);
   copyWords(&image->context, &uc->uc_mcontext, sizeof(image->context));
 #if defined(__x86_64__)
@@ -84,7 +171,7 @@ Size captureRegisters(std::byte* block, const ucontext_t* uc) {
 }
 
 // The stack pointer of the interrupted code, or null where unknown.
-void* interruptedStackPointer(const ucontext_t* uc) {
+MPS_SIGNAL_CODE void* interruptedStackPointer(const ucontext_t* uc) {
 #if defined(__x86_64__)
   return reinterpret_cast<void*>(uc->uc_mcontext.gregs[REG_RSP]);
 #elif defined(__aarch64__)
@@ -126,19 +213,18 @@ struct ThreadSignals {
   // their records in `pending`, which one batch publishes at a time, and the
   // ring of suspended records is shared by all collectors. A Lock rather than a
   // mutex because its waiters spin on atomics and sleep in nanosleep: a waiter
-  // that is itself about to be suspended by the holder then still takes the
-  // signal under ThreadSanitizer, which delays signals across a blocked
-  // pthread_mutex_lock.
+  // that the holder is about to stop then still takes the signal under TSan,
+  // which holds signals back across a blocked pthread_mutex_lock.
   static Lock lock;
   // Every record that is suspended or whose handler holds its thread stopped.
   static Ring<OsThread> suspended;
   // The records being stopped now, linked through nextInBatch_; searched by
-  // the handlers for their own thread.
-  static std::atomic<OsThread*> pending;
+  // the handlers for their own thread. Accessed with loadAcquire/storeRelease.
+  static OsThread* pending;
 
   static bool install();
   static void onSuspend(int sig, siginfo_t* info, void* context);
-  static void onResume(int, siginfo_t*, void*) {}  // only ends sigsuspend
+  static void onResume(int, siginfo_t*, void*) {}  // only ends the wait
   static void park(OsThread* t, const ucontext_t* uc);
   static OsThread* findParking(int tid);
   static bool awaitStop(OsThread* t);
@@ -152,16 +238,18 @@ struct ThreadSignals {
 
 Lock ThreadSignals::lock;
 Ring<OsThread> ThreadSignals::suspended;
-std::atomic<OsThread*> ThreadSignals::pending{nullptr};
+OsThread* ThreadSignals::pending = nullptr;
 
 bool ThreadSignals::install() {
   static std::once_flag once;
   static bool installed = false;
   std::call_once(once, [] {
+    sigfillset(&gWaitMask);
+    sigdelset(&gWaitMask, resumeSignal());
     struct sigaction sa = {};
     // Every signal is blocked in the handlers: a client handler that ran on a
     // thread after it reported itself stopped could touch the heap while the
-    // collector works. The resume signal is let through only in sigsuspend.
+    // collector works. The resume signal is let through only in the wait.
     sigfillset(&sa.sa_mask);
     // SA_RESTART so that most system calls the signal interrupts carry on
     // afterwards instead of failing with EINTR in the client.
@@ -178,16 +266,17 @@ bool ThreadSignals::install() {
   return installed;
 }
 
-// Async-signal-safe from here to the end of park(): atomics, gettid, sem_post,
-// sigfillset/sigdelset, sigsuspend, and errno is put back.
-void ThreadSignals::onSuspend(int, siginfo_t*, void* context) {
+// Async-signal-safe from here to the end of park(): __atomic builtins, gettid,
+// raw futex and rt_sigsuspend system calls; errno is put back.
+MPS_SIGNAL_CODE void ThreadSignals::onSuspend(int, siginfo_t*, void* context) {
   int savedErrno = errno;
   // A suspend signal that is not ours (raised by RLIMIT_CPU, or sent by hand)
   // is ignored: the handshake only stops threads that `pending` names.
-  OsThread* t = pending.load(std::memory_order_acquire);
+  OsThread* t = loadAcquire(&pending);
   if (t != nullptr) {
     int self = ::gettid();
-    while (t != nullptr && t->tid_ != self) t = t->nextInBatch_.load(std::memory_order_relaxed);
+    while (t != nullptr && t->tid_ != self)
+      t = loadAcquire(&t->nextInBatch_);
   }
   if (t != nullptr) {
     // Spill the callee-saved registers into this frame, which is above park's
@@ -200,38 +289,41 @@ void ThreadSignals::onSuspend(int, siginfo_t*, void* context) {
   errno = savedErrno;
 }
 
-MPS_NOINLINE void ThreadSignals::park(OsThread* t, const ucontext_t* uc) {
+MPS_NOINLINE MPS_SIGNAL_CODE void ThreadSignals::park(OsThread* t, const ucontext_t* uc) {
   // The hot end is this frame: below it there is nothing of the client's, above
   // it are the handler's spills, the kernel's signal frame (the whole
   // interrupted context), the red zone and the interrupted frames.
-  void* hot = __builtin_frame_address(0);
-  auto inStack = [t](void* p) { return p >= t->stackLow_ && p < t->stackCold_; };
-  if (!inStack(hot)) {
+  std::byte* hot = static_cast<std::byte*>(__builtin_frame_address(0));
+  std::byte* low = static_cast<std::byte*>(t->stackLow_);
+  std::byte* cold = static_cast<std::byte*>(t->stackCold_);
+  if (!(hot >= low && hot < cold)) {
     // The thread was running on an alternate signal stack (a SIGSEGV handler
     // installed with SA_ONSTACK, say), so this frame is there too. Fall back to
     // the interrupted stack pointer if it is on the thread's stack, else scan
     // the whole recorded stack. Frames on the alternate stack are not scanned.
     std::byte* sp = static_cast<std::byte*>(interruptedStackPointer(uc));
-    hot = sp != nullptr && inStack(sp - kRedZone) ? sp - kRedZone : t->stackLow_;
+    hot = sp != nullptr && sp - kRedZone >= low && sp < cold ? sp - kRedZone : low;
   }
   // The resumer wakes the thread through a flag in this frame, not in the
-  // record: after the post below the handler never touches the record again,
-  // so resume() need not wait for the thread to leave, and the record may be
-  // finished (even by another thread) as soon as resume() returns.
-  std::atomic<int> wake{0};
+  // record: after the store below the handler never touches the record again
+  // (but for the futex wake-up, which only names its address), so resume()
+  // need not wait for the thread to leave, and the record may be finished,
+  // even by another thread, as soon as resume() returns.
+  int wake = 0;
   t->wakeCell_ = &wake;
   t->hot_ = hot;
   t->registerSize_ = captureRegisters(t->registers_, uc);
-  ::sem_post(&t->ack_);  // stopped: the suspender may look now
+  MPS_HAPPENS_BEFORE(&t->stopWord_);  // this thread's work before the collector's
+  storeRelease(&t->stopWord_, 1);     // stopped: the suspender may look now
+  futexWake(&t->stopWord_);
 
-  sigset_t waitMask;
-  ::sigfillset(&waitMask);
-  ::sigdelset(&waitMask, resumeSignal());
   // The flag is the truth and the signal only the wake-up: a resume signal that
-  // arrives before sigsuspend stays pending (blocked here) and ends it at once;
+  // arrives before the wait stays pending (blocked here) and ends it at once;
   // a stale one left over from an earlier stop ends it early, and the loop
-  // waits again.
-  while (wake.load(std::memory_order_acquire) == 0) ::sigsuspend(&waitMask);
+  // waits again. (The raw system call is also no cancellation point.)
+  while (loadAcquire(&wake) == 0)
+    ::syscall(SYS_rt_sigsuspend, &gWaitMask, kKernelSigsetBytes);
+  MPS_HAPPENS_AFTER(&wake);  // the collector's work before this thread's
 }
 
 void ThreadSignals::afterForkInChild() {
@@ -257,21 +349,15 @@ OsThread* ThreadSignals::findParking(int tid) {
 
 // Waits for the signalled thread to answer; false if it has gone.
 bool ThreadSignals::awaitStop(OsThread* t) {
-  for (;;) {
+  while (loadAcquire(&t->stopWord_) == 0) {
     // Wait in short slices: a thread that was exiting when the signal came
     // has already blocked signals and will never answer, and only its
     // disappearance tells.
-    struct timespec deadline;
-    ::clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_nsec += 10 * 1000 * 1000;
-    if (deadline.tv_nsec >= 1000 * 1000 * 1000) {
-      deadline.tv_nsec -= 1000 * 1000 * 1000;
-      ++deadline.tv_sec;
-    }
-    if (::sem_timedwait(&t->ack_, &deadline) == 0) return true;
-    MPS_AVER(errno == ETIMEDOUT || errno == EINTR);
-    if (errno == ETIMEDOUT && !threadExists(t->tid_)) return false;
+    futexWait(&t->stopWord_, 0, 10 * 1000 * 1000);
+    if (loadAcquire(&t->stopWord_) == 0 && !threadExists(t->tid_)) return false;
   }
+  MPS_HAPPENS_AFTER(&t->stopWord_);
+  return true;
 }
 
 // Suspends t through the stop `parking` holds (possibly its own, kept by
@@ -285,16 +371,19 @@ void ThreadSignals::share(OsThread* t, OsThread* parking) {
 }
 
 void ThreadSignals::restart(OsThread* t) {
-  std::atomic<int>* wake = t->wakeCell_;
+  int* wake = t->wakeCell_;
+  int tid = t->tid_;
   t->wakeCell_ = nullptr;
   // No waiting for the thread to leave the handler: on a busy machine that
   // costs a scheduling round trip per thread (measured: milliseconds each with
   // more runnable threads than cores). A suspend that follows at once finds the
   // suspend signal blocked until the old handler returns, then parks afresh.
-  wake->store(1, std::memory_order_release);
-  // From here the frame holding `wake` may be gone, and even the thread, if a
-  // stray resume signal woke it first: ESRCH is then no error.
-  int err = ::tgkill(::getpid(), t->tid_, resumeSignal());
+  MPS_HAPPENS_BEFORE(wake);
+  storeRelease(wake, 1);
+  // Neither *t nor *wake is touched from here: a stray resume signal may
+  // already have woken the thread, which may have finished its record, left
+  // the handler's frame, or even exited (hence ESRCH is no error).
+  int err = ::tgkill(::getpid(), tid, resumeSignal());
   MPS_AVER(err == 0 || errno == ESRCH);
   (void)err;
 }
@@ -309,9 +398,18 @@ Res OsThread::initCurrent() {
   MPS_AVER(!sigismember(&blocked, suspendSignal()) &&
            "a registered thread does not block the suspend signal");
 #endif
-  if (::sem_init(&ack_, 0, 0) != 0) return Res::fail;
+#if MPS_TSAN
+  // TSan allocates its per-thread signal state on first use, and (in gcc 12's
+  // runtime at least) not atomically: a signal arriving while a fresh thread
+  // allocates it (in its first nanosleep, say) is recorded in a second copy
+  // that is then dropped, and the stop is lost. Signal 0 through the
+  // intercepted pthread_kill makes the runtime allocate it now, before any
+  // collector can signal this thread.
+  ::pthread_kill(::pthread_self(), 0);
+#endif
   id_ = ::pthread_self();
   tid_ = ::gettid();
+  stopWord_ = 0;
   wakeCell_ = nullptr;
   parker_ = nullptr;
   parking_ = false;
@@ -325,7 +423,6 @@ Res OsThread::initCurrent() {
 void OsThread::finish() {
   MPS_AVER(initialised_);
   MPS_AVER(!isSuspended() && !parking_ && "a thread is resumed before it is deregistered");
-  ::sem_destroy(&ack_);
   initialised_ = false;
   tid_ = 0;
 }
@@ -340,88 +437,6 @@ Res OsThread::suspend() {
   return batch.run() == 1 ? Res::ok : Res::fail;
 }
 
-SuspendBatch::~SuspendBatch() { MPS_AVER(first_ == nullptr && "a batch is run, not dropped"); }
-
-void SuspendBatch::add(OsThread* thread) {
-  MPS_AVER(thread->initialised_);
-  MPS_AVER(!thread->isCurrent() && "a thread does not suspend itself");
-  MPS_AVER(!thread->isSuspended());
-  MPS_AVER(!thread->inBatch_);
-  thread->inBatch_ = true;
-  thread->nextInBatch_.store(first_, std::memory_order_relaxed);
-  first_ = thread;
-}
-
-Size SuspendBatch::run() {
-  using S = ThreadSignals;
-  auto next = [](OsThread* t) { return t->nextInBatch_.load(std::memory_order_relaxed); };
-  auto link = [](OsThread* t, OsThread* n) { t->nextInBatch_.store(n, std::memory_order_relaxed); };
-  auto findIn = [&](OsThread* list, int tid) {
-    while (list != nullptr && list->tid_ != tid) list = next(list);
-    return list;
-  };
-  LockGuard guard(S::lock);
-
-  // Sort the records: a thread already stopped (through another registration,
-  // or through this one, resumed while others still share the stop) is shared,
-  // not signalled again: it blocks the signal and would never answer. Of several
-  // records of one thread in the batch, only the first is signalled.
-  OsThread* signal = nullptr;  // to signal
-  OsThread* follow = nullptr;  // to share the stop of their batchLeader_ in `signal`
-  Size stopped = 0;
-  for (OsThread *t = first_, *n; t != nullptr; t = n) {
-    n = next(t);
-    if (OsThread* parking = S::findParking(t->tid_)) {
-      S::share(t, parking);
-      ++stopped;
-      link(t, nullptr);
-      t->inBatch_ = false;
-    } else if (OsThread* leader = findIn(signal, t->tid_)) {
-      t->batchLeader_ = leader;
-      link(t, follow);
-      follow = t;
-    } else {
-      link(t, signal);
-      signal = t;
-    }
-  }
-  first_ = nullptr;
-
-  if (signal != nullptr) {
-    // Publish the list before the first signal: any handler may search it.
-    S::pending.store(signal, std::memory_order_release);
-    for (OsThread* t = signal; t != nullptr; t = next(t))
-      // ESRCH: exited without deregistering. It is not waited for.
-      t->stopped_ = ::tgkill(::getpid(), t->tid_, suspendSignal()) == 0;
-    for (OsThread* t = signal; t != nullptr; t = next(t))
-      if (t->stopped_) t->stopped_ = S::awaitStop(t);
-    S::pending.store(nullptr, std::memory_order_release);
-  }
-  for (OsThread *t = signal, *n; t != nullptr; t = n) {
-    n = next(t);
-    link(t, nullptr);
-    t->inBatch_ = false;
-    if (t->stopped_) {
-      t->parking_ = true;
-      t->parker_ = t;
-      S::suspended.append(&t->suspendedRing_);
-      ++stopped;
-    }
-    t->stopped_ = false;
-  }
-  for (OsThread *t = follow, *n; t != nullptr; t = n) {
-    n = next(t);
-    link(t, nullptr);
-    t->inBatch_ = false;
-    if (t->batchLeader_->parking_) {
-      S::share(t, t->batchLeader_);
-      ++stopped;
-    }
-    t->batchLeader_ = nullptr;
-  }
-  return stopped;
-}
-
 void OsThread::resume() {
   MPS_AVER(isSuspended());
   LockGuard guard(ThreadSignals::lock);
@@ -434,13 +449,17 @@ void OsThread::resume() {
   }
   // The thread runs again only when no record is suspended through its stop.
   if (parking->parker_ == nullptr && parking->sharers_ == 0) {
-    ThreadSignals::restart(parking);
+    // Bookkeeping first: restart()'s release store publishes it to the thread,
+    // which may finish its record as soon as it runs.
     parking->parking_ = false;
     parking->suspendedRing_.remove();
+    ThreadSignals::restart(parking);
   }
 }
 
-void* OsThread::stackHot() const { return parker_ != nullptr ? parker_->hot_ : nullptr; }
+void* OsThread::stackHot() const {
+  return parker_ != nullptr ? parker_->hot_ : nullptr;
+}
 
 const void* OsThread::registersBase() const {
   return parker_ != nullptr ? parker_->registers_ : nullptr;
@@ -448,6 +467,91 @@ const void* OsThread::registersBase() const {
 
 const void* OsThread::registersLimit() const {
   return parker_ != nullptr ? parker_->registers_ + parker_->registerSize_ : nullptr;
+}
+
+SuspendBatch::~SuspendBatch() {
+  MPS_AVER(first_ == nullptr && "a batch is run, not dropped");
+}
+
+void SuspendBatch::add(OsThread* thread) {
+  MPS_AVER(thread->initialised_);
+  MPS_AVER(!thread->isCurrent() && "a thread does not suspend itself");
+  MPS_AVER(!thread->isSuspended());
+  MPS_AVER(!thread->inBatch_);
+  thread->inBatch_ = true;
+  thread->nextInBatch_ = first_;
+  first_ = thread;
+}
+
+Size SuspendBatch::run() {
+  using S = ThreadSignals;
+  auto findIn = [](OsThread* list, int tid) {
+    while (list != nullptr && list->tid_ != tid)
+      list = list->nextInBatch_;
+    return list;
+  };
+  LockGuard guard(S::lock);
+
+  // Sort the records: a thread already stopped (through another registration,
+  // or through this one, resumed while others still share the stop) is shared,
+  // not signalled again: it blocks the signal and would never answer. Of several
+  // records of one thread in the batch, only the first is signalled.
+  OsThread* signal = nullptr;  // to signal
+  OsThread* follow = nullptr;  // to share the stop of their batchLeader_ in `signal`
+  Size stopped = 0;
+  for (OsThread *t = first_, *next; t != nullptr; t = next) {
+    next = t->nextInBatch_;
+    if (OsThread* parking = S::findParking(t->tid_)) {
+      S::share(t, parking);
+      ++stopped;
+      t->nextInBatch_ = nullptr;
+      t->inBatch_ = false;
+    } else if (OsThread* leader = findIn(signal, t->tid_)) {
+      t->batchLeader_ = leader;
+      t->nextInBatch_ = follow;
+      follow = t;
+    } else {
+      t->nextInBatch_ = signal;
+      signal = t;
+    }
+  }
+  first_ = nullptr;
+
+  if (signal != nullptr) {
+    for (OsThread* t = signal; t != nullptr; t = t->nextInBatch_)
+      storeRelease(&t->stopWord_, 0);
+    // Publish the list before the first signal: any handler may search it.
+    storeRelease(&S::pending, signal);
+    for (OsThread* t = signal; t != nullptr; t = t->nextInBatch_)
+      // ESRCH: exited without deregistering. It is not waited for.
+      t->answered_ = ::tgkill(::getpid(), t->tid_, suspendSignal()) == 0;
+    for (OsThread* t = signal; t != nullptr; t = t->nextInBatch_)
+      if (t->answered_) t->answered_ = S::awaitStop(t);
+    storeRelease(&S::pending, static_cast<OsThread*>(nullptr));
+  }
+  for (OsThread *t = signal, *next; t != nullptr; t = next) {
+    next = t->nextInBatch_;
+    storeRelease(&t->nextInBatch_, static_cast<OsThread*>(nullptr));
+    t->inBatch_ = false;
+    if (t->answered_) {
+      t->parking_ = true;
+      t->parker_ = t;
+      S::suspended.append(&t->suspendedRing_);
+      ++stopped;
+    }
+    t->answered_ = false;
+  }
+  for (OsThread *t = follow, *next; t != nullptr; t = next) {
+    next = t->nextInBatch_;
+    t->nextInBatch_ = nullptr;
+    t->inBatch_ = false;
+    if (t->batchLeader_->parking_) {
+      S::share(t, t->batchLeader_);
+      ++stopped;
+    }
+    t->batchLeader_ = nullptr;
+  }
+  return stopped;
 }
 
 namespace {

@@ -6,20 +6,19 @@
 //
 // Protocol in one paragraph (manual/design/protect.md, "Threads: suspension and
 // context capture", has the details and the reasons). The suspender sends the
-// suspend signal to the target's kernel thread id and waits on a semaphore. The
-// target's handler spills its callee-saved registers, copies the interrupted
-// register context, records an address in its own frame as the hot end of the
-// stack, posts the semaphore and waits in sigsuspend, every signal blocked but
-// the resume signal, until the resumer sets a flag (in the handler's frame) and
-// sends the resume signal; it then returns. Suspends and resumes are
-// serialised process-wide, and a thread stopped through one registration is not
-// signalled again through another: the second registration shares the stop.
+// suspend signal to the target's kernel thread id and waits on a futex word in
+// the record. The target's handler spills its callee-saved registers, copies
+// the interrupted register context, records an address in its own frame as the
+// hot end of the stack, sets the word and waits in rt_sigsuspend, every signal
+// blocked but the resume signal, until the resumer sets a flag (in the
+// handler's frame) and sends the resume signal; it then returns. Suspends and
+// resumes are serialised process-wide, and a thread stopped through one
+// registration is not signalled again through another: the second registration
+// shares the stop.
 #pragma once
 
 #include <pthread.h>
-#include <semaphore.h>
 
-#include <atomic>
 #include <cstddef>
 
 #include "base/config.hpp"
@@ -30,8 +29,8 @@
 // Functions that read words the sanitizers would call somebody else's: another
 // thread's stack (racing, as far as TSan knows, with that thread's own writes),
 // ASan's poisoned red zones between locals, and so on. A conservative scan reads
-// all of them on purpose. (gcc 12 does not accept no_sanitize("thread"), hence
-// the two older spellings; clang accepts them too.)
+// all of them on purpose. (The two single-purpose attributes, rather than
+// no_sanitize("address", "thread"), because every gcc and clang accepts them.)
 #if defined(__GNUC__)
 #define MPS_NO_SANITIZE_STACK_SCAN \
   __attribute__((no_sanitize_address)) __attribute__((no_sanitize_thread))
@@ -53,8 +52,8 @@ int resumeSignal();
 class OsThread {
  public:
   OsThread() = default;
-  OsThread(const OsThread&) = delete;  // the parked ring and the semaphore are
-  OsThread& operator=(const OsThread&) = delete;  // linked to this address
+  OsThread(const OsThread&) = delete;             // rings and the handler refer to
+  OsThread& operator=(const OsThread&) = delete;  // this address
 
   // Records the calling thread (its pthread and kernel ids and its stack
   // bounds) and, the first time in the process, installs the signal handlers.
@@ -92,7 +91,9 @@ class OsThread {
   // It lies in the signal handler's own frame, below the interrupted stack
   // pointer, its red zone (on x86-64 the 128 bytes below sp may hold live data)
   // and the kernel's saved context, so scanning [stackHot(), coldEnd) covers
-  // all of them. Null when not suspended.
+  // all of them, and the handler's spill of the callee-saved registers too
+  // (which is what holds them when ThreadSanitizer runs the handler late).
+  // Null when not suspended.
   void* stackHot() const;
   // While suspended: a copy of the interrupted register context (integer
   // registers and, on x86-64, the SSE state that compilers also use for
@@ -120,25 +121,26 @@ class OsThread {
   void* stackLow_ = nullptr;
   void* stackCold_ = nullptr;
 
-  // Handshake with the handler: posted when the thread has stopped. A semaphore
-  // because sem_post is async-signal-safe.
-  sem_t ack_;
+  // Handshake with the handler: set to 1 (and woken as a futex) when the
+  // thread has stopped. A futex rather than a semaphore because the handler
+  // must call nothing ThreadSanitizer intercepts (thread.cpp says why).
+  int stopWord_ = 0;
   // While parking: the flag, in the handler's frame, that resume() sets.
-  std::atomic<int>* wakeCell_ = nullptr;
+  int* wakeCell_ = nullptr;
 
   // Whose stop this record is suspended through: this, another registration of
   // the same thread, or null when not suspended.
   OsThread* parker_ = nullptr;
-  bool parking_ = false;  // this record's handler holds the thread stopped
-  unsigned sharers_ = 0;  // other records suspended through this one's stop
+  bool parking_ = false;                // this record's handler holds the thread stopped
+  unsigned sharers_ = 0;                // other records suspended through this one's stop
   Ring<OsThread> suspendedRing_{this};  // in the process-wide ring while parker_ or parking_
 
   // Links of a SuspendBatch, and of the list the handlers search while it runs
-  // (atomic because a late, stray handler may still be reading it).
-  std::atomic<OsThread*> nextInBatch_{nullptr};
+  // (read there with atomic loads).
+  OsThread* nextInBatch_ = nullptr;
   OsThread* batchLeader_ = nullptr;  // the record of the same thread that is signalled
   bool inBatch_ = false;
-  bool stopped_ = false;  // the signalled thread answered
+  bool answered_ = false;  // the signalled thread stopped
 
   // Written by the handler while the thread stops.
   void* hot_ = nullptr;

@@ -9,20 +9,42 @@
 //
 // Errors are results (mps::Result), never exceptions, so the allocation paths
 // stay as cheap as the C ones: every call here is an inline call to the C entry
-// point, and the cache fast paths are inline too. Objects own their handle,
-// move but do not copy, and destroy it in the destructor; destroy them in the
-// reverse order of creation (caches, then pools, then the arena), as the C
-// interface requires. handle() gives the C handle for mixing both interfaces.
+// point, and the cache and allocation-point fast paths are inline too. Objects
+// own their handle, move but do not copy, and destroy it in the destructor;
+// destroy them in the reverse order of creation (caches and allocation points,
+// then pools, then formats and chains, then the arena; roots before the thread
+// they scan), as the C interface requires: declaring them in creation order
+// gets that from C++. handle() gives the C handle for mixing both interfaces.
+//
+// The garbage collector (manual/reference/cpp.md):
+//
+//   mps::Format fmt;     mps::Format::create<MyFormat>(fmt, arena);
+//   mps::Chain chain;    mps::Chain::create(chain, arena, generations);
+//   mps::AMSPool pool;   mps::AMSPool::create(pool, arena, fmt, {&chain});
+//   mps::AllocationPoint ap;  mps::AllocationPoint::create(ap, pool);
+//   mps::Thread thread;  mps::Thread::create(thread, arena);
+//   mps::ThreadRoot stack;  mps::ThreadRoot::create(stack, arena, thread);
+//   Node* n;
+//   ap.allocate(n, size, [&](Node* p) { /* initialise *p completely */ });
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
+#include <type_traits>
 #include <utility>
+
+#ifdef __linux__
+#include <pthread.h>
+#endif
 
 #include "mps.h"
 #include "mpsacl.h"
 #include "mpsavm.h"
+#include "mpscams.h"
+#include "mpsclo.h"
 #include "mpscmfs.h"
 #include "mpscmvff.h"
 #include "mpstd.h"
@@ -88,6 +110,8 @@ class ArgList {
   ArgList& real(mps_key_t key, double v) { return next(key).val.d = v, *this; }
   ArgList& boolean(mps_key_t key, bool v) { return next(key).val.b = v, *this; }
   ArgList& addr(mps_key_t key, void* v) { return next(key).val.addr = v, *this; }
+  // Any other value: the caller sets the returned argument's val member.
+  mps_arg_s& add(mps_key_t key) { return next(key); }
   operator mps_arg_s*() { return args_; }
 
  private:
@@ -137,11 +161,13 @@ struct VMArenaOptions {
   std::size_t commitLimit = SIZE_MAX;
   double spare = 0.75;        // fraction of committed memory kept for reuse
   std::size_t grainSize = 0;  // 0: the page size
+  unsigned gcWorkers = 0;     // threads marking in parallel; 0: the default
 };
 
 struct ClientArenaOptions {
   std::size_t commitLimit = SIZE_MAX;
   std::size_t grainSize = 0;  // 0: the default (8 KiB)
+  unsigned gcWorkers = 0;     // threads marking in parallel; 0: the default
 };
 
 class Arena : public detail::Owner<mps_arena_t, mps_arena_destroy> {
@@ -157,6 +183,7 @@ class Arena : public detail::Owner<mps_arena_t, mps_arena_destroy> {
     args.size(MPS_KEY_COMMIT_LIMIT, options.commitLimit);
     args.real(MPS_KEY_SPARE, options.spare);
     if (options.grainSize != 0) args.size(MPS_KEY_ARENA_GRAIN_SIZE, options.grainSize);
+    if (options.gcWorkers != 0) args.add(MPS_KEY_ARENA_GC_WORKERS).val.u = options.gcWorkers;
     return out.adopt(mps_arena_create_k(&out.handle_, mps_arena_class_vm(), args));
   }
 
@@ -169,6 +196,7 @@ class Arena : public detail::Owner<mps_arena_t, mps_arena_destroy> {
     args.size(MPS_KEY_ARENA_SIZE, size);
     args.size(MPS_KEY_COMMIT_LIMIT, options.commitLimit);
     if (options.grainSize != 0) args.size(MPS_KEY_ARENA_GRAIN_SIZE, options.grainSize);
+    if (options.gcWorkers != 0) args.add(MPS_KEY_ARENA_GC_WORKERS).val.u = options.gcWorkers;
     return out.adopt(mps_arena_create_k(&out.handle_, mps_arena_class_cl(), args));
   }
 
@@ -183,6 +211,44 @@ class Arena : public detail::Owner<mps_arena_t, mps_arena_destroy> {
   double spare() const { return mps_arena_spare(handle_); }
   void setSpare(double fraction) { mps_arena_spare_set(handle_, fraction); }
   bool hasAddr(const void* p) const { return mps_arena_has_addr(handle_, const_cast<void*>(p)); }
+
+  // Collection control. collect() leaves the arena parked: release() lets
+  // the collector start collections again when allocation asks for them.
+  Result collect() { return mps_arena_collect(handle_); }
+  Result startCollect() { return mps_arena_start_collect(handle_); }
+  void park() { mps_arena_park(handle_); }
+  void clamp() { mps_arena_clamp(handle_); }
+  void release() { mps_arena_release(handle_); }
+  // Idle time: does some collection work; true if there was any to do.
+  bool step(double interval, double multiplier = 1.0) {
+    return mps_arena_step(handle_, interval, multiplier) != 0;
+  }
+  bool busy() const { return mps_arena_busy(handle_) != 0; }
+  // Completed collections since the arena was created.
+  mps_word_t collections() const { return mps_collections(handle_); }
+  // The number of threads that mark in parallel (an MPS++ extension).
+  void setGcWorkers(unsigned n) { mps_arena_gc_workers_set(handle_, n); }
+
+  // Calls f(object) or f(object, format, pool) for every object in the
+  // arena's formatted pools (mps_arena_formatted_objects_walk). Park the
+  // arena first; f must not allocate or call back into the arena.
+  template <class F>
+  void walkFormattedObjects(F&& f) {
+    using Fn = std::remove_reference_t<F>;
+    static_assert(std::is_invocable_v<Fn&, void*> ||
+                      std::is_invocable_v<Fn&, void*, mps_fmt_t, mps_pool_t>,
+                  "f(void* object) or f(void* object, mps_fmt_t, mps_pool_t)");
+    mps_arena_formatted_objects_walk(
+        handle_,
+        [](mps_addr_t object, mps_fmt_t format, mps_pool_t pool, void* closure, std::size_t) {
+          Fn& fn = *static_cast<Fn*>(closure);
+          if constexpr (std::is_invocable_v<Fn&, void*, mps_fmt_t, mps_pool_t>)
+            fn(object, format, pool);
+          else
+            fn(object);
+        },
+        const_cast<void*>(static_cast<const void*>(std::addressof(f))), 0);
+  }
 
  private:
   Result adopt(mps_res_t res) {
@@ -294,6 +360,403 @@ class AllocationCache : public detail::Owner<mps_sac_t, mps_sac_destroy> {
   }
   // Returns every cached block to the pool.
   void flush() { mps_sac_flush(handle_); }
+};
+
+// The garbage collector ------------------------------------------------------------
+
+// The rank of a root or allocation point: how its references are treated.
+// Ambiguous references may be any word and pin what they hit; exact ones
+// are references or null; weak ones do not keep their target alive.
+enum class Rank { ambiguous, exact, weak };
+
+namespace detail {
+
+inline mps_rank_t rankOf(Rank rank) {
+  switch (rank) {
+    case Rank::ambiguous:
+      return mps_rank_ambig();
+    case Rank::exact:
+      return mps_rank_exact();
+    case Rank::weak:
+      return mps_rank_weak();
+  }
+  return mps_rank_exact();
+}
+
+// Builds the C format methods from a client type's static member functions.
+// Each trampoline is a direct call the compiler inlines.
+template <class C>
+struct FormatMethods {
+  static mps_res_t scan(mps_ss_t ss, mps_addr_t base, mps_addr_t limit) {
+    if constexpr (std::is_same_v<decltype(C::scan(ss, base, limit)), Result>)
+      return C::scan(ss, base, limit).code();
+    else
+      return C::scan(ss, base, limit);
+  }
+  static mps_addr_t skip(mps_addr_t p) { return C::skip(p); }
+  static void fwd(mps_addr_t old, mps_addr_t to) { C::fwd(old, to); }
+  static mps_addr_t isfwd(mps_addr_t p) { return C::isfwd(p); }
+  static void pad(mps_addr_t p, std::size_t size) { C::pad(p, size); }
+};
+
+}  // namespace detail
+
+// A client type usable with Format::create<C>: it has at least
+//   static void* skip(void* object);           // the address just past it
+// and any of
+//   static mps_res_t scan(mps_ss_t, void* base, void* limit);  // or mps::Result
+//   static void fwd(void* old, void* to);
+//   static void* isfwd(void* object);          // new address, or null
+//   static void pad(void* base, std::size_t size);
+//   static constexpr std::size_t alignment = ...;   // default MPS_PF_ALIGN
+//   static constexpr std::size_t headerSize = ...;  // default 0
+template <class C>
+concept FormatClient = requires(mps_addr_t p) {
+  { C::skip(p) } -> std::convertible_to<mps_addr_t>;
+};
+
+// Options of a Format (format.md); a null method is not passed.
+struct FormatOptions {
+  std::size_t alignment = MPS_PF_ALIGN;  // MPS_KEY_FMT_ALIGN
+  std::size_t headerSize = 0;            // MPS_KEY_FMT_HEADER_SIZE
+  mps_fmt_scan_t scan = nullptr;         // MPS_KEY_FMT_SCAN
+  mps_fmt_skip_t skip = nullptr;         // MPS_KEY_FMT_SKIP
+  mps_fmt_fwd_t fwd = nullptr;           // MPS_KEY_FMT_FWD
+  mps_fmt_isfwd_t isfwd = nullptr;       // MPS_KEY_FMT_ISFWD
+  mps_fmt_pad_t pad = nullptr;           // MPS_KEY_FMT_PAD
+};
+
+// An object format: how the collector finds, sizes and scans the client's
+// objects. Destroy it after every pool using it.
+class Format : public detail::Owner<mps_fmt_t, mps_fmt_destroy> {
+ public:
+  using Options = FormatOptions;
+
+  static Result create(Format& out, Arena& arena, const Options& o) {
+    out.reset();
+    detail::ArgList args;
+    args.add(MPS_KEY_FMT_ALIGN).val.align = o.alignment;
+    if (o.headerSize != 0) args.size(MPS_KEY_FMT_HEADER_SIZE, o.headerSize);
+    if (o.scan != nullptr) args.add(MPS_KEY_FMT_SCAN).val.fmt_scan = o.scan;
+    if (o.skip != nullptr) args.add(MPS_KEY_FMT_SKIP).val.fmt_skip = o.skip;
+    if (o.fwd != nullptr) args.add(MPS_KEY_FMT_FWD).val.fmt_fwd = o.fwd;
+    if (o.isfwd != nullptr) args.add(MPS_KEY_FMT_ISFWD).val.fmt_isfwd = o.isfwd;
+    if (o.pad != nullptr) args.add(MPS_KEY_FMT_PAD).val.fmt_pad = o.pad;
+    mps_res_t res = mps_fmt_create_k(&out.handle_, arena.handle(), args);
+    if (res != MPS_RES_OK) out.handle_ = nullptr;
+    return res;
+  }
+
+  // The options of a FormatClient type: its static methods and constants.
+  template <FormatClient C>
+  static Options optionsOf() {
+    using M = detail::FormatMethods<C>;
+    Options o;
+    if constexpr (requires { C::alignment; }) o.alignment = C::alignment;
+    if constexpr (requires { C::headerSize; }) o.headerSize = C::headerSize;
+    if constexpr (requires(mps_ss_t ss, mps_addr_t p) { C::scan(ss, p, p); }) o.scan = M::scan;
+    o.skip = M::skip;
+    if constexpr (requires(mps_addr_t p) { C::fwd(p, p); }) o.fwd = M::fwd;
+    if constexpr (requires(mps_addr_t p) {
+                    { C::isfwd(p) } -> std::convertible_to<mps_addr_t>;
+                  })
+      o.isfwd = M::isfwd;
+    if constexpr (requires(mps_addr_t p, std::size_t n) { C::pad(p, n); }) o.pad = M::pad;
+    return o;
+  }
+
+  // A format from a FormatClient type: Format::create<NodeFormat>(fmt, arena).
+  template <FormatClient C>
+  static Result create(Format& out, Arena& arena) {
+    return create(out, arena, optionsOf<C>());
+  }
+};
+
+// One generation of a chain: its capacity in kilobytes (1024 bytes) and the
+// fraction of it expected to die in a collection. Has the layout of
+// mps_gen_param_s.
+struct Generation {
+  std::size_t capacityKiB;
+  double mortality;
+};
+
+// A generation chain (chains.md). Destroy it after every pool using it.
+class Chain : public detail::Owner<mps_chain_t, mps_chain_destroy> {
+ public:
+  static Result create(Chain& out, Arena& arena, std::span<const Generation> generations) {
+    static_assert(sizeof(Generation) == sizeof(mps_gen_param_s) &&
+                  offsetof(Generation, mortality) == offsetof(mps_gen_param_s, mps_mortality));
+    out.reset();
+    // The library copies the parameters and does not write them.
+    auto* params =
+        reinterpret_cast<mps_gen_param_s*>(const_cast<Generation*>(generations.data()));
+    mps_res_t res = mps_chain_create(&out.handle_, arena.handle(), generations.size(), params);
+    if (res != MPS_RES_OK) out.handle_ = nullptr;
+    return res;
+  }
+};
+
+// A mutator thread registered with an arena (threads.md): create() registers
+// the calling thread, the destructor deregisters it. Its roots must be
+// destroyed first: declare the ThreadRoot after the Thread.
+class Thread : public detail::Owner<mps_thr_t, mps_thread_dereg> {
+ public:
+  static Result create(Thread& out, Arena& arena) {
+    out.reset();
+    mps_res_t res = mps_thread_reg(&out.handle_, arena.handle());
+    if (res != MPS_RES_OK) out.handle_ = nullptr;
+    return res;
+  }
+};
+
+// The cold end (highest address, exclusive) of the calling thread's stack,
+// or null where the platform does not say. On Linux it is the top of the
+// stack mapping (pthread_getattr_np); elsewhere pass an address to
+// ThreadRoot::create yourself.
+inline void* stackColdEnd() {
+#ifdef __linux__
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return nullptr;
+  void* low = nullptr;
+  std::size_t size = 0;
+  int err = pthread_attr_getstack(&attr, &low, &size);
+  pthread_attr_destroy(&attr);
+  if (err != 0 || low == nullptr) return nullptr;
+  return static_cast<char*>(low) + size;
+#else
+  return nullptr;
+#endif
+}
+
+// A root (roots.md): memory outside the automatic pools that the collector
+// scans for references. The memory must outlive the root. mode is a
+// combination of MPS_RM_CONST and MPS_RM_PROT, or 0.
+class Root : public detail::Owner<mps_root_t, mps_root_destroy> {
+ public:
+  // A table of `count` references (mps_root_create_table). T may be void.
+  template <class T>
+  static Result createTable(Root& out, Arena& arena, Rank rank, T** base, std::size_t count,
+                            mps_rm_t mode = 0) {
+    out.reset();
+    return out.adopt(mps_root_create_table(&out.handle_, arena.handle(), detail::rankOf(rank),
+                                           mode, addrs(base), count));
+  }
+  template <class T, std::size_t N>
+  static Result createTable(Root& out, Arena& arena, Rank rank, T* (&table)[N],
+                            mps_rm_t mode = 0) {
+    return createTable(out, arena, rank, table, N, mode);
+  }
+
+  // A table of tagged words: only words whose bits under `mask` are zero are
+  // references (mps_root_create_table_masked).
+  template <class T>
+  static Result createTableMasked(Root& out, Arena& arena, Rank rank, T** base,
+                                  std::size_t count, mps_word_t mask, mps_rm_t mode = 0) {
+    out.reset();
+    return out.adopt(mps_root_create_table_masked(
+        &out.handle_, arena.handle(), detail::rankOf(rank), mode, addrs(base), count, mask));
+  }
+
+  // The words of [base, limit), scanned by `scan` with `closure`
+  // (mps_root_create_area; mps_scan_area scans every word).
+  static Result createArea(Root& out, Arena& arena, Rank rank, void* base, void* limit,
+                           mps_area_scan_t scan = mps_scan_area, void* closure = nullptr,
+                           mps_rm_t mode = 0) {
+    out.reset();
+    return out.adopt(mps_root_create_area(&out.handle_, arena.handle(), detail::rankOf(rank),
+                                          mode, base, limit, scan, closure));
+  }
+
+  // The words of [base, limit) whose bits under `mask` equal `pattern`
+  // (mps_root_create_area_tagged); the tag is removed to fix the reference
+  // and put back afterwards.
+  static Result createAreaTagged(Root& out, Arena& arena, Rank rank, void* base, void* limit,
+                                 mps_word_t mask, mps_word_t pattern,
+                                 mps_area_scan_t scan = mps_scan_area_tagged, mps_rm_t mode = 0) {
+    out.reset();
+    return out.adopt(mps_root_create_area_tagged(&out.handle_, arena.handle(),
+                                                 detail::rankOf(rank), mode, base, limit, scan,
+                                                 mask, pattern));
+  }
+
+  // A client function that fixes the references it knows of
+  // (mps_root_create); p and s are passed to it.
+  static Result createFunction(Root& out, Arena& arena, Rank rank, mps_root_scan_t scan,
+                               void* p = nullptr, std::size_t s = 0) {
+    out.reset();
+    return out.adopt(
+        mps_root_create(&out.handle_, arena.handle(), detail::rankOf(rank), 0, scan, p, s));
+  }
+
+  // Formatted objects in [base, limit) outside the pools, scanned by a
+  // format scan method (mps_root_create_fmt).
+  static Result createFormatted(Root& out, Arena& arena, Rank rank, mps_fmt_scan_t scan,
+                                void* base, void* limit, mps_rm_t mode = 0) {
+    out.reset();
+    return out.adopt(mps_root_create_fmt(&out.handle_, arena.handle(), detail::rankOf(rank),
+                                         mode, scan, base, limit));
+  }
+
+ protected:
+  Result adopt(mps_res_t res) {
+    if (res != MPS_RES_OK) handle_ = nullptr;
+    return res;
+  }
+
+ private:
+  template <class T>
+  static mps_addr_t* addrs(T** base) {
+    static_assert(sizeof(T*) == sizeof(mps_addr_t), "a table holds data pointers");
+    return reinterpret_cast<mps_addr_t*>(const_cast<std::remove_cv_t<T>**>(base));
+  }
+};
+
+// The stack and registers of a registered thread, scanned ambiguously from
+// the stack pointer up to the cold end (mps_root_create_thread). Destroy it
+// before its Thread.
+class ThreadRoot : public Root {
+ public:
+  // The cold end given: an address above every frame that may hold
+  // references, such as __builtin_frame_address(0) in main or in the
+  // thread's start function. Word aligned.
+  static Result create(ThreadRoot& out, Arena& arena, Thread& thread, void* coldEnd) {
+    out.reset();
+    return out.adopt(
+        mps_root_create_thread(&out.handle_, arena.handle(), thread.handle(), coldEnd));
+  }
+  // The cold end found by stackColdEnd(): the whole stack of the calling
+  // thread, which must be the registered one. Result::unimpl where the
+  // platform does not say where its stack ends.
+  static Result create(ThreadRoot& out, Arena& arena, Thread& thread) {
+    void* cold = stackColdEnd();
+    if (cold == nullptr) {
+      out.reset();
+      return Result::unimpl;
+    }
+    return create(out, arena, thread, cold);
+  }
+};
+
+// A garbage-collected pool: objects live while the roots reach them.
+class AutomaticPool : public Pool {
+ public:
+  // Calls scan(ss, object, limit, closure) on every object (mps_pool_walk);
+  // the arena must be parked. References may be read and fixed (they are
+  // never white), not freed.
+  Result walk(mps_area_scan_t scan, void* closure = nullptr) {
+    return mps_pool_walk(handle_, scan, closure);
+  }
+};
+
+// Options of an AMSPool (pools-ams.md).
+struct AMSPoolOptions {
+  const Chain* chain = nullptr;  // MPS_KEY_CHAIN; null: the arena's default chain
+  unsigned gen = 0;              // MPS_KEY_GEN, passed only with a chain
+  bool supportAmbiguous = true;  // MPS_KEY_AMS_SUPPORT_AMBIGUOUS
+};
+
+// Automatic mark-sweep (AMS): non-moving; objects may hold references.
+class AMSPool : public AutomaticPool {
+ public:
+  using Options = AMSPoolOptions;
+  static Result create(AMSPool& out, Arena& arena, Format& format,
+                       const Options& o = Options()) {
+    out.reset();
+    detail::ArgList args;
+    args.add(MPS_KEY_FORMAT).val.format = format.handle();
+    if (o.chain != nullptr) {
+      args.add(MPS_KEY_CHAIN).val.chain = o.chain->handle();
+      args.add(MPS_KEY_GEN).val.u = o.gen;
+    }
+    args.boolean(MPS_KEY_AMS_SUPPORT_AMBIGUOUS, o.supportAmbiguous);
+    return out.adopt(mps_pool_create_k(&out.handle_, arena.handle(), mps_class_ams(), args));
+  }
+};
+
+// Options of a LOPool (pools-lo.md).
+struct LOPoolOptions {
+  const Chain* chain = nullptr;  // MPS_KEY_CHAIN; null: the arena's default chain
+  unsigned gen = 0;              // MPS_KEY_GEN, passed only with a chain
+};
+
+// Leaf objects (LO): non-moving, never scanned; objects hold no references.
+// The format needs only a skip method.
+class LOPool : public AutomaticPool {
+ public:
+  using Options = LOPoolOptions;
+  static Result create(LOPool& out, Arena& arena, Format& format,
+                       const Options& o = Options()) {
+    out.reset();
+    detail::ArgList args;
+    args.add(MPS_KEY_FORMAT).val.format = format.handle();
+    if (o.chain != nullptr) {
+      args.add(MPS_KEY_CHAIN).val.chain = o.chain->handle();
+      args.add(MPS_KEY_GEN).val.u = o.gen;
+    }
+    return out.adopt(mps_pool_create_k(&out.handle_, arena.handle(), mps_class_lo(), args));
+  }
+};
+
+// An allocation point (allocation.md): inline allocation into a pool by one
+// thread at a time. reserve/commit are the C macros; allocate() runs the
+// whole protocol. Destroy it before its pool, with nothing reserved.
+class AllocationPoint : public detail::Owner<mps_ap_t, mps_ap_destroy> {
+ public:
+  // The pool's default rank (exact for AMS).
+  static Result create(AllocationPoint& out, Pool& pool) {
+    out.reset();
+    return out.adopt(mps_ap_create_k(&out.handle_, pool.handle(), mps_args_none));
+  }
+  // References in objects allocated here have this rank (MPS_KEY_RANK).
+  static Result create(AllocationPoint& out, Pool& pool, Rank rank) {
+    out.reset();
+    detail::ArgList args;
+    args.add(MPS_KEY_RANK).val.rank = detail::rankOf(rank);
+    return out.adopt(mps_ap_create_k(&out.handle_, pool.handle(), args));
+  }
+
+  // Reserves `size` bytes (a multiple of the format's alignment, not 0) at
+  // p. The block is not an object until commit() succeeds: initialise it
+  // completely first, and store p nowhere the collector scans.
+  Result reserve(void*& p, std::size_t size) {
+    mps_addr_t block;
+    mps_res_t res = mps_reserve(&block, handle_, size);
+    if (res == MPS_RES_OK) [[likely]]
+      p = block;
+    return res;
+  }
+  // Makes the reserved block an object. False if a collection intervened
+  // since reserve(): the block is lost; reserve and initialise again.
+  bool commit(void* p, std::size_t size) { return mps_commit(handle_, p, size) != 0; }
+
+  // Allocates a `size`-byte object: reserve, init(object) or
+  // init(object, size), commit, repeated while the commit fails, so init
+  // may run more than once and must initialise the whole object each time
+  // (from values, not from the block's old contents). init must not throw or
+  // publish the pointer. On success sets out; otherwise leaves it alone.
+  template <class T, class Init>
+  Result allocate(T*& out, std::size_t size, Init&& init) {
+    static_assert(std::is_invocable_v<Init&, T*, std::size_t> || std::is_invocable_v<Init&, T*>,
+                  "init(T* object) or init(T* object, std::size_t size)");
+    mps_addr_t p;
+    do {
+      mps_res_t res = mps_reserve(&p, handle_, size);
+      if (res != MPS_RES_OK) [[unlikely]]
+        return res;
+      if constexpr (std::is_invocable_v<Init&, T*, std::size_t>)
+        init(static_cast<T*>(p), size);
+      else
+        init(static_cast<T*>(p));
+    } while (!mps_commit(handle_, p, size));
+    out = static_cast<T*>(p);
+    return MPS_RES_OK;
+  }
+
+ private:
+  Result adopt(mps_res_t res) {
+    if (res != MPS_RES_OK) handle_ = nullptr;
+    return res;
+  }
 };
 
 }  // namespace mps
