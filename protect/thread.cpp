@@ -21,17 +21,6 @@
 #define CONFIG_PTHREADEXT_SIGRESUME SIGXFSZ
 #endif
 
-#if defined(__SANITIZE_THREAD__)
-#define MPS_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define MPS_TSAN 1
-#endif
-#endif
-#ifndef MPS_TSAN
-#define MPS_TSAN 0
-#endif
-
 // ThreadSanitizer and the handshake.
 //
 // TSan runs the handler of an asynchronous signal only at the thread's next
@@ -60,15 +49,7 @@
 //    signal frame that is gone. The stack scan from the handler's frame covers
 //    the thread's live state (TSan's frames in between hold any callee-saved
 //    register the interrupted code had).
-#if MPS_TSAN
-extern "C" void __tsan_acquire(void* addr);
-extern "C" void __tsan_release(void* addr);
-#define MPS_HAPPENS_BEFORE(addr) __tsan_release(addr)
-#define MPS_HAPPENS_AFTER(addr) __tsan_acquire(addr)
-#else
-#define MPS_HAPPENS_BEFORE(addr) ((void)(addr))
-#define MPS_HAPPENS_AFTER(addr) ((void)(addr))
-#endif
+// (MPS_HAPPENS_BEFORE / MPS_HAPPENS_AFTER, base/config.hpp.)
 
 // Code that runs in the handler, or touches what the handler touches: no
 // sanitizer instrumentation (see above; ASan gains nothing in a handler).

@@ -104,13 +104,25 @@ bool Collector::check() const {
   return true;
 }
 
-void Collector::addRoot(Root* root) { roots_.append(&root->collectorRing); }
-void Collector::removeRoot(Root* root) { root->collectorRing.remove(); }
-void Collector::addThread(MutatorThread* thread) { threads_.append(&thread->collectorRing); }
-void Collector::removeThread(MutatorThread* thread) { thread->collectorRing.remove(); }
-void Collector::addChain(Chain* chain) { chains_.append(&chain->collectorRing); }
+void Collector::addRoot(Root* root) {
+  roots_.append(&root->collectorRing);
+}
+void Collector::removeRoot(Root* root) {
+  root->collectorRing.remove();
+}
+void Collector::addThread(MutatorThread* thread) {
+  threads_.append(&thread->collectorRing);
+}
+void Collector::removeThread(MutatorThread* thread) {
+  thread->collectorRing.remove();
+}
+void Collector::addChain(Chain* chain) {
+  chains_.append(&chain->collectorRing);
+}
 
-void Collector::release() { clamped_ = false; }
+void Collector::release() {
+  clamped_ = false;
+}
 
 // Collections ------------------------------------------------------------------------
 
@@ -122,15 +134,24 @@ Res Collector::runTrace(Chain* chain, unsigned top, bool all, const char* why) {
   auto t0 = std::chrono::steady_clock::now();
   messages_->postGCStart(why);
 
-  // Stop the world: every registered thread but this one.
-  threads_.forEach([&](MutatorThread* t) {
-    if (t->os.isCurrent() || t->dead) return;
-    if (t->os.suspend() == Res::ok) {
-      t->suspended = true;
-    } else {
-      t->dead = true;  // exited without deregistering
-    }
-  });
+  // Stop the world: every registered thread but this one, all signalled before
+  // any is waited for, so the stop costs one round trip rather than one per
+  // thread.
+  {
+    SuspendBatch batch;
+    threads_.forEach([&](MutatorThread* t) {
+      if (!t->os.isCurrent() && !t->dead) batch.add(&t->os);
+    });
+    batch.run();
+    threads_.forEach([&](MutatorThread* t) {
+      if (t->os.isCurrent() || t->dead) return;
+      if (t->os.isSuspended()) {
+        t->suspended = true;
+      } else {
+        t->dead = true;  // exited without deregistering
+      }
+    });
+  }
 
   Trace trace(this, why);
   res = trace.run(chain, top, all);
@@ -202,7 +223,8 @@ bool Collector::step(double interval, double multiplier) {
     double expected = lastFullSeconds_ > 0 ? lastFullSeconds_ : 0.01;
     bool anyAllocated = false;
     chains_.forEach([&](Chain* chain) {
-      for (Size i = 0; i < chain->count(); ++i) anyAllocated |= chain->gen(i)->newSize > 0;
+      for (Size i = 0; i < chain->count(); ++i)
+        anyAllocated |= chain->gen(i)->newSize > 0;
     });
     if (anyAllocated && budget >= expected) {
       (void)collect("The client used idle time to collect.");

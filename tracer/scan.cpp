@@ -2,6 +2,7 @@
 
 #include <cstddef>
 
+#include "protect/thread.hpp"  // MPS_NO_SANITIZE_STACK_SCAN: conservative reads
 #include "tracer/trace.hpp"
 
 namespace mps::core {
@@ -51,15 +52,7 @@ Res ScanState::verifyRef(Addr ref) {
   return Res::ok;
 }
 
-// Reading other threads' stacks (and the words around objects) is what a
-// conservative collector does: keep the sanitizers from reporting it.
-#if defined(__GNUC__)
-#define MPS_NO_SANITIZE_SCAN __attribute__((no_sanitize_address)) __attribute__((no_sanitize_thread))
-#else
-#define MPS_NO_SANITIZE_SCAN
-#endif
-
-MPS_NO_SANITIZE_SCAN Res scanAreaWords(ScanState* ss, Word* base, Word* limit) {
+MPS_NO_SANITIZE_STACK_SCAN Res scanAreaWords(ScanState* ss, Word* base, Word* limit) {
   for (Word* p = base; p < limit; ++p) {
     Word w = *p;
     if (!ss->fix1(w)) continue;
@@ -71,8 +64,8 @@ MPS_NO_SANITIZE_SCAN Res scanAreaWords(ScanState* ss, Word* base, Word* limit) {
   return Res::ok;
 }
 
-MPS_NO_SANITIZE_SCAN Res scanAreaMasked(ScanState* ss, Word* base, Word* limit, Word mask,
-                                        Word pattern, TagFilter filter) {
+MPS_NO_SANITIZE_STACK_SCAN Res scanAreaMasked(ScanState* ss, Word* base, Word* limit, Word mask,
+                                              Word pattern, TagFilter filter) {
   for (Word* p = base; p < limit; ++p) {
     Word w = *p;
     Word tag = w & mask;
