@@ -76,11 +76,14 @@ void MarkSweepSegment::bufferFlipped(Buffer* b) {
 Res MarkSweepSegment::whiten(Trace* trace) {
   if (buffer != nullptr) recordObjects(buffer->scanLimit());
   for (Size w = 0; w < BitTable::wordsFor(grains_); ++w) mark_[w] = 0;
+  // The attached buffer's unfilled part (and an object reserved there but not
+  // yet committed) holds no objects: it is neither condemned nor reported as
+  // not condemned, so a full collection reports (almost) nothing not condemned,
+  // as messages.md expects.
   Size bufferBytes = 0;
   if (buffer != nullptr) bufferBytes = Size(buffer->poolLimit - walkedTo_);
   condemnedBytes_ = ((grains_ - freeGrains_) << alignShift_) - bufferBytes;
   trace->noteCondemned(condemnedBytes_);
-  trace->noteNotCondemned(bufferBytes);
   white |= trace->traces();
   return Res::ok;
 }

@@ -447,7 +447,7 @@ TEST_F(AmsTest, GcMessagesArriveInOrderWithPlausibleSizes) {
   ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
   ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
   std::vector<mps_message_type_t> types;
-  std::vector<size_t> live, condemned;
+  std::vector<size_t> live, condemned, notCondemned;
   mps_message_t message;
   mps_message_type_t type;
   while (mps_message_queue_type(&type, arena)) {
@@ -456,6 +456,7 @@ TEST_F(AmsTest, GcMessagesArriveInOrderWithPlausibleSizes) {
     if (type == mps_message_type_gc()) {
       live.push_back(mps_message_gc_live_size(arena, message));
       condemned.push_back(mps_message_gc_condemned_size(arena, message));
+      notCondemned.push_back(mps_message_gc_not_condemned_size(arena, message));
     } else {
       EXPECT_NE(mps_message_gc_start_why(arena, message), nullptr);
     }
@@ -469,6 +470,10 @@ TEST_F(AmsTest, GcMessagesArriveInOrderWithPlausibleSizes) {
   EXPECT_EQ(condemned[0], 998 * objectSize(1) + objectSize(0));
   EXPECT_EQ(live[1], objectSize(0));
   EXPECT_EQ(condemned[1], objectSize(0));
+  // Full collections condemn everything: the allocation point's unfilled
+  // buffer holds no objects and is not reported as not condemned either.
+  EXPECT_EQ(notCondemned[0], 0u);
+  EXPECT_EQ(notCondemned[1], 0u);
   mps_arena_release(arena);
 }
 
