@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <set>
 #include <thread>
 #include <vector>
@@ -220,10 +221,20 @@ TEST(GcThreads, ALocalOfAnotherSuspendedThreadKeepsItsObjects) {
 #if defined(__x86_64__)
 // An object whose address another thread holds only in a register (r12,
 // callee-saved) survives a collection while that thread is suspended; an
-// object whose address it holds nowhere (only scrambled) is collected. The
-// register is loaded, and the thread spins, inside one asm statement, so
-// the compiler keeps no copy anywhere else.
-constexpr mps_word_t kScramble = 0xA5A5A5A5A5A5A5A0u;
+// object whose address it holds nowhere (only scrambled) is collected.
+// One asm statement unscrambles the address into r12 and waits, calling
+// out to a function that sleeps briefly (so the suspend signal is taken at
+// once, even under ThreadSanitizer, which delivers signals in blocking
+// calls): the compiler never sees the address, so it keeps no copy; the
+// callees keep r12 or save it in their frames, below the waiting frame.
+constexpr mps_word_t kScramble = 0xA5A5A5A5A5A5A5A0u;  // also in the asm below
+std::atomic<bool> registerTestGo{false};
+
+extern "C" __attribute__((noinline, used)) int mpsTestRegisterWait() {
+  if (registerTestGo.load()) return 1;
+  std::this_thread::sleep_for(std::chrono::microseconds(50));
+  return 0;
+}
 
 __attribute__((noinline)) mps_word_t allocScrambled(mps_ap_t ap, mps_word_t id) {
   return reinterpret_cast<mps_word_t>(allocObject(ap, id, 0)) ^ kScramble;
@@ -231,10 +242,9 @@ __attribute__((noinline)) mps_word_t allocScrambled(mps_ap_t ap, mps_word_t id) 
 
 TEST(GcThreads, AnObjectHeldOnlyInAnotherThreadsRegisterSurvives) {
   Heap heap;
+  registerTestGo = false;
   std::atomic<char> ready{0};
-  std::atomic<char> go{0};
   std::atomic<mps_word_t> result{0};
-  std::atomic<mps_word_t> controlScrambled{0};
   std::thread b([&] {
     void* cold = __builtin_frame_address(0);
     mps_thr_t thread;
@@ -244,22 +254,31 @@ TEST(GcThreads, AnObjectHeldOnlyInAnotherThreadsRegisterSurvives) {
     ASSERT_EQ(mps_root_create_thread(&root, heap.arena, thread, cold), MPS_RES_OK);
     ASSERT_EQ(mps_ap_create_k(&ap, heap.pool, mps_args_none), MPS_RES_OK);
     mps_word_t scrambled = allocScrambled(ap, 1);
-    controlScrambled = allocScrambled(ap, 2);  // held nowhere
+    (void)allocScrambled(ap, 2);  // the control: held nowhere
     makeGarbage(ap, 100);
     scrubStack();
     mps_word_t out;
+    // r13 keeps the stack pointer while the stack is realigned for calls
+    // (and moved past the red zone).
+    char* readyFlag = reinterpret_cast<char*>(&ready);
     asm volatile(
         "movq %[s], %%r12\n\t"
-        "xorq %[k], %%r12\n\t"
-        "movb $1, (%[ready])\n\t"
-        "1: pause\n\t"
-        "cmpb $0, (%[go])\n\t"
+        "movabsq $0xA5A5A5A5A5A5A5A0, %%r13\n\t"  // kScramble
+        "xorq %%r13, %%r12\n\t"
+        "movb $1, %[ready]\n\t"
+        "movq %%rsp, %%r13\n\t"
+        "subq $128, %%rsp\n\t"
+        "andq $-16, %%rsp\n\t"
+        "1: call mpsTestRegisterWait\n\t"
+        "testl %%eax, %%eax\n\t"
         "je 1b\n\t"
+        "movq %%r13, %%rsp\n\t"
         "movq %%r12, %[out]\n\t"
-        : [out] "=&r"(out), [s] "+r"(scrambled)
-        : [k] "r"(kScramble), [ready] "r"(&ready), [go] "r"(&go)
-        : "r12", "memory", "cc");
-    (void)scrambled;
+        : [out] "=m"(out), [ready] "=m"(*readyFlag)
+        : [s] "r"(scrambled)
+        : "r12", "r13", "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "xmm0", "xmm1",
+          "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
+          "xmm13", "xmm14", "xmm15", "memory", "cc");
     result = out;
     mps_ap_destroy(ap);
     mps_root_destroy(root);
@@ -271,7 +290,7 @@ TEST(GcThreads, AnObjectHeldOnlyInAnotherThreadsRegisterSurvives) {
   std::set<mps_word_t> ids;
   for (mps_word_t id : walkIds(heap.arena))
     ids.insert(id);
-  go = 1;
+  registerTestGo = true;
   b.join();
   EXPECT_TRUE(ids.count(1)) << "the object held in a register was collected";
   EXPECT_FALSE(ids.count(2)) << "the control object survived: the test proves nothing";
