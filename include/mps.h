@@ -488,6 +488,8 @@ extern mps_res_t mps_fix(mps_ss_t, mps_addr_t *); /* deprecated */
 
 #define MPS_SCAN_END(ss) \
     } \
+    (void)_mps_zs; \
+    (void)_mps_w; \
     (void)_mps_wt; \
     _mps_ss->_ufs = _mps_ufs; \
   MPS_END

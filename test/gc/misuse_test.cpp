@@ -17,7 +17,8 @@ class GcMisuseDeathTest : public ::testing::Test {
     MPS_ARGS_BEGIN(args) {
       MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
       ASSERT_EQ(mps_pool_create_k(&pool, arena, mps_class_ams(), args), MPS_RES_OK);
-    } MPS_ARGS_END(args);
+    }
+    MPS_ARGS_END(args);
     ASSERT_EQ(mps_ap_create_k(&ap, pool, mps_args_none), MPS_RES_OK);
   }
   void TearDown() override {
@@ -85,8 +86,10 @@ TEST_F(GcMisuseDeathTest, DestroyingAChainInUse) {
     MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
     MPS_ARGS_ADD(args, MPS_KEY_CHAIN, chain);
     ASSERT_EQ(mps_pool_create_k(&p2, arena, mps_class_ams(), args), MPS_RES_OK);
-  } MPS_ARGS_END(args);
-  EXPECT_DEATH(mps_chain_destroy(chain), assertionReportContaining("chain is not used by any pool"));
+  }
+  MPS_ARGS_END(args);
+  EXPECT_DEATH(mps_chain_destroy(chain),
+               assertionReportContaining("chain is not used by any pool"));
   mps_pool_destroy(p2);
   mps_chain_destroy(chain);
 }
@@ -133,8 +136,70 @@ TEST_F(GcMisuseDeathTest, DestroyingAnArenaWithRootsOrThreads) {
   MPS_ARGS_BEGIN(args) {
     MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
     ASSERT_EQ(mps_pool_create_k(&pool, arena, mps_class_ams(), args), MPS_RES_OK);
-  } MPS_ARGS_END(args);
+  }
+  MPS_ARGS_END(args);
   ASSERT_EQ(mps_ap_create_k(&ap, pool, mps_args_none), MPS_RES_OK);
+}
+
+TEST_F(GcMisuseDeathTest, AnAmbiguousAllocationPointWithoutAmbiguousSupport) {
+  mps_pool_t p2;
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
+    MPS_ARGS_ADD(args, MPS_KEY_AMS_SUPPORT_AMBIGUOUS, 0);
+    ASSERT_EQ(mps_pool_create_k(&p2, arena, mps_class_ams(), args), MPS_RES_OK);
+  }
+  MPS_ARGS_END(args);
+  mps_ap_t ambig;
+  EXPECT_DEATH((void)mps_ap_create(&ambig, p2, mps_rank_ambig()),
+               assertionReportContaining(
+                   "an ambiguous allocation point needs MPS_KEY_AMS_SUPPORT_AMBIGUOUS"));
+  mps_pool_destroy(p2);
+}
+
+TEST_F(GcMisuseDeathTest, ThreadRootsAreAmbiguousAndRegisterRootsUseStackScanAmbig) {
+  void* cold = __builtin_frame_address(0);
+  mps_thr_t thread;
+  ASSERT_EQ(mps_thread_reg(&thread, arena), MPS_RES_OK);
+  mps_root_t root;
+  EXPECT_DEATH(mps_root_create_thread_tagged(&root, arena, mps_rank_exact(), 0, thread,
+                                             mps_scan_area_tagged, 7, 0, cold),
+               assertionReportContaining("a thread root is ambiguous"));
+  EXPECT_DEATH(mps_root_create_thread_scanned(&root, arena, mps_rank_ambig(), MPS_RM_CONST, thread,
+                                              mps_scan_area, nullptr, cold),
+               assertionReportContaining("root mode is 0 for a thread root"));
+  mps_reg_scan_t notStackScanAmbig = [](mps_ss_t, mps_thr_t, void*, size_t) -> mps_res_t {
+    return MPS_RES_OK;
+  };
+  EXPECT_DEATH(
+      mps_root_create_reg(&root, arena, mps_rank_ambig(), 0, thread, notStackScanAmbig, cold, 0),
+      assertionReportContaining("reg_scan is mps_stack_scan_ambig"));
+  EXPECT_DEATH(mps_stack_scan_ambig(nullptr, thread, cold, 0),
+               assertionReportContaining("mps_stack_scan_ambig is only passed to "
+                                         "mps_root_create_reg"));
+  // Deregistering a thread that still has a root.
+  ASSERT_EQ(mps_root_create_thread(&root, arena, thread, cold), MPS_RES_OK);
+  EXPECT_DEATH(mps_thread_dereg(thread), assertionReportContaining("thread has no thread roots"));
+  mps_root_destroy(root);
+  mps_thread_dereg(thread);
+}
+
+TEST_F(GcMisuseDeathTest, WalkingAPoolOfAnUnparkedArena) {
+  mps_arena_release(arena);
+  EXPECT_DEATH((void)mps_pool_walk(pool, mps_scan_area, nullptr),
+               assertionReportContaining("the arena is parked for mps_pool_walk"));
+}
+
+TEST_F(GcMisuseDeathTest, AnExactReferenceFromAFormattedObjectToANonObject) {
+  Object* target = allocObject(ap, 1, 3);
+  Object* holder = allocObject(ap, 2, 1);
+  ASSERT_TRUE(target && holder);
+  holder->refs[0] = reinterpret_cast<char*>(target) + 2 * sizeof(mps_word_t);  // interior
+  static mps_addr_t table[1];
+  table[0] = holder;
+  mps_root_t root;
+  ASSERT_EQ(mps_root_create_table(&root, arena, mps_rank_exact(), 0, table, 1), MPS_RES_OK);
+  EXPECT_DEATH(mps_arena_collect(arena), assertionReportContaining("ss->rank == RankAMBIG"));
+  mps_root_destroy(root);
 }
 
 }  // namespace

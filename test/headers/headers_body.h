@@ -10,6 +10,8 @@
 #include "mps.h"
 #include "mpsavm.h"
 #include "mpsacl.h"
+#include "mpscams.h"
+#include "mpsclo.h"
 #include "mpscmfs.h"
 #include "mpscmvff.h"
 #include "mpslib.h"
@@ -256,4 +258,168 @@ mps_res_t mps_check_headers(mps_arena_t arena, mps_pool_t pool, mps_sac_t sac, s
       ld._rs != 0 || check_gens[1].mps_mortality > 1.0 || check_fmt_B.mps_class == NULL)
     res = MPS_RES_UNIMPL;
   return res;
+}
+
+/* The collector's interface: formats, the scan macros, roots, threads,
+ * allocation points and their macros, AMS and LO, arena control, walking. */
+
+static mps_res_t check_gc_scan(mps_ss_t ss, mps_addr_t base, mps_addr_t limit)
+{
+  mps_res_t res = MPS_RES_OK;
+  MPS_SCAN_BEGIN(ss) {
+    mps_addr_t *p;
+    for (p = (mps_addr_t *)base; p < (mps_addr_t *)limit; ++p) {
+      if (MPS_FIX1(ss, *p)) {
+        res = MPS_FIX2(ss, p);
+        if (res != MPS_RES_OK)
+          return res;
+      }
+      res = MPS_FIX12(ss, p);
+      if (res != MPS_RES_OK)
+        return res;
+      res = MPS_FIX(ss, p);
+      if (res != MPS_RES_OK)
+        return res;
+    }
+  } MPS_SCAN_END(ss);
+  return res;
+}
+
+/* A scanner that only delegates: none of the scan state's locals but the
+ * summary is touched, and -Wall must still be quiet. */
+static mps_res_t check_fix_call_scan(mps_ss_t ss, mps_addr_t base, mps_addr_t limit)
+{
+  mps_res_t res = MPS_RES_OK;
+  MPS_SCAN_BEGIN(ss) {
+    MPS_FIX_CALL(ss, res = check_gc_scan(ss, base, limit));
+  } MPS_SCAN_END(ss);
+  if (res == MPS_RES_OK)
+    res = mps_fix(ss, (mps_addr_t *)base);
+  return res;
+}
+
+static mps_res_t check_root_scan(mps_ss_t ss, void *p, size_t s)
+{
+  (void)s;
+  return mps_scan_area(ss, p, (char *)p + sizeof(mps_addr_t), NULL);
+}
+
+static void check_stepper(mps_addr_t addr, mps_fmt_t fmt, mps_pool_t pool, void *p, size_t s)
+{
+  (void)addr;
+  (void)fmt;
+  (void)pool;
+  (void)p;
+  (void)s;
+}
+
+static mps_addr_t check_gc_table[4];
+static mps_word_t check_gc_area[4];
+
+mps_res_t mps_check_gc_headers(mps_arena_t arena, size_t size);
+
+mps_res_t mps_check_gc_headers(mps_arena_t arena, size_t size)
+{
+  mps_res_t res = MPS_RES_OK;
+  mps_fmt_t fmt = NULL;
+  mps_chain_t chain = NULL;
+  mps_pool_t ams = NULL, lo = NULL;
+  mps_ap_t ap = NULL;
+  mps_thr_t thread = NULL;
+  mps_root_t root = NULL;
+  mps_addr_t p = NULL;
+  mps_fmt_t found = NULL;
+  mps_rank_t ranks[3];
+  mps_word_t collections;
+  mps_scan_tag_s tag = {0x7, 0x1};
+  int cold = 0;
+
+  ranks[0] = mps_rank_ambig();
+  ranks[1] = mps_rank_exact();
+  ranks[2] = mps_rank_weak();
+
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_FMT_ALIGN, (mps_align_t)MPS_PF_ALIGN);
+    MPS_ARGS_ADD(args, MPS_KEY_FMT_HEADER_SIZE, (size_t)0);
+    MPS_ARGS_ADD(args, MPS_KEY_FMT_SCAN, &check_fix_call_scan);
+    MPS_ARGS_ADD(args, MPS_KEY_FMT_SKIP, &check_skip);
+    res = mps_fmt_create_k(&fmt, arena, args);
+  } MPS_ARGS_END(args);
+  res = mps_fmt_create_A(&fmt, arena, &check_fmt_A);
+  res = mps_fmt_create_B(&fmt, arena, &check_fmt_B);
+  res = mps_fmt_create_auto_header(&fmt, arena, &check_fmt_ah);
+  res = mps_fmt_create_fixed(&fmt, arena, &check_fmt_fixed);
+  res = mps_chain_create(&chain, arena, 2, check_gens);
+
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
+    MPS_ARGS_ADD(args, MPS_KEY_CHAIN, chain);
+    MPS_ARGS_ADD(args, MPS_KEY_GEN, 0u);
+    MPS_ARGS_ADD(args, MPS_KEY_AMS_SUPPORT_AMBIGUOUS, 1);
+    res = mps_pool_create_k(&ams, arena, mps_class_ams(), args);
+  } MPS_ARGS_END(args);
+  res = mps_pool_create(&lo, arena, mps_class_lo(), fmt);
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_RANK, mps_rank_ambig());
+    res = mps_ap_create_k(&ap, ams, args);
+  } MPS_ARGS_END(args);
+  res = mps_ap_create(&ap, ams, mps_rank_exact());
+
+  do {
+    res = mps_reserve(&p, ap, size);
+    if (res != MPS_RES_OK)
+      return res;
+  } while (!mps_commit(ap, p, size));
+  do {
+    MPS_RESERVE_BLOCK(res, p, ap, size);
+    if (res != MPS_RES_OK)
+      return res;
+  } while (!(mps_commit)(ap, p, size));
+  res = (mps_reserve)(&p, ap, size);
+  if (!mps_ap_trip(ap, p, size))
+    res = mps_ap_fill(&p, ap, size);
+  mps_ap_destroy(ap);
+
+  res = mps_thread_reg(&thread, arena);
+  res = mps_root_create_thread(&root, arena, thread, &cold);
+  res = mps_root_create_thread_tagged(&root, arena, mps_rank_ambig(), 0, thread,
+                                      &mps_scan_area_tagged, 0x7, 0, &cold);
+  res = mps_root_create_thread_scanned(&root, arena, mps_rank_ambig(), 0, thread,
+                                       &mps_scan_area_tagged_or_zero, &tag, &cold);
+  res = mps_root_create_reg(&root, arena, mps_rank_ambig(), 0, thread, mps_stack_scan_ambig,
+                            &cold, 0);
+  res = mps_root_create(&root, arena, ranks[1], 0, &check_root_scan, check_gc_table, 0);
+  res = mps_root_create_table(&root, arena, ranks[0], MPS_RM_CONST, check_gc_table, 4);
+  res = mps_root_create_table_masked(&root, arena, ranks[1], MPS_RM_PROT, check_gc_table, 4, 7);
+  res = mps_root_create_area(&root, arena, ranks[2], MPS_RM_PROT_INNER, check_gc_area,
+                             check_gc_area + 4, &mps_scan_area_masked, &tag);
+  res = mps_root_create_area_tagged(&root, arena, ranks[1], 0, check_gc_area, check_gc_area + 4,
+                                    &mps_scan_area_tagged, 0x7, 0x1);
+  res = mps_root_create_fmt(&root, arena, ranks[1], 0, &check_gc_scan, check_gc_area,
+                            check_gc_area + 4);
+  mps_root_destroy(root);
+  mps_thread_dereg(thread);
+
+  mps_arena_park(arena);
+  mps_arena_clamp(arena);
+  res = mps_arena_collect(arena);
+  res = mps_arena_start_collect(arena);
+  mps_arena_release(arena);
+  if (mps_arena_step(arena, 0.01, 1.0) && mps_arena_busy(arena))
+    res = MPS_RES_FAIL;
+  collections = mps_collections(arena);
+  mps_arena_gc_workers_set(arena, 2u);
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_ARENA_GC_WORKERS, 2u);
+    res = mps_arena_create_k(&arena, mps_arena_class_vm(), args);
+  } MPS_ARGS_END(args);
+  if (mps_addr_fmt(&found, arena, p) && found != fmt)
+    res = MPS_RES_FAIL;
+  mps_arena_formatted_objects_walk(arena, &check_stepper, NULL, 0);
+  res = mps_pool_walk(ams, &mps_scan_area, NULL);
+  mps_pool_destroy(lo);
+  mps_pool_destroy(ams);
+  mps_chain_destroy(chain);
+  mps_fmt_destroy(fmt);
+  return collections == 0 ? res : MPS_RES_OK;
 }
