@@ -192,8 +192,8 @@ Res Collector::collectChain(Chain* chain, unsigned top, const char* why) {
   return runTrace(chain, top, false, why);
 }
 
-void Collector::poll() {
-  if (clamped_ || collecting_) return;
+bool Collector::poll() {
+  if (clamped_ || collecting_) return false;
   Chain* due = nullptr;
   double worst = 1.0;
   chains_.forEach([&](Chain* chain) {
@@ -203,20 +203,18 @@ void Collector::poll() {
       due = chain;
     }
   });
-  if (due == nullptr) return;
+  if (due == nullptr) return false;
   int top = due->highestOverCapacity();
-  if (top < 0) return;
+  if (top < 0) return false;
   (void)collectChain(due, unsigned(top), "Generation 0 of a chain has reached capacity.");
+  return true;
 }
 
 bool Collector::step(double interval, double multiplier) {
   if (collecting_) return false;
   bool due = false;
   chains_.forEach([&](Chain* chain) { due |= chain->highestOverCapacity() >= 0; });
-  if (due && !clamped_) {
-    poll();
-    return true;
-  }
+  if (due && !clamped_ && poll()) return true;
   if (!due && !clamped_) {
     // Offered idle time: a full collection if it is expected to fit.
     double budget = interval * multiplier;

@@ -88,8 +88,9 @@ class Collector {
   // work to do.
   bool step(double interval, double multiplier);
   // From allocation slow paths: collects a chain that is over capacity,
-  // unless clamped. Re-entry (a scan method allocating) is ignored.
-  void poll();
+  // unless clamped. Re-entry (a scan method allocating) is ignored. True if
+  // it ran a collection.
+  bool poll();
   bool collecting() const { return collecting_; }
   Size collections() const { return collections_; }
 

@@ -93,8 +93,11 @@ Res Trace::scanRoots(Worker* worker) {
 // Without a write barrier the summaries of segments that were not condemned
 // cannot be trusted (the mutator may have written any reference into them
 // since they were last scanned), so every such segment with references is
-// scanned. The protection barrier will replace this test with one on the
-// segment's summary.
+// scanned: nothing narrows a segment's summary yet, it stays the universal
+// set and the summary test below never skips one. The protection barrier
+// will keep summaries true (narrowed after a scan, widened on a write fault),
+// and only then does the test start to save work. Narrowing a summary
+// without the barrier would lose objects.
 Res Trace::scanRememberedSet(Worker* worker) {
   Res res = Res::ok;
   forEachAutoPool(arena_, [&](AutoPool* pool) {
