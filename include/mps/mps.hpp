@@ -219,7 +219,7 @@ class Arena : public detail::Owner<mps_arena_t, mps_arena_destroy> {
   void park() { mps_arena_park(handle_); }
   void clamp() { mps_arena_clamp(handle_); }
   void release() { mps_arena_release(handle_); }
-  // Idle time: does some collection work; true if there was any to do.
+  // Idle time: does some collection work; true if a collection ran.
   bool step(double interval, double multiplier = 1.0) {
     return mps_arena_step(handle_, interval, multiplier) != 0;
   }
