@@ -54,7 +54,9 @@ Collector* collectorOf(Arena* arena) {
 // Ranks a root or allocation point may name (roots.md): any other value is
 // a client error reported by name.
 Rank checkedRank(mps_rank_t rank) {
-  MPS_AVER_ALWAYS(rank < mps::core::kRankCount && "rank is a rank (ambiguous, exact or weak)");
+  // Final is the tracer's own rank (for finalization), never a root's.
+  MPS_AVER_ALWAYS(rank < mps::core::kRankCount && rank != mps_rank_t(Rank::final) &&
+                  "rank is a rank (ambiguous, exact or weak)");
   return Rank(rank);
 }
 
@@ -573,6 +575,11 @@ mps_res_t(mps_reserve)(mps_addr_t* pOut, mps_ap_t ap, size_t size) {
   MPS_API_AVER_SIG(Buffer, toBuffer(ap));
   MPS_AVER_ALWAYS(ap->init == ap->alloc && "reserve: the previous reservation was committed");
   MPS_AVER_ALWAYS(size > 0 && "reserve: size is not zero");
+  // The inline macro cannot afford this test (its fill slow path makes it);
+  // the function can, and catches a misaligned size before it corrupts the
+  // pool's record of object boundaries.
+  MPS_AVER_ALWAYS(mps::core::isAligned(Size(size), toBuffer(ap)->pool->alignment()) &&
+                  "reserve: size is a multiple of the pool's alignment");
   return mps_reserve(pOut, ap, size);
 }
 

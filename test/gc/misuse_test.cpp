@@ -62,6 +62,14 @@ TEST_F(GcMisuseDeathTest, ReserveOfZeroBytesOrAnUnalignedSize) {
   EXPECT_DEATH((mps_reserve)(&p, ap, 0), assertionReportContaining("reserve: size is not zero"));
   EXPECT_DEATH(mps_reserve(&p, ap, 12),
                assertionReportContaining("size is a multiple of the pool's alignment"));
+  // The function form checks on every call, even when the buffer has room
+  // (the macro's fast path would take the size without a look).
+  ASSERT_EQ(mps_reserve(&p, ap, objectSize(0)), MPS_RES_OK);
+  static_cast<Object*>(p)->header = kObjectTag;
+  static_cast<Object*>(p)->id = 1;
+  ASSERT_TRUE(mps_commit(ap, p, objectSize(0)));
+  EXPECT_DEATH((mps_reserve)(&p, ap, 12),
+               assertionReportContaining("reserve: size is a multiple of the pool's alignment"));
 }
 
 TEST_F(GcMisuseDeathTest, ATopBitSizeFailsWithAResultCode) {
@@ -113,6 +121,8 @@ TEST_F(GcMisuseDeathTest, BadRanksAndRootModes) {
   static mps_addr_t table[1];
   mps_root_t root;
   EXPECT_DEATH(mps_root_create_table(&root, arena, 4, 0, table, 1),
+               assertionReportContaining("rank is a rank"));
+  EXPECT_DEATH(mps_root_create_table(&root, arena, 2, 0, table, 1),  // the internal final rank
                assertionReportContaining("rank is a rank"));
   EXPECT_DEATH(mps_root_create_table(&root, arena, mps_rank_exact(), 8, table, 1),
                assertionReportContaining("root mode is a root mode"));
