@@ -77,6 +77,10 @@ class Segment {
   // the object there alive (and pinned) if there is one, ignore otherwise.
   // Exact rank: keep the object alive; a moving pool updates *refIO.
   virtual Res fix(ScanState* ss, Addr* refIO) = 0;
+  // A weak reference into this white segment, fixed once marking is over:
+  // if the object survives, the reference is kept (a moving pool updates
+  // it); otherwise it is set to null (roots.md, weak rank). Never marks.
+  virtual Res fixWeak(ScanState* ss, Addr* refIO) = 0;
   // Scans every object of the segment (an uncondemned segment scanned as part
   // of the remembered set, or a grey segment) at the scan state's rank.
   virtual Res scan(ScanState* ss) = 0;

@@ -108,6 +108,14 @@ Res MarkSweepSegment::fix(ScanState* ss, Addr* refIO) {
   return Res::ok;
 }
 
+Res MarkSweepSegment::fixWeak(ScanState* /*ss*/, Addr* refIO) {
+  // Weak references are exact: one that is not to an object is the client's
+  // bug, reported as for an exact fix.
+  MPS_AVER(isObject(*refIO) || !"ss->rank == RankAMBIG: an exact reference points at an object");
+  if (!isObject(*refIO) || !isMarked(indexOf(msPool_->fmt()->baseOf(*refIO)))) *refIO = nullptr;
+  return Res::ok;
+}
+
 Res MarkSweepSegment::scanObject(ScanState* ss, Addr object) {
   Format* format = msPool_->fmt();
   ss->setRank(rankSetLowest(rankSet));

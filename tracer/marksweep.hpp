@@ -46,6 +46,7 @@ class MarkSweepSegment final : public Segment {
 
   Res whiten(Trace* trace) override;
   Res fix(ScanState* ss, Addr* refIO) override;
+  Res fixWeak(ScanState* ss, Addr* refIO) override;
   Res scan(ScanState* ss) override;
   Res scanObject(ScanState* ss, Addr object) override;
   bool reclaim(Trace* trace) override;

@@ -36,6 +36,7 @@ Res ScanState::fix2(Addr* refIO) {
     return Res::ok;
   }
   if (!seg->isWhite(traces_)) return Res::ok;
+  if (MPS_UNLIKELY(rank_ == Rank::weak)) return seg->fixWeak(this, refIO);
   Res res = seg->fix(this, refIO);
   if (res == Res::ok) fixedSummary_ |= refSetOfAddr(*refIO, zoneShift());
   return res;

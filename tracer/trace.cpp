@@ -90,6 +90,18 @@ Res Trace::scanRoots(Worker* worker) {
   return Res::ok;
 }
 
+// Weak roots are scanned once marking is over, so that what they refer to
+// has its final colour: a reference to an object nothing strong kept is set
+// to null (ScanState::fix2 sends weak references to Segment::fixWeak).
+Res Trace::scanWeakRoots(Worker* worker) {
+  Res res = Res::ok;
+  collector_->forEachRoot([&](Root* root) {
+    if (res != Res::ok || root->rank() != Rank::weak) return;
+    res = root->scan(&worker->ss);
+  });
+  return res;
+}
+
 // Without a write barrier the summaries of segments that were not condemned
 // cannot be trusted (the mutator may have written any reference into them
 // since they were last scanned), so every such segment with references is
@@ -288,6 +300,7 @@ Res Trace::run(Chain* chain, unsigned top, bool all) {
     res = scanRoots(workers_[0]);
     if (res == Res::ok) res = scanRememberedSet(workers_[0]);
     if (res == Res::ok) res = drain();
+    if (res == Res::ok) res = scanWeakRoots(workers_[0]);
     markSeconds_ = secondsSince(tm);
   }
   forEachAutoPool(arena_, [&](AutoPool* pool) {

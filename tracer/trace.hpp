@@ -84,6 +84,8 @@ class Trace {
   Res condemn(Chain* chain, unsigned top, bool all);
   void flip();
   Res scanRoots(Worker* worker);
+  // After marking: weak roots keep what survived and lose the rest.
+  Res scanWeakRoots(Worker* worker);
   Res scanRememberedSet(Worker* worker);
   Res drain();
   Res drainSequential(Worker* worker);

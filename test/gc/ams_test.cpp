@@ -104,6 +104,42 @@ void randomGraphSurvivors(AmsTest* t, mps_arena_t arena, mps_ap_t ap, uint64_t s
   (void)arena;
 }
 
+TEST_F(AmsTest, WeakRootsKeepSurvivorsAndLoseTheRest) {
+  // Objects 1..4: 1 and 3 are held by an exact root as well, 2 and 4 only
+  // weakly; object 5 is reachable only through object 3's first field.
+  Object* objects[6] = {};
+  for (mps_word_t i = 1; i <= 5; ++i)
+    objects[i] = allocObject(ap, i, i == 3 ? 1 : 0);
+  objects[3]->refs[0] = objects[5];
+  static mps_addr_t strong[2];
+  static mps_addr_t weak[5];
+  strong[0] = objects[1];
+  strong[1] = objects[3];
+  weak[0] = objects[1];
+  weak[1] = objects[2];
+  weak[2] = objects[3];
+  weak[3] = objects[4];
+  weak[4] = objects[5];
+  addExactTable(strong, 2);
+  mps_root_t weakRoot;
+  ASSERT_EQ(mps_root_create_table(&weakRoot, arena, mps_rank_weak(), 0, weak, 5), MPS_RES_OK);
+  roots.push_back(weakRoot);
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  EXPECT_EQ(weak[0], objects[1]);
+  EXPECT_EQ(weak[1], nullptr);  // only weakly held: gone, and the slot says so
+  EXPECT_EQ(weak[2], objects[3]);
+  EXPECT_EQ(weak[3], nullptr);
+  EXPECT_EQ(weak[4], objects[5]);  // strongly reachable through an object
+  EXPECT_EQ(survivors(), (std::set<mps_word_t>{1, 3, 5}));
+  // A weak reference never keeps anything: dropping the strong root lets
+  // the next collection take every object and clear every weak slot.
+  strong[0] = strong[1] = nullptr;
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  for (mps_addr_t w : weak) EXPECT_EQ(w, nullptr);
+  EXPECT_TRUE(survivors().empty());
+  mps_arena_release(arena);
+}
+
 TEST_F(AmsTest, ExactlyTheReachableObjectsSurvive) {
   uint64_t seed = testSeed(20261122);
   static mps_addr_t table[16];
