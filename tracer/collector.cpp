@@ -169,7 +169,12 @@ Res Collector::runTrace(Chain* chain, unsigned top, bool all, const char* why) {
     auto account = [&](Chain* c) {
       for (Size i = 0; i < c->count(); ++i) {
         Generation* g = c->gen(i);
-        if (all || (c == chain && g->index <= top)) g->noteCollected(0, 0);
+        if (!(all || (c == chain && g->index <= top))) continue;
+        const Trace::GenerationTally* tally = trace.tallyOf(g);
+        if (tally != nullptr)
+          g->noteCollected(tally->condemned, tally->survived);
+        else
+          g->noteCollected(0, 0);
       }
     };
     chains_.forEach(account);

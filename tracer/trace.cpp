@@ -51,8 +51,10 @@ Res Trace::condemn(Chain* chain, unsigned top, bool all) {
         notCondemned_ += seg->size();
         return;
       }
+      Size before = condemned_;
       res = seg->whiten(this);
       if (res == Res::ok) {
+        if (gen != nullptr) tallyFor(gen)->condemned += condemned_ - before;
         condemnedSegs_.push_back(seg);
         white_ |= refSetOfRange(seg->base, seg->limit, arena_->zoneShift());
       }
@@ -232,9 +234,25 @@ Res Trace::drain() {
 
 // Reclaim ----------------------------------------------------------------------
 
+Trace::GenerationTally* Trace::tallyFor(Generation* gen) {
+  for (GenerationTally& t : tallies_)
+    if (t.gen == gen) return &t;
+  tallies_.push_back(GenerationTally{gen, 0, 0});
+  return &tallies_.back();
+}
+
+const Trace::GenerationTally* Trace::tallyOf(const Generation* gen) const {
+  for (const GenerationTally& t : tallies_)
+    if (t.gen == gen) return &t;
+  return nullptr;
+}
+
 void Trace::reclaim() {
   for (Segment* seg : condemnedSegs_) {
+    Size before = preserved_.load(std::memory_order_relaxed);
     bool empty = seg->reclaim(this);
+    if (seg->gen != nullptr)
+      tallyFor(seg->gen)->survived += preserved_.load(std::memory_order_relaxed) - before;
     Shield::cover(seg);
     if (empty) seg->release();
   }

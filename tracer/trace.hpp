@@ -30,6 +30,7 @@
 namespace mps::core {
 
 class Chain;
+class Generation;
 class Collector;
 class WorkerPool;
 
@@ -80,7 +81,19 @@ class Trace {
   void noteMarked() { marked_.fetch_add(1, std::memory_order_relaxed); }
   bool parallel() const { return parallel_; }
 
+  // Bytes condemned in, and surviving from, one generation's segments: what
+  // the generation's mortality estimate learns from (chains.md).
+  struct GenerationTally {
+    Generation* gen;
+    Size condemned;
+    Size survived;
+  };
+  // The tally of `gen`, or null if none of its segments was condemned.
+  const GenerationTally* tallyOf(const Generation* gen) const;
+
  private:
+  GenerationTally* tallyFor(Generation* gen);
+
   Res condemn(Chain* chain, unsigned top, bool all);
   void flip();
   Res scanRoots(Worker* worker);
@@ -98,6 +111,7 @@ class Trace {
   const char* why_;
   RefSet white_ = kRefSetEmpty;
   std::vector<Segment*> condemnedSegs_;
+  std::vector<GenerationTally> tallies_;  // a few generations: searched linearly
   std::vector<Worker*> workers_;
   bool parallel_ = false;
   Size condemned_ = 0;

@@ -21,6 +21,7 @@
 #include "mpslib.h"
 #include "object_format.hpp"
 #include "seed.hpp"
+#include "tracer/chain.hpp"
 #include "tracer/collector.hpp"
 
 namespace mps::test {
@@ -809,6 +810,19 @@ TEST_F(GcApi, GcMessagesOfAChainCollectionCountTheOtherPoolAsNotCondemned) {
   EXPECT_GT(condemned, 0u);
   EXPECT_LE(condemned, mps_pool_total_size(smallPool));
   EXPECT_GE(notCondemned, bigBytes);
+  // The collected generation learnt its mortality from this collection (the
+  // estimate moves 40% of the way to what was measured) and its live size;
+  // the generation that was not collected kept its own.
+  {
+    auto* smallGen = reinterpret_cast<mps::core::Chain*>(small)->gen(0);
+    auto* bigGen = reinterpret_cast<mps::core::Chain*>(chain)->gen(0);
+    double measured = 1.0 - double(live) / double(condemned);
+    EXPECT_NEAR(smallGen->mortality, 0.6 * 0.9 + 0.4 * measured, 1e-9);
+    EXPECT_EQ(smallGen->liveSize, live);
+    EXPECT_EQ(smallGen->collections, 1u);
+    EXPECT_EQ(bigGen->mortality, 0.5);
+    EXPECT_EQ(bigGen->collections, 0u);
+  }
   mps_message_discard(arena, start);
   mps_message_discard(arena, end);
   // The big pool was not collected (nothing refers to its objects but one).
