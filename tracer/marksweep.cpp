@@ -20,14 +20,6 @@ MarkSweepSegment::MarkSweepSegment(MarkSweepPool* pool, Addr segBase, Addr segLi
     mark_[w] = 0;
 }
 
-bool MarkSweepSegment::testAndMark(Size i) {
-  Word bit = Word(1) << (i % kWordBits);
-  std::atomic_ref<Word> word(mark_[i / kWordBits]);
-  // Most fixes find the object already marked: read before writing.
-  if ((word.load(std::memory_order_relaxed) & bit) != 0) return false;
-  return (word.fetch_or(bit, std::memory_order_relaxed) & bit) == 0;
-}
-
 bool MarkSweepSegment::isMarked(Size i) const {
   return ((mark_[i / kWordBits] >> (i % kWordBits)) & 1) != 0;
 }
@@ -104,21 +96,41 @@ Res MarkSweepSegment::whiten(Trace* trace) {
 Res MarkSweepSegment::fix(ScanState* ss, Addr* refIO) {
   Format* format = msPool_->fmt();
   Addr blockBase = format->baseOf(*refIO);
-  bool exact = ss->rank() != Rank::ambig;
-  if (blockBase < base || blockBase >= limit ||
-      !isAligned(Size(blockBase - base), Size(1) << alignShift_) ||
-      !start_.get(indexOf(blockBase))) {
-    // Not an object: harmless for an ambiguous reference (free space, an
-    // interior or an uncommitted block); a client bug for an exact one.
-    MPS_AVER(!exact || !"ss->rank == RankAMBIG: an exact reference points at an object");
-    (void)exact;
+  if (MPS_UNLIKELY(blockBase < base || blockBase >= limit ||
+                   !isAligned(Size(blockBase - base), Size(1) << alignShift_))) {
+    notAnObject(ss);
     return Res::ok;
   }
-  if (testAndMark(indexOf(blockBase))) {
-    ss->trace()->noteMarked();
-    if (rankSet != kRankSetEmpty) ss->worker()->push(this, *refIO);
+  Size i = indexOf(blockBase);
+  Word bit = Word(1) << (i % kWordBits);
+  Word* markWord = &mark_[i / kWordBits];
+  // Most fixes find the object already marked, and only an object has a
+  // mark bit: test it before the start bit, which is then needed (another
+  // cache line) only for the first fix of each object.
+  if ((std::atomic_ref<Word>(*markWord).load(std::memory_order_relaxed) & bit) != 0) return Res::ok;
+  if (MPS_UNLIKELY(!start_.get(i))) {
+    notAnObject(ss);
+    return Res::ok;
   }
+  Worker* worker = ss->worker();
+  if (worker->concurrent) {
+    // Another worker may mark the same object: only one of them scans it.
+    if ((std::atomic_ref<Word>(*markWord).fetch_or(bit, std::memory_order_relaxed) & bit) != 0)
+      return Res::ok;
+  } else {
+    *markWord |= bit;
+  }
+  worker->noteMarked();
+  if (rankSet != kRankSetEmpty) worker->push(this, *refIO);
   return Res::ok;
+}
+
+void MarkSweepSegment::notAnObject(ScanState* ss) {
+  // Harmless for an ambiguous reference (free space, an interior or an
+  // uncommitted block); a client bug for an exact one.
+  MPS_AVER(ss->rank() == Rank::ambig ||
+           !"ss->rank == RankAMBIG: an exact reference points at an object");
+  (void)ss;
 }
 
 Res MarkSweepSegment::scanObject(ScanState* ss, Addr object) {

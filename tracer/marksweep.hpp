@@ -81,7 +81,8 @@ class MarkSweepSegment final : public Segment {
 
  private:
   friend class MarkSweepPool;
-  bool testAndMark(Size i);
+  // fix found no object at the reference.
+  static void notAnObject(ScanState* ss);
   bool isMarked(Size i) const;
   // The first grain at or after `from` that starts an object that is
   // marked (or, with `marked` false, unmarked); grains() if none.

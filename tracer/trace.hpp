@@ -8,13 +8,20 @@
 // grey objects in parallel, reclaim, resume the threads and post messages.
 //
 // Grey work. A fix that turns an object from white to marked pushes it on
-// its worker's grey stack; a worker pops and scans objects until its stack
-// is empty. Work is shared through oneTBB: while fewer tasks are running
-// than there are workers, a worker with two or more grey objects gives the
-// older half of its stack (nearer the roots, so usually the larger
-// subgraphs) to a new task, which any idle thread of the task arena picks
-// up. Marking is a fixpoint, so the survivors do not depend on the order or
-// the number of workers.
+// its worker's grey stack; a worker pops objects and scans them until its
+// stack is empty. Between the stack and the scan sits a short FIFO: an
+// object is prefetched when it enters and scanned when it leaves, a few
+// objects later, so the cache miss on a grey object (the heap is visited in
+// no useful order) overlaps the scanning of the ones before it.
+//
+// Parallel marking (tracer.md, "Parallel marking"): one oneTBB task per
+// worker. Work moves between workers in packets through a shared list: a
+// worker with a deep stack that sees the list empty while some worker is
+// idle moves a packet from the bottom of its stack (the older entries,
+// nearer the roots, so usually the larger subgraphs) to the list; an idle
+// worker takes a packet. Marking ends when no worker is active and the list
+// is empty. Marking is a fixpoint, so the survivors do not depend on the
+// order or the number of workers.
 #pragma once
 
 #include <atomic>
@@ -47,11 +54,17 @@ class Worker {
   // Called by pools' fix when an object turns from white to marked and
   // needs scanning.
   void push(Segment* seg, Addr object) { stack.push_back(GreyRef{seg, object}); }
+  // Called by pools' fix when an object turns from white to marked.
+  void noteMarked() { ++objectsMarked; }
 
   ScanState ss;
   std::vector<GreyRef> stack;
+  // Whether other workers mark at the same time: mark bits are then set
+  // with atomic read-modify-writes; a lone worker uses plain stores.
+  bool concurrent = false;
   Size objectsScanned = 0;
-  Res res = Res::ok;  // the first scan failure
+  Size objectsMarked = 0;  // counted per worker, summed when marking ends
+  Res res = Res::ok;       // the first scan failure
 };
 
 class Trace {
@@ -76,8 +89,6 @@ class Trace {
   void noteNotCondemned(Size bytes) { notCondemned_ += bytes; }
   void notePreserved(Size bytes) { preserved_.fetch_add(bytes, std::memory_order_relaxed); }
   void noteReclaimed(Size bytes) { reclaimed_ += bytes; }
-  // Objects marked, counted by pools' fix (statistics).
-  void noteMarked() { marked_.fetch_add(1, std::memory_order_relaxed); }
   bool parallel() const { return parallel_; }
 
  private:
@@ -86,7 +97,6 @@ class Trace {
   Res scanRoots(Worker* worker);
   Res scanRememberedSet(Worker* worker);
   Res drain();
-  Res drainSequential(Worker* worker);
   void reclaim();
   void abandon();
   void verify();
@@ -102,7 +112,6 @@ class Trace {
   Size notCondemned_ = 0;
   std::atomic<Size> preserved_{0};
   Size reclaimed_ = 0;
-  std::atomic<Size> marked_{0};
   Size segmentsScanned_ = 0;
   double markSeconds_ = 0;
 };
