@@ -94,43 +94,51 @@ Res MarkSweepSegment::whiten(Trace* trace) {
 }
 
 Res MarkSweepSegment::fix(ScanState* ss, Addr* refIO) {
-  Format* format = msPool_->fmt();
-  Addr blockBase = format->baseOf(*refIO);
+  Addr blockBase = msPool_->fmt()->baseOf(*refIO);
   if (MPS_UNLIKELY(blockBase < base || blockBase >= limit ||
                    !isAligned(Size(blockBase - base), Size(1) << alignShift_))) {
-    notAnObject(ss);
+    notAnObject(ss->rank());
     return Res::ok;
   }
+  // The mark and start bits of an object the marker reaches are seldom in
+  // the cache (the heap is visited in no useful order): fetch them now and
+  // test them a few fixes later. Objects never move, so *refIO stays.
+  Size w = indexOf(blockBase) / kWordBits;
+  __builtin_prefetch(&mark_[w]);
+  __builtin_prefetch(&start_.words()[w]);
+  ss->worker()->defer(this, blockBase, ss->rank());
+  return Res::ok;
+}
+
+void MarkSweepSegment::finishFix(ScanState* ss, Addr blockBase, Rank rank) {
   Size i = indexOf(blockBase);
   Word bit = Word(1) << (i % kWordBits);
   Word* markWord = &mark_[i / kWordBits];
   // Most fixes find the object already marked, and only an object has a
-  // mark bit: test it before the start bit, which is then needed (another
-  // cache line) only for the first fix of each object.
-  if ((std::atomic_ref<Word>(*markWord).load(std::memory_order_relaxed) & bit) != 0) return Res::ok;
+  // mark bit: test it before the start bit, which is then needed only for
+  // the first fix of each object.
+  if ((std::atomic_ref<Word>(*markWord).load(std::memory_order_relaxed) & bit) != 0) return;
   if (MPS_UNLIKELY(!start_.get(i))) {
-    notAnObject(ss);
-    return Res::ok;
+    notAnObject(rank);
+    return;
   }
   Worker* worker = ss->worker();
   if (worker->concurrent) {
     // Another worker may mark the same object: only one of them scans it.
     if ((std::atomic_ref<Word>(*markWord).fetch_or(bit, std::memory_order_relaxed) & bit) != 0)
-      return Res::ok;
+      return;
   } else {
     *markWord |= bit;
   }
   worker->noteMarked();
-  if (rankSet != kRankSetEmpty) worker->push(this, *refIO);
-  return Res::ok;
+  if (rankSet != kRankSetEmpty) worker->push(this, msPool_->fmt()->clientOf(blockBase));
 }
 
-void MarkSweepSegment::notAnObject(ScanState* ss) {
+void MarkSweepSegment::notAnObject(Rank rank) {
   // Harmless for an ambiguous reference (free space, an interior or an
   // uncommitted block); a client bug for an exact one.
-  MPS_AVER(ss->rank() == Rank::ambig ||
-           !"ss->rank == RankAMBIG: an exact reference points at an object");
-  (void)ss;
+  MPS_AVER(rank == Rank::ambig || !"ss->rank == RankAMBIG: an exact reference points at an object");
+  (void)rank;
 }
 
 Res MarkSweepSegment::scanObject(ScanState* ss, Addr object) {

@@ -55,6 +55,7 @@ class MarkSweepSegment final : public Segment {
 
   Res whiten(Trace* trace) override;
   Res fix(ScanState* ss, Addr* refIO) override;
+  void finishFix(ScanState* ss, Addr ref, Rank rank) override;
   Res scan(ScanState* ss) override;
   Res scanObject(ScanState* ss, Addr object) override;
   bool reclaim(Trace* trace) override;
@@ -82,7 +83,7 @@ class MarkSweepSegment final : public Segment {
  private:
   friend class MarkSweepPool;
   // fix found no object at the reference.
-  static void notAnObject(ScanState* ss);
+  static void notAnObject(Rank rank);
   bool isMarked(Size i) const;
   // The first grain at or after `from` that starts an object that is
   // marked (or, with `marked` false, unmarked); grains() if none.

@@ -122,6 +122,17 @@ constexpr Size kPrefetchDepth = 8;
 
 // Scans grey objects of `worker` until its stack is empty, a scan fails, or
 // `stop` is set. `afterScan` runs after each scan (work sharing).
+}  // namespace
+
+void Worker::finishOldest() {
+  PendingFix f = pending_[pendingHead_];
+  pendingHead_ = (pendingHead_ + 1) % kFixDepth;
+  --pendingCount_;
+  f.seg->finishFix(&ss, f.ref, f.rank);
+}
+
+namespace {
+
 template <class AfterScan>
 Res drainStack(Worker* worker, const std::atomic<bool>* stop, AfterScan&& afterScan) {
   std::vector<GreyRef>& stack = worker->stack;
@@ -135,7 +146,11 @@ Res drainStack(Worker* worker, const std::atomic<bool>* stop, AfterScan&& afterS
       fifo[(head + count) % kPrefetchDepth] = g;
       ++count;
     }
-    if (count == 0) return Res::ok;
+    if (count == 0) {
+      if (!worker->hasPending()) return Res::ok;
+      worker->finishPending();  // may make more objects grey
+      continue;
+    }
     GreyRef g = fifo[head];
     head = (head + 1) % kPrefetchDepth;
     --count;

@@ -45,6 +45,13 @@ struct GreyRef {
   Addr object;
 };
 
+// A fix whose test of the mark bit waits until its cache line has arrived.
+struct PendingFix {
+  Segment* seg;
+  Addr ref;
+  Rank rank;  // the rank of the reference, for the checks
+};
+
 class Worker {
  public:
   Worker(Arena* arena, Trace* trace) : ss(arena, trace, this) {}
@@ -56,6 +63,21 @@ class Worker {
   void push(Segment* seg, Addr object) { stack.push_back(GreyRef{seg, object}); }
   // Called by pools' fix when an object turns from white to marked.
   void noteMarked() { ++objectsMarked; }
+  // Called by a non-moving pool's fix, which has prefetched the mark bit of
+  // `ref`: seg->finishFix(ref) runs some fixes later (or when the grey
+  // objects run out), by when the bit is in the cache. Only a pool that never
+  // updates a reference may defer, since the fix has already returned.
+  void defer(Segment* seg, Addr ref, Rank rank) {
+    if (pendingCount_ == kFixDepth) finishOldest();
+    pending_[(pendingHead_ + pendingCount_) % kFixDepth] = PendingFix{seg, ref, rank};
+    ++pendingCount_;
+  }
+  bool hasPending() const { return pendingCount_ != 0; }
+  // Finishes every deferred fix (they may push grey objects).
+  void finishPending() {
+    while (pendingCount_ != 0)
+      finishOldest();
+  }
 
   ScanState ss;
   std::vector<GreyRef> stack;
@@ -65,6 +87,15 @@ class Worker {
   Size objectsScanned = 0;
   Size objectsMarked = 0;  // counted per worker, summed when marking ends
   Res res = Res::ok;       // the first scan failure
+
+ private:
+  // Deferred fixes in flight: enough to cover a miss to the last-level cache
+  // with the fixes of a few objects.
+  static constexpr Size kFixDepth = 16;
+  void finishOldest();
+  PendingFix pending_[kFixDepth];
+  Size pendingHead_ = 0;
+  Size pendingCount_ = 0;
 };
 
 class Trace {
