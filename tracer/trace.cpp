@@ -175,11 +175,13 @@ struct Drain {
 
   std::vector<Worker*>* workers;
   int width = 0;
-  std::mutex lock;  // protects packets
-  std::vector<std::vector<GreyRef>> packets;
-  std::atomic<Size> packetCount{0};  // packets.size(), readable without the lock
-  std::atomic<int> active{0};        // workers with grey objects in hand
+  // What every worker reads after each scan, apart from what is written
+  // when work moves.
+  alignas(64) std::atomic<Size> packetCount{0};  // packets.size(), readable without the lock
+  std::atomic<int> active{0};                    // workers with grey objects in hand
   std::atomic<bool> failed{false};
+  alignas(64) std::mutex lock;  // protects packets
+  std::vector<std::vector<GreyRef>> packets;
 
   void work(Worker* worker);
   void maybeShare(Worker* worker);

@@ -52,7 +52,10 @@ struct PendingFix {
   Rank rank;  // the rank of the reference, for the checks
 };
 
-class Worker {
+// Cache-line aligned: each worker writes its own fields on every fix (the
+// scan state's summary, the deferred fixes, the counters), and workers that
+// shared a line would take it from each other all the time.
+class alignas(64) Worker {
  public:
   Worker(Arena* arena, Trace* trace) : ss(arena, trace, this) {}
   Worker(const Worker&) = delete;
