@@ -47,8 +47,8 @@ bool MarkSweepSegment::findFreeRun(Size n, Size* firstOut, Size* limitOut) {
   // Keep "every grain before searchFrom_ is allocated": move past the run
   // taken unless the search stepped over a shorter free run, which a later,
   // smaller request may still use.
-  searchFrom_ =
-      alloc_.nextReset(searchFrom_, first) < first ? alloc_.nextReset(searchFrom_, first) : limit;
+  Size skipped = alloc_.nextReset(searchFrom_, first);
+  searchFrom_ = skipped < first ? skipped : limit;
   *firstOut = first;
   *limitOut = limit;
   return true;

@@ -120,8 +120,6 @@ namespace {
 // the prefetched lines are still in the cache when their turn comes.
 constexpr Size kPrefetchDepth = 8;
 
-// Scans grey objects of `worker` until its stack is empty, a scan fails, or
-// `stop` is set. `afterScan` runs after each scan (work sharing).
 }  // namespace
 
 void Worker::finishOldest() {
@@ -133,6 +131,9 @@ void Worker::finishOldest() {
 
 namespace {
 
+// Scans grey objects of `worker` until its stack, its prefetch FIFO and its
+// deferred fixes are all empty, a scan fails, or `stop` is set. `afterScan`
+// runs after each scan (work sharing).
 template <class AfterScan>
 Res drainStack(Worker* worker, const std::atomic<bool>* stop, AfterScan&& afterScan) {
   std::vector<GreyRef>& stack = worker->stack;
