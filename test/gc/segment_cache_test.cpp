@@ -184,5 +184,36 @@ TEST_F(SegmentCacheTest, FillsFindTheHolesACollectionLeft) {
   }
 }
 
+// LO shares the mark-sweep layer: its empty segments are cached as well,
+// and with the pool's generation on the arena's default chain.
+TEST(SegmentCacheLoTest, LeafPoolsKeepAndRefillTheirEmptySegments) {
+  mps_arena_t arena;
+  ASSERT_EQ(mps_arena_create_k(&arena, mps_arena_class_vm(), mps_args_none), MPS_RES_OK);
+  mps_arena_park(arena);
+  mps_fmt_t fmt;
+  ASSERT_EQ(makeFormat(&fmt, arena, true), MPS_RES_OK);
+  mps_pool_t pool;
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
+    ASSERT_EQ(mps_pool_create_k(&pool, arena, mps_class_lo(), args), MPS_RES_OK);
+  }
+  MPS_ARGS_END(args);
+  mps_ap_t ap;
+  ASSERT_EQ(mps_ap_create_k(&ap, pool, mps_args_none), MPS_RES_OK);
+  for (mps_word_t i = 0; i < (2 * kMiB) / objectSize(6); ++i)
+    ASSERT_NE(allocObject(ap, i, 6), nullptr);
+  size_t total = mps_pool_total_size(pool);
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  EXPECT_EQ(mps_pool_total_size(pool), total);
+  EXPECT_EQ(mps_pool_free_size(pool), total);
+  for (mps_word_t i = 0; i < (2 * kMiB) / objectSize(6); ++i)
+    ASSERT_NE(allocObject(ap, i, 6), nullptr);
+  EXPECT_EQ(mps_pool_total_size(pool), total);
+  mps_ap_destroy(ap);
+  mps_pool_destroy(pool);
+  mps_fmt_destroy(fmt);
+  mps_arena_destroy(arena);
+}
+
 }  // namespace
 }  // namespace mps::test
