@@ -159,7 +159,10 @@ bool Arena::check() const {
   MPS_CHECKL(spare_ >= 0.0 && spare_ <= 1.0);
   MPS_CHECKL(committed() >= spareCommitted());
   MPS_CHECKL(pools_.check() && chunks_.check());
-  chunks_.forEach([](Chunk* chunk) { MPS_AVERT(Chunk, chunk); });
+  chunks_.forEach([](Chunk* chunk) {
+    MPS_AVERT(Chunk, chunk);
+    (void)chunk;  // unchecked builds compile the check away
+  });
   return true;
 }
 
@@ -170,7 +173,8 @@ Res Arena::addChunk(Chunk** chunkOut, Addr base, Size size, bool ownsAddressSpac
   if (header >= size) return Res::memory;
   if (!chargeCommit(header)) {
     releaseSpare(0);
-    if (!chargeCommit(header)) return Res::commitLimit;
+    if (!chargeCommit(header) && !(releasePoolCaches() && (releaseSpare(0), chargeCommit(header))))
+      return Res::commitLimit;
   }
   if (isVirtual()) {
     Res res = vm::commit(base, header);
@@ -347,6 +351,12 @@ void Arena::releaseSpare(Size target) {
   });
 }
 
+bool Arena::releasePoolCaches() {
+  Size released = 0;
+  pools_.forEach([&](Pool* pool) { released += pool->releaseCached(); });
+  return released > 0;
+}
+
 void Arena::noteDecommit(Size bytes, bool wasSpare) {
   committed_.fetch_sub(bytes, std::memory_order_relaxed);
   if (wasSpare) spareCommitted_.fetch_sub(bytes, std::memory_order_relaxed);
@@ -355,7 +365,10 @@ void Arena::noteDecommit(Size bytes, bool wasSpare) {
 Res Arena::setCommitLimit(Size limit) {
   MPS_AVERT(Arena, this);
   if (limit < committed()) {
-    Size excess = committed() - limit;
+    // Memory pools cache for reuse is given back first if spare memory
+    // alone cannot make room (it may be partly decommitted as it goes).
+    if (committed() - limit > spareCommitted()) releasePoolCaches();
+    Size excess = committed() > limit ? committed() - limit : 0;
     if (excess > spareCommitted()) return Res::fail;
     releaseSpare(spareCommitted() - excess);
     if (limit < committed()) return Res::fail;
@@ -368,6 +381,8 @@ void Arena::setSpare(double fraction) {
   MPS_AVERT(Arena, this);
   MPS_AVER_ALWAYS(fraction >= 0.0 && fraction <= 1.0);
   spare_ = fraction;
+  // No spare memory at all: pools keep no empty memory for reuse either.
+  if (fraction <= 0.0) releasePoolCaches();
   releaseSpare(~Size(0));
 }
 
@@ -383,7 +398,15 @@ Res Arena::commitGrains(Chunk* chunk, Size first, Size limit) {
     Size room = commitLimit() > committed() ? commitLimit() - committed() : 0;
     Size shortfall = bytes - room;
     if (shortfall <= spareCommitted()) releaseSpare(spareCommitted() - shortfall);
-    if (!chargeCommit(bytes)) return Res::commitLimit;
+    if (!chargeCommit(bytes)) {
+      // Pools may hold empty memory for reuse: it must not stand in the way
+      // of a request the limit could otherwise meet.
+      if (!releasePoolCaches()) return Res::commitLimit;
+      room = commitLimit() > committed() ? commitLimit() - committed() : 0;
+      shortfall = bytes > room ? bytes - room : 0;
+      if (shortfall <= spareCommitted()) releaseSpare(spareCommitted() - shortfall);
+      if (!chargeCommit(bytes)) return Res::commitLimit;
+    }
   }
   // Commit each uncommitted run. If the OS refuses, what was committed stays
   // committed and charged (run grains become spare when the caller gives the
@@ -460,7 +483,8 @@ void Arena::setOwner(Addr base, Size size, void* owner) {
   MPS_AVER(chunk != nullptr && chunk->contains(base + size - 1));
   Size first = chunk->indexOf(base), limit = first + (size >> grainShift_);
   MPS_AVER(chunk->allocated.isRangeSet(first, limit));
-  for (Size i = first; i < limit; ++i) chunk->tracts[i].owner = owner;
+  for (Size i = first; i < limit; ++i)
+    chunk->tracts[i].owner = owner;
 }
 
 void Arena::freeGrains(Addr base, Size size) {

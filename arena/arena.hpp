@@ -135,6 +135,9 @@ class Arena {
   // Uncommits free committed grains until spare memory is within `target`
   // and within the spare fraction, and no further.
   void releaseSpare(Size target);
+  // Asks every pool to give back the memory it caches for reuse
+  // (Pool::releaseCached); true if any did. Locked.
+  bool releasePoolCaches();
   // Bytes (whole grains) releaseSpare(target) must uncommit.
   Size spareExcess(Size target) const;
   // Takes committed bytes from the budget; false if that would pass the limit.

@@ -97,6 +97,12 @@ class Pool {
   // A segregated allocation cache uses it to reject classes it cannot fill.
   virtual Size fixedSize() const { return 0; }
 
+  // Memory the pool keeps unused only to reuse it soon (a mark-sweep pool's
+  // empty segments): gives it all back to the arena, where it becomes spare,
+  // and returns how many bytes. The arena calls it when the commit limit
+  // refuses a request or the client sets the spare fraction to zero. Locked.
+  virtual Size releaseCached() { return 0; }
+
   Arena* arena() const { return arena_; }
   const PoolClass* poolClass() const { return class_; }
   Align alignment() const { return alignment_; }

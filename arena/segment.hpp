@@ -41,10 +41,16 @@ enum class Rank : unsigned { ambig = 0, exact = 1, final = 2, weak = 3 };
 constexpr unsigned kRankCount = 4;
 using RankSet = unsigned;
 constexpr RankSet kRankSetEmpty = 0;
-constexpr RankSet rankSetOf(Rank r) { return RankSet(1) << unsigned(r); }
-inline bool rankSetHas(RankSet s, Rank r) { return (s & rankSetOf(r)) != 0; }
+constexpr RankSet rankSetOf(Rank r) {
+  return RankSet(1) << unsigned(r);
+}
+inline bool rankSetHas(RankSet s, Rank r) {
+  return (s & rankSetOf(r)) != 0;
+}
 // The lowest rank in a non-empty set.
-inline Rank rankSetLowest(RankSet s) { return Rank(__builtin_ctz(s)); }
+inline Rank rankSetLowest(RankSet s) {
+  return Rank(__builtin_ctz(s));
+}
 
 // Traces are numbered; a TraceSet has one bit per trace. This collector runs
 // one trace at a time (trace 0), but the sets keep the segment protocol ready
@@ -81,6 +87,9 @@ class Segment {
   // if the object survives, the reference is kept (a moving pool updates
   // it); otherwise it is set to null (roots.md, weak rank). Never marks.
   virtual Res fixWeak(ScanState* ss, Addr* refIO) = 0;
+  // The second half of a fix that a non-moving pool deferred with
+  // Worker::defer: `ref` (of rank `rank`) landed in this white segment.
+  virtual void finishFix(ScanState* /*ss*/, Addr /*ref*/, Rank /*rank*/) {}
   // Scans every object of the segment (an uncondemned segment scanned as part
   // of the remembered set, or a grey segment) at the scan state's rank.
   virtual Res scan(ScanState* ss) = 0;

@@ -6,8 +6,8 @@ namespace mps::core {
 
 // Segments ------------------------------------------------------------------
 
-MarkSweepSegment::MarkSweepSegment(MarkSweepPool* pool, Addr segBase, Addr segLimit,
-                                   Word* tables, Shift alignShift)
+MarkSweepSegment::MarkSweepSegment(MarkSweepPool* pool, Addr segBase, Addr segLimit, Word* tables,
+                                   Shift alignShift)
     : Segment(pool, segBase, segLimit),
       msPool_(pool),
       alignShift_(alignShift),
@@ -16,15 +16,8 @@ MarkSweepSegment::MarkSweepSegment(MarkSweepPool* pool, Addr segBase, Addr segLi
       start_(tables + BitTable::wordsFor(grains_), grains_),
       mark_(tables + 2 * BitTable::wordsFor(grains_)),
       freeGrains_(grains_) {
-  for (Size w = 0; w < BitTable::wordsFor(grains_); ++w) mark_[w] = 0;
-}
-
-bool MarkSweepSegment::testAndMark(Size i) {
-  Word bit = Word(1) << (i % kWordBits);
-  std::atomic_ref<Word> word(mark_[i / kWordBits]);
-  // Most fixes find the object already marked: read before writing.
-  if ((word.load(std::memory_order_relaxed) & bit) != 0) return false;
-  return (word.fetch_or(bit, std::memory_order_relaxed) & bit) == 0;
+  for (Size w = 0; w < BitTable::wordsFor(grains_); ++w)
+    mark_[w] = 0;
 }
 
 bool MarkSweepSegment::isMarked(Size i) const {
@@ -43,28 +36,57 @@ void MarkSweepSegment::freeRange(Size first, Size limit) {
   freeGrains_ += limit - first;
 }
 
-bool MarkSweepSegment::findFreeRun(Size n, Size* firstOut, Size* limitOut) const {
-  if (freeGrains_ < n) return false;
+bool MarkSweepSegment::findFreeRun(Size n, Size* firstOut, Size* limitOut) {
+  if (freeGrains_ < n || n >= failedSize_) return false;
   Size first;
-  if (!alloc_.findResetRun(&first, 0, grains_, n, false)) return false;
+  if (!alloc_.findResetRun(&first, searchFrom_, grains_, n, false)) {
+    failedSize_ = n;
+    return false;
+  }
+  Size limit = alloc_.nextSet(first + n, grains_);
+  // Keep "every grain before searchFrom_ is allocated": move past the run
+  // taken unless the search stepped over a shorter free run, which a later,
+  // smaller request may still use.
+  Size skipped = alloc_.nextReset(searchFrom_, first);
+  searchFrom_ = skipped < first ? skipped : limit;
   *firstOut = first;
-  *limitOut = alloc_.nextSet(first + n, grains_);
+  *limitOut = limit;
   return true;
+}
+
+bool MarkSweepSegment::hasSpaceLeft() const {
+  // Every grain before searchFrom_ is allocated, so the count says it all.
+  return freeGrains_ > 0;
 }
 
 void MarkSweepSegment::recordObjects(Addr limit) {
   if (buffer == nullptr || walkedTo_ == nullptr) return;
-  Format* format = msPool_->fmt();
+  const Format* format = msPool_->fmt();
+  MPS_AVER(walkedTo_ <= limit && limit <= buffer->poolLimit);
+  // Every object allocated passes through here once (GCBench: 17 million
+  // per run), so the loop keeps the skip method and header size in locals
+  // (the indirect call would otherwise make the compiler reload them) and
+  // collects the start bits of a table word before writing it.
+  const mps_fmt_skip_t skip = format->skip;
+  const Size header = format->headerSize;
+  Word* starts = start_.words();
   Addr p = walkedTo_;
-  MPS_AVER(p <= limit && limit <= buffer->poolLimit);
+  Size word = ~Size(0);
+  Word bits = 0;
   while (p < limit) {
-    Addr client = format->clientOf(p);
-    Addr next = format->baseOf(static_cast<Addr>(format->skip(client)));
+    Addr next = static_cast<Addr>(skip(p + header)) - header;
     MPS_AVER_ALWAYS(next > p && next <= limit &&
                     "format skip method steps to the next object within the buffer");
-    start_.set(indexOf(p));
+    Size i = indexOf(p);
+    if (i / kWordBits != word) {
+      if (bits != 0) starts[word] |= bits;
+      word = i / kWordBits;
+      bits = 0;
+    }
+    bits |= Word(1) << (i % kWordBits);
     p = next;
   }
+  if (bits != 0) starts[word] |= bits;
   walkedTo_ = limit;
 }
 
@@ -75,7 +97,8 @@ void MarkSweepSegment::bufferFlipped(Buffer* b) {
 
 Res MarkSweepSegment::whiten(Trace* trace) {
   if (buffer != nullptr) recordObjects(buffer->scanLimit());
-  for (Size w = 0; w < BitTable::wordsFor(grains_); ++w) mark_[w] = 0;
+  for (Size w = 0; w < BitTable::wordsFor(grains_); ++w)
+    mark_[w] = 0;
   // The attached buffer's unfilled part (and an object reserved there but not
   // yet committed) holds no objects: it is neither condemned nor reported as
   // not condemned, so a full collection reports (almost) nothing not condemned,
@@ -89,22 +112,19 @@ Res MarkSweepSegment::whiten(Trace* trace) {
 }
 
 Res MarkSweepSegment::fix(ScanState* ss, Addr* refIO) {
-  Format* format = msPool_->fmt();
-  Addr blockBase = format->baseOf(*refIO);
-  bool exact = ss->rank() != Rank::ambig;
-  if (blockBase < base || blockBase >= limit ||
-      !isAligned(Size(blockBase - base), Size(1) << alignShift_) ||
-      !start_.get(indexOf(blockBase))) {
-    // Not an object: harmless for an ambiguous reference (free space, an
-    // interior or an uncommitted block); a client bug for an exact one.
-    MPS_AVER(!exact || !"ss->rank == RankAMBIG: an exact reference points at an object");
-    (void)exact;
+  Addr blockBase = msPool_->fmt()->baseOf(*refIO);
+  if (MPS_UNLIKELY(blockBase < base || blockBase >= limit ||
+                   !isAligned(Size(blockBase - base), Size(1) << alignShift_))) {
+    notAnObject(ss->rank());
     return Res::ok;
   }
-  if (testAndMark(indexOf(blockBase))) {
-    ss->trace()->noteMarked();
-    if (rankSet != kRankSetEmpty) ss->worker()->push(this, *refIO);
-  }
+  // The mark and start bits of an object the marker reaches are seldom in
+  // the cache (the heap is visited in no useful order): fetch them now and
+  // test them a few fixes later. Objects never move, so *refIO stays.
+  Size w = indexOf(blockBase) / kWordBits;
+  __builtin_prefetch(&mark_[w]);
+  __builtin_prefetch(&start_.words()[w]);
+  ss->worker()->defer(this, blockBase, ss->rank());
   return Res::ok;
 }
 
@@ -114,6 +134,37 @@ Res MarkSweepSegment::fixWeak(ScanState* /*ss*/, Addr* refIO) {
   MPS_AVER(isObject(*refIO) || !"ss->rank == RankAMBIG: an exact reference points at an object");
   if (!isObject(*refIO) || !isMarked(indexOf(msPool_->fmt()->baseOf(*refIO)))) *refIO = nullptr;
   return Res::ok;
+}
+
+void MarkSweepSegment::finishFix(ScanState* ss, Addr blockBase, Rank rank) {
+  Size i = indexOf(blockBase);
+  Word bit = Word(1) << (i % kWordBits);
+  Word* markWord = &mark_[i / kWordBits];
+  // Most fixes find the object already marked, and only an object has a
+  // mark bit: test it before the start bit, which is then needed only for
+  // the first fix of each object.
+  if ((std::atomic_ref<Word>(*markWord).load(std::memory_order_relaxed) & bit) != 0) return;
+  if (MPS_UNLIKELY(!start_.get(i))) {
+    notAnObject(rank);
+    return;
+  }
+  Worker* worker = ss->worker();
+  if (worker->concurrent) {
+    // Another worker may mark the same object: only one of them scans it.
+    if ((std::atomic_ref<Word>(*markWord).fetch_or(bit, std::memory_order_relaxed) & bit) != 0)
+      return;
+  } else {
+    *markWord |= bit;
+  }
+  worker->noteMarked();
+  if (rankSet != kRankSetEmpty) worker->push(this, msPool_->fmt()->clientOf(blockBase));
+}
+
+void MarkSweepSegment::notAnObject(Rank rank) {
+  // Harmless for an ambiguous reference (free space, an interior or an
+  // uncommitted block); a client bug for an exact one.
+  MPS_AVER(rank == Rank::ambig || !"ss->rank == RankAMBIG: an exact reference points at an object");
+  (void)rank;
 }
 
 Res MarkSweepSegment::scanObject(ScanState* ss, Addr object) {
@@ -152,34 +203,73 @@ Res MarkSweepSegment::scan(ScanState* ss) {
   return Res::ok;
 }
 
+Size MarkSweepSegment::nextStart(Size from, bool marked) const {
+  if (from >= grains_) return grains_;
+  const Word* startWords = start_.words();
+  const Word flip = marked ? 0 : ~Word(0);
+  Size w = from / kWordBits;
+  Word bits = startWords[w] & (mark_[w] ^ flip) & (~Word(0) << (from % kWordBits));
+  for (Size words = BitTable::wordsFor(grains_);;) {
+    if (bits != 0) {
+      Size i = w * kWordBits + Size(__builtin_ctzl(bits));
+      return i < grains_ ? i : grains_;
+    }
+    if (++w >= words) return grains_;
+    bits = startWords[w] & (mark_[w] ^ flip);
+  }
+}
+
 bool MarkSweepSegment::reclaim(Trace* trace) {
   MPS_AVER(isWhite(trace->traces()));
-  Format* format = msPool_->fmt();
-  Size words = BitTable::wordsFor(grains_);
-  const Word* startWords = start_.words();
+  // Free maximal runs of dead objects with bit operations alone, without
+  // asking the format for any size: the objects of a segment lie end to end
+  // from each buffer window's base (every committed one has a start bit, and
+  // a window's unused tail was freed when it was handed back), so a run of
+  // dead objects starting at grain i ends at the first live object's start,
+  // the first free grain, or, inside the attached buffer's window, where its
+  // recorded objects end (the grains after that are the buffer's, not
+  // condemned).
+  Size bufferLimit = buffer != nullptr ? indexOf(walkedTo_) : grains_;
   Size freedGrains = 0;
-  for (Size w = 0; w < words; ++w) {
-    Word dead = startWords[w] & ~mark_[w];
-    while (dead != 0) {
-      Size i = w * kWordBits + Size(__builtin_ctzl(dead));
-      dead &= dead - 1;
-      Addr blockBase = addrOfIndex(i);
-      Size size = format->sizeOf(format->clientOf(blockBase));
-      Size n = size >> alignShift_;
-      start_.reset(i);
-      freeRange(i, i + n);
-      freedGrains += n;
+  for (Size i = nextStart(0, false); i < grains_;) {
+    Size end = nextStart(i + 1, true);
+    Size gap = alloc_.nextReset(i + 1, end);
+    if (gap < end) end = gap;
+    if (i < bufferLimit && bufferLimit < end) end = bufferLimit;
+#if MPS_CHECKED
+    {
+      // The run is exactly a sequence of dead objects, as the format sees them.
+      Format* format = msPool_->fmt();
+      Size k = i;
+      while (k < end) {
+        MPS_AVER(start_.get(k) && !isMarked(k));
+        k += format->sizeOf(format->clientOf(addrOfIndex(k))) >> alignShift_;
+      }
+      MPS_AVER(k == end);
     }
+#endif
+    start_.resetRange(i, end);
+    freeRange(i, end);
+    freedGrains += end - i;
+    i = nextStart(end, false);
   }
   Size freed = freedGrains << alignShift_;
   trace->noteReclaimed(freed);
   trace->notePreserved(condemnedBytes_ - freed);
   white &= ~trace->traces();
   condemnedBytes_ = 0;
+  // Free space may have appeared anywhere: search from the start again.
+  if (freedGrains > 0) {
+    searchFrom_ = 0;
+    failedSize_ = ~Size(0);
+    msPool_->noteSpace(this);
+  }
   return freeGrains_ == grains_ && buffer == nullptr;
 }
 
-void MarkSweepSegment::release() { msPool_->freeSegment(this); }
+void MarkSweepSegment::release() {
+  msPool_->segmentEmptied(this);
+}
 
 void MarkSweepSegment::walk(ObjectVisitor f, void* closure) {
   if (buffer != nullptr) recordObjects(buffer->scanLimit());
@@ -215,12 +305,13 @@ Res MarkSweepPool::initMarkSweep(const mps_arg_s* args, bool leaf, unsigned defa
 }
 
 MarkSweepPool::~MarkSweepPool() {
+  releaseCached();
   segments_.forEach([&](Segment* seg) { freeSegment(static_cast<MarkSweepSegment*>(seg)); });
 }
 
 Res MarkSweepPool::newSegment(MarkSweepSegment** segOut, Size size, RankSet rankSet) {
-  Size segSize = alignUp(size > kDefaultSegmentSize ? size : kDefaultSegmentSize,
-                         arena_->grainSize());
+  Size segSize =
+      alignUp(size > kDefaultSegmentSize ? size : kDefaultSegmentSize, arena_->grainSize());
   Addr base;
   Res res = arena_->allocGrains(&base, segSize, this);
   if (res != Res::ok && segSize > alignUp(size, arena_->grainSize())) {
@@ -238,15 +329,73 @@ Res MarkSweepPool::newSegment(MarkSweepSegment** segOut, Size size, RankSet rank
     return res;
   }
   Word* tables = reinterpret_cast<Word*>(static_cast<MarkSweepSegment*>(p) + 1);
-  for (Size w = 0; w < MarkSweepSegment::tableWords(grains); ++w) tables[w] = 0;
+  for (Size w = 0; w < MarkSweepSegment::tableWords(grains); ++w)
+    tables[w] = 0;
   auto* seg = new (p) MarkSweepSegment(this, base, base + segSize, tables, alignShift_);
   seg->rankSet = rankSet;
   seg->gen = gen_;
   arena_->setOwner(base, segSize, seg);
   addSegment(seg);
+  noteSpace(seg);
   totalSize_ += segSize;
   *segOut = seg;
   return Res::ok;
+}
+
+MarkSweepSegment* MarkSweepPool::takeCached(RankSet rankSet) {
+  Segment* s = cache_.first();
+  if (s == nullptr) return nullptr;
+  auto* seg = static_cast<MarkSweepSegment*>(s);
+  seg->poolRing.remove();
+  cachedBytes_ -= seg->size();
+  // A reclaim left it empty: no allocated grain and no start bit, so only
+  // the segment's own fields need resetting (the mark table is cleared by
+  // the next whiten).
+  MPS_AVER(seg->freeGrains_ == seg->grains_ && seg->alloc_.isRangeReset(0, seg->grains_) &&
+           seg->start_.isRangeReset(0, seg->grains_));
+  seg->rankSet = rankSet;
+  seg->gen = gen_;
+  seg->summary = kRefSetUniv;
+  seg->white = 0;
+  seg->grey = 0;
+  seg->searchFrom_ = 0;
+  seg->failedSize_ = ~Size(0);
+  addSegment(seg);
+  noteSpace(seg);
+  return seg;
+}
+
+Size MarkSweepPool::cacheLimit() const {
+  if (arena_->spare() <= 0.0) return 0;
+  return gen_ != nullptr ? gen_->capacity : 0;
+}
+
+void MarkSweepPool::segmentEmptied(MarkSweepSegment* seg) {
+  MPS_AVER(seg->buffer == nullptr && seg->freeGrains_ == seg->grains_);
+  // Only segments of the default size are cached: bigger ones were made for
+  // one large object and are unlikely to fit the next request.
+  if (seg->size() == alignUp(kDefaultSegmentSize, arena_->grainSize()) &&
+      cachedBytes_ + seg->size() <= cacheLimit()) {
+    removeSegment(seg);
+    seg->spaceRing_.remove();
+    seg->white = 0;
+    cache_.append(&seg->poolRing);
+    cachedBytes_ += seg->size();
+    return;
+  }
+  freeSegment(seg);
+}
+
+Size MarkSweepPool::releaseCached() {
+  Size released = 0;
+  while (Segment* s = cache_.first()) {
+    auto* seg = static_cast<MarkSweepSegment*>(s);
+    seg->poolRing.remove();
+    cachedBytes_ -= seg->size();
+    released += seg->size();
+    freeSegment(seg);
+  }
+  return released;
 }
 
 void MarkSweepPool::freeSegment(MarkSweepSegment* seg) {
@@ -256,6 +405,7 @@ void MarkSweepPool::freeSegment(MarkSweepSegment* seg) {
   Size bytes =
       sizeof(MarkSweepSegment) + MarkSweepSegment::tableWords(seg->grains()) * sizeof(Word);
   removeSegment(seg);
+  seg->spaceRing_.remove();
   seg->~MarkSweepSegment();
   arena_->controlFree(seg, bytes);
   arena_->freeGrains(base, size);
@@ -269,17 +419,36 @@ Res MarkSweepPool::bufferFill(Buffer* buffer, Size size) {
   Size n = size >> alignShift_;
   MarkSweepSegment* found = nullptr;
   Size first = 0, limit = 0;
-  segments_.forEach([&](Segment* s) {
-    auto* seg = static_cast<MarkSweepSegment*>(s);
-    if (found == nullptr && seg->buffer == nullptr && seg->rankSet == buffer->rankSet &&
-        seg->white == 0 && seg->findFreeRun(n, &first, &limit))
+  // Segments passed over (attached to another buffer, of other ranks, or
+  // without a run this long) go to the back of the ring, so that the next
+  // fill looks first at those it has not tried.
+  Ring<MarkSweepSegment> passed{nullptr};
+  while (MarkSweepSegment* seg = withSpace_.first()) {
+    seg->spaceRing_.remove();
+    if (!seg->hasSpaceLeft()) continue;  // off the ring until a reclaim frees some
+    if (seg->buffer == nullptr && seg->rankSet == buffer->rankSet && seg->white == 0 &&
+        seg->findFreeRun(n, &first, &limit)) {
       found = seg;
-  });
+      withSpace_.append(&seg->spaceRing_);
+      break;
+    }
+    passed.append(&seg->spaceRing_);
+  }
+  while (MarkSweepSegment* seg = passed.first()) {
+    seg->spaceRing_.remove();
+    withSpace_.append(&seg->spaceRing_);
+  }
+  if (found == nullptr && n <= (kDefaultSegmentSize >> alignShift_)) {
+    found = takeCached(buffer->rankSet);
+    if (found != nullptr && !found->findFreeRun(n, &first, &limit)) found = nullptr;
+  }
   if (found == nullptr) {
     Res res = newSegment(&found, size, buffer->rankSet);
+    if (res != Res::ok && releaseCached() > 0) res = newSegment(&found, size, buffer->rankSet);
     if (res != Res::ok) return res;
-    first = 0;
-    limit = found->grains();
+    bool ok = found->findFreeRun(n, &first, &limit);
+    MPS_AVER(ok && first == 0 && limit == found->grains());
+    (void)ok;
   }
   found->allocRange(first, limit);
   found->walkedTo_ = found->addrOfIndex(first);
@@ -292,8 +461,15 @@ void MarkSweepPool::bufferEmpty(Buffer* buffer) {
   auto* seg = static_cast<MarkSweepSegment*>(buffer->seg);
   MPS_AVER(seg != nullptr && seg->buffer == buffer);
   seg->recordObjects(buffer->init());
-  if (buffer->init() < buffer->poolLimit)
-    seg->freeRange(seg->indexOf(buffer->init()), seg->indexOf(buffer->poolLimit));
+  if (buffer->init() < buffer->poolLimit) {
+    Size from = seg->indexOf(buffer->init());
+    seg->freeRange(from, seg->indexOf(buffer->poolLimit));
+    // The unused tail is free again, and may be longer than a run a request
+    // failed to find earlier.
+    if (from < seg->searchFrom_) seg->searchFrom_ = from;
+    seg->failedSize_ = ~Size(0);
+    noteSpace(seg);
+  }
   seg->walkedTo_ = nullptr;
   // Unused new memory does not count as allocation.
   Size unused = Size(buffer->poolLimit - buffer->init());
@@ -301,7 +477,7 @@ void MarkSweepPool::bufferEmpty(Buffer* buffer) {
 }
 
 Size MarkSweepPool::freeSize() const {
-  Size free = 0;
+  Size free = cachedBytes_;
   segments_.forEach(
       [&](Segment* s) { free += static_cast<MarkSweepSegment*>(s)->freeGrains() << alignShift_; });
   return free;

@@ -16,6 +16,15 @@
 //   mark   set atomically by fix for the current trace.
 // A dead object's grains are freed at reclaim, its start bit cleared, so a
 // stale ambiguous reference can never resurrect it.
+//
+// Finding space (ams.md, "Allocation"). The pool links the segments that may
+// still have free runs on a ring (`withSpace_`), and each segment remembers
+// where its next search starts: between collections free space only shrinks
+// (apart from a buffer's unused tail, which resets the start), so a fill
+// never rescans what an earlier fill passed, and a segment with no free
+// grain left drops off the ring until a reclaim frees some. Segments left
+// empty by a reclaim go to a bounded cache instead of back to the arena, so
+// the next fills reuse them with their side tables and committed pages.
 #pragma once
 
 #include <atomic>
@@ -47,6 +56,7 @@ class MarkSweepSegment final : public Segment {
   Res whiten(Trace* trace) override;
   Res fix(ScanState* ss, Addr* refIO) override;
   Res fixWeak(ScanState* ss, Addr* refIO) override;
+  void finishFix(ScanState* ss, Addr ref, Rank rank) override;
   Res scan(ScanState* ss) override;
   Res scanObject(ScanState* ss, Addr object) override;
   bool reclaim(Trace* trace) override;
@@ -62,15 +72,23 @@ class MarkSweepSegment final : public Segment {
   // Takes the grains [first, limit) for a buffer window / gives them back.
   void allocRange(Size first, Size limit);
   void freeRange(Size first, Size limit);
-  // Finds a free run of at least `n` grains; extends it to its full length.
-  bool findFreeRun(Size n, Size* firstOut, Size* limitOut) const;
+  // Finds a free run of at least `n` grains at or after the search start;
+  // extends it to its full length. Remembers a failure, so that requests at
+  // least as large skip the segment until its free space grows.
+  bool findFreeRun(Size n, Size* firstOut, Size* limitOut);
+  // Whether any free grain lies at or after the search start.
+  bool hasSpaceLeft() const;
 
   Sig msSig = kMSSig;
 
  private:
   friend class MarkSweepPool;
-  bool testAndMark(Size i);
+  // fix found no object at the reference.
+  static void notAnObject(Rank rank);
   bool isMarked(Size i) const;
+  // The first grain at or after `from` that starts an object that is
+  // marked (or, with `marked` false, unmarked); grains() if none.
+  Size nextStart(Size from, bool marked) const;
 
   MarkSweepPool* msPool_;
   Shift alignShift_;
@@ -81,6 +99,11 @@ class MarkSweepSegment final : public Segment {
   Size freeGrains_;
   Addr walkedTo_ = nullptr;  // objects of the attached buffer recorded up to here
   Size condemnedBytes_ = 0;
+  // Free runs before searchFrom_ are all shorter than failedSize_ grains
+  // (or there are none); no run of failedSize_ grains or more exists after it.
+  Size searchFrom_ = 0;
+  Size failedSize_ = ~Size(0);
+  Ring<MarkSweepSegment> spaceRing_{this};  // on the pool's withSpace_ ring
 };
 
 class MarkSweepPool : public AutoPool {
@@ -103,15 +126,38 @@ class MarkSweepPool : public AutoPool {
   Format* fmt() const { return format_; }
   Shift alignShift() const { return alignShift_; }
 
-  // Gives an empty segment back to the arena.
+  // A reclaim left `seg` empty: keeps it in the cache of empty segments if
+  // there is room (`cacheLimit`), or gives it back to the arena.
+  void segmentEmptied(MarkSweepSegment* seg);
+  // Gives a segment (empty, or at pool destruction) back to the arena.
   void freeSegment(MarkSweepSegment* seg);
+  // Gives every cached empty segment back to the arena (commit limit, spare
+  // set to zero). Returns the bytes given back.
+  Size releaseCached() override;
+
+  // The most bytes of empty segments the cache keeps: what the pool's
+  // generation will allocate before the chain next collects it, since up to
+  // that much is bound to be refilled before anything could reclaim it; none
+  // if the client keeps no spare memory (mps_arena_spare_set(arena, 0)).
+  Size cacheLimit() const;
+  Size cachedBytes() const { return cachedBytes_; }
+  Size cachedSegments() const { return cache_.length(); }
 
  private:
+  friend class MarkSweepSegment;
   Res newSegment(MarkSweepSegment** segOut, Size size, RankSet rankSet);
+  // A cached empty segment of the default size, ready for `rankSet`, or null.
+  MarkSweepSegment* takeCached(RankSet rankSet);
+  void noteSpace(MarkSweepSegment* seg) {
+    if (seg->spaceRing_.isSingle()) withSpace_.append(&seg->spaceRing_);
+  }
 
   bool leaf_ = false;
   Shift alignShift_ = 3;
   Size totalSize_ = 0;
+  Ring<MarkSweepSegment> withSpace_{nullptr};  // segments that may have free runs
+  Ring<Segment> cache_{nullptr};               // empty segments, linked by poolRing
+  Size cachedBytes_ = 0;
 };
 
 }  // namespace mps::core

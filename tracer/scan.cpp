@@ -24,24 +24,6 @@ bool ScanState::check() const {
   return true;
 }
 
-Res ScanState::fix2(Addr* refIO) {
-  Addr ref = *refIO;
-  if (MPS_UNLIKELY(verifying)) return verifyRef(ref);
-  Segment* seg = arena_->segmentOf(ref);
-  if (seg == nullptr) {
-    // Exact references point at objects or are null (roots.md): one into the
-    // arena that no pool owns is the client's bug.
-    MPS_AVER(rank_ == Rank::ambig || ref == nullptr || arena_->tractOf(ref) != nullptr ||
-             !arena_->hasAddr(ref) || !"ss->rank < RankEXACT");
-    return Res::ok;
-  }
-  if (!seg->isWhite(traces_)) return Res::ok;
-  if (MPS_UNLIKELY(rank_ == Rank::weak)) return seg->fixWeak(this, refIO);
-  Res res = seg->fix(this, refIO);
-  if (res == Res::ok) fixedSummary_ |= refSetOfAddr(*refIO, zoneShift());
-  return res;
-}
-
 Res ScanState::verifyRef(Addr ref) {
   if (rank_ == Rank::ambig) return Res::ok;
   Segment* seg = arena_->segmentOf(ref);

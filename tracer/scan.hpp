@@ -48,12 +48,25 @@ class ScanState {
     c._ufs |= zone;
     return (c._w & zone) != 0;
   }
-  // Stage 2 and 3: the reference passed stage 1.
-  Res fix2(Addr* refIO);
-  // Both stages.
-  MPS_FORCE_INLINE Res fix12(Addr* refIO) {
-    return fix1(wordOf(*refIO)) ? fix2(refIO) : Res::ok;
+  // Stage 2 and 3: the reference passed stage 1. Inline, so that the C
+  // interface's _mps_fix2 is the only call between a client's scan method
+  // and the pool's fix.
+  MPS_FORCE_INLINE Res fix2(Addr* refIO) {
+    Addr ref = *refIO;
+    if (MPS_UNLIKELY(verifying)) return verifyRef(ref);
+    Segment* seg = arena_->segmentOf(ref);
+    if (seg == nullptr) {
+      checkUnowned(ref);
+      return Res::ok;
+    }
+    if (!seg->isWhite(traces_)) return Res::ok;
+    if (MPS_UNLIKELY(rank_ == Rank::weak)) return seg->fixWeak(this, refIO);
+    Res res = seg->fix(this, refIO);
+    if (res == Res::ok) fixedSummary_ |= refSetOfAddr(*refIO, zoneShift());
+    return res;
   }
+  // Both stages.
+  MPS_FORCE_INLINE Res fix12(Addr* refIO) { return fix1(wordOf(*refIO)) ? fix2(refIO) : Res::ok; }
 
   // The summary of the references seen since the last reset: zones of
   // references that were not white, plus the zones of those fixed.
@@ -82,6 +95,13 @@ class ScanState {
 
  private:
   Res verifyRef(Addr ref);
+  // Exact references point at objects or are null (roots.md): one into the
+  // arena that no pool owns is the client's bug (checked builds).
+  void checkUnowned(Addr ref) const {
+    MPS_AVER(rank_ == Rank::ambig || ref == nullptr || arena_->tractOf(ref) != nullptr ||
+             !arena_->hasAddr(ref) || !"ss->rank < RankEXACT");
+    (void)ref;
+  }
 
   Arena* arena_;
   Trace* trace_;

@@ -4,6 +4,8 @@
 #include <oneapi/tbb/task_group.h>
 
 #include <chrono>
+#include <mutex>
+#include <thread>
 
 #include "arena/buffer.hpp"
 #include "shield/shield.hpp"
@@ -128,15 +130,20 @@ Res Trace::scanRememberedSet(Worker* worker) {
 
 // Grey objects ---------------------------------------------------------------------
 
-Res Trace::drainSequential(Worker* worker) {
-  while (!worker->stack.empty()) {
-    GreyRef g = worker->stack.back();
-    worker->stack.pop_back();
-    Res res = g.seg->scanObject(&worker->ss, g.object);
-    ++worker->objectsScanned;
-    if (res != Res::ok) return res;
-  }
-  return Res::ok;
+namespace {
+
+// How many grey objects are prefetched ahead of the one being scanned: enough
+// to cover a miss to memory with the scanning of the others, few enough that
+// the prefetched lines are still in the cache when their turn comes.
+constexpr Size kPrefetchDepth = 8;
+
+}  // namespace
+
+void Worker::finishOldest() {
+  PendingFix f = pending_[pendingHead_];
+  pendingHead_ = (pendingHead_ + 1) % kFixDepth;
+  --pendingCount_;
+  f.seg->finishFix(&ss, f.ref, f.rank);
 }
 
 namespace {
@@ -145,85 +152,162 @@ namespace {
 // drains share it: more ordering than there is, only in TSan builds).
 [[maybe_unused]] char gTaskHandOff;
 
-// The state shared by the tasks of one parallel drain.
-struct Drain {
-  Trace* trace;
-  std::vector<Worker*>* workers;
-  tbb::task_group group;
-  std::atomic<int> outstanding{0};  // tasks spawned and not finished
-  int width;                        // workers in the task arena
-  std::atomic<bool> failed{false};
-
-  void spawn(std::vector<GreyRef>&& packet);
-  void run(std::vector<GreyRef>& packet);
-};
-
-void Drain::spawn(std::vector<GreyRef>&& packet) {
-  outstanding.fetch_add(1, std::memory_order_relaxed);
-  // task_group wants a copyable functor: the packet travels on the heap.
-  auto* p = new std::vector<GreyRef>(std::move(packet));
-  // oneTBB's queues are not instrumented: tell TSan that the task object, the
-  // packet and all the marking before them reach the task (and, at its end,
-  // the waiter). The task's first act names a static address: reading its own
-  // captures would already be the access TSan has to be told about.
-  MPS_HAPPENS_BEFORE(&gTaskHandOff);
-  group.run([this, p] {
-    MPS_HAPPENS_AFTER(&gTaskHandOff);
-    run(*p);
-    delete p;
-    MPS_HAPPENS_BEFORE(&gTaskHandOff);
-  });
-}
-
-void Drain::run(std::vector<GreyRef>& packet) {
-  int slot = tbb::this_task_arena::current_thread_index();
-  Worker* worker = (*workers)[Size(slot) < workers->size() ? Size(slot) : 0];
+// Scans grey objects of `worker` until its stack, its prefetch FIFO and its
+// deferred fixes are all empty, a scan fails, or `stop` is set. `afterScan`
+// runs after each scan (work sharing).
+template <class AfterScan>
+Res drainStack(Worker* worker, const std::atomic<bool>* stop, AfterScan&& afterScan) {
   std::vector<GreyRef>& stack = worker->stack;
-  stack.insert(stack.end(), packet.begin(), packet.end());
-  packet.clear();
-  packet.shrink_to_fit();
-  while (!stack.empty()) {
-    if (failed.load(std::memory_order_relaxed)) {
-      stack.clear();
-      break;
+  GreyRef fifo[kPrefetchDepth];
+  Size head = 0, count = 0;
+  for (;;) {
+    while (count < kPrefetchDepth && !stack.empty()) {
+      GreyRef g = stack.back();
+      stack.pop_back();
+      __builtin_prefetch(g.object);
+      fifo[(head + count) % kPrefetchDepth] = g;
+      ++count;
     }
-    // Share the older half while some worker has nothing to do.
-    if (stack.size() >= 2 && outstanding.load(std::memory_order_relaxed) < width) {
-      Size half = stack.size() / 2;
-      std::vector<GreyRef> share(stack.begin(), stack.begin() + std::ptrdiff_t(half));
-      stack.erase(stack.begin(), stack.begin() + std::ptrdiff_t(half));
-      spawn(std::move(share));
+    if (count == 0) {
+      if (!worker->hasPending()) return Res::ok;
+      worker->finishPending();  // may make more objects grey
+      continue;
     }
-    GreyRef g = stack.back();
-    stack.pop_back();
+    GreyRef g = fifo[head];
+    head = (head + 1) % kPrefetchDepth;
+    --count;
     Res res = g.seg->scanObject(&worker->ss, g.object);
     ++worker->objectsScanned;
+    if (MPS_UNLIKELY(res != Res::ok)) {
+      // The marks are incomplete and the trace is abandoned: what is left in
+      // the FIFO does not matter.
+      return res;
+    }
+    if (stop != nullptr && MPS_UNLIKELY(stop->load(std::memory_order_relaxed))) return Res::ok;
+    afterScan();
+  }
+}
+
+// The state shared by the workers of one parallel drain.
+struct Drain {
+  // Grey objects a worker moves to the shared list at a time: large enough
+  // that sharing is rare next to scanning, small enough to split a stack
+  // only a few thousand entries deep.
+  static constexpr Size kPacket = 256;
+
+  std::vector<Worker*>* workers;
+  int width = 0;
+  // What every worker reads after each scan, apart from what is written
+  // when work moves.
+  alignas(64) std::atomic<Size> packetCount{0};  // packets.size(), readable without the lock
+  std::atomic<int> active{0};                    // workers with grey objects in hand
+  std::atomic<bool> failed{false};
+  alignas(64) std::mutex lock;  // protects packets
+  std::vector<std::vector<GreyRef>> packets;
+
+  void work(Worker* worker);
+  void maybeShare(Worker* worker);
+  bool takePacket(Worker* worker);
+};
+
+void Drain::maybeShare(Worker* worker) {
+  std::vector<GreyRef>& stack = worker->stack;
+  // Cheap tests first: most scans share nothing.
+  if (stack.size() < 2) return;
+  if (packetCount.load(std::memory_order_relaxed) != 0) return;
+  if (active.load(std::memory_order_relaxed) >= width) return;
+  Size n = stack.size() / 2;
+  if (n > kPacket) n = kPacket;
+  std::vector<GreyRef> packet(stack.begin(), stack.begin() + std::ptrdiff_t(n));
+  // Fill the hole at the bottom with entries from the top rather than
+  // moving the whole stack down: the order of grey objects does not matter.
+  Size size = stack.size();
+  Size keep = size - n;
+  Size moved = keep < n ? keep : n;
+  for (Size k = 0; k < moved; ++k)
+    stack[k] = stack[size - moved + k];
+  stack.resize(keep);
+  {
+    std::lock_guard<std::mutex> guard(lock);
+    packets.push_back(std::move(packet));
+    packetCount.store(packets.size(), std::memory_order_seq_cst);
+  }
+}
+
+bool Drain::takePacket(Worker* worker) {
+  std::lock_guard<std::mutex> guard(lock);
+  if (packets.empty()) return false;
+  std::vector<GreyRef>& packet = packets.back();
+  worker->stack.insert(worker->stack.end(), packet.begin(), packet.end());
+  packets.pop_back();
+  packetCount.store(packets.size(), std::memory_order_seq_cst);
+  return true;
+}
+
+void Drain::work(Worker* worker) {
+  active.fetch_add(1, std::memory_order_seq_cst);
+  for (;;) {
+    Res res = drainStack(worker, &failed, [&] { maybeShare(worker); });
     if (res != Res::ok) {
       if (worker->res == Res::ok) worker->res = res;
       failed.store(true, std::memory_order_relaxed);
     }
+    if (failed.load(std::memory_order_relaxed)) {
+      worker->stack.clear();
+      active.fetch_sub(1, std::memory_order_seq_cst);
+      return;
+    }
+    // Out of work. A worker shares only while it is active, so once no
+    // worker is active and the list is empty, nothing is grey anywhere
+    // (a worker that went idle after sharing finds its own packet here).
+    active.fetch_sub(1, std::memory_order_seq_cst);
+    for (unsigned spins = 0;; ++spins) {
+      if (failed.load(std::memory_order_relaxed)) return;
+      if (packetCount.load(std::memory_order_seq_cst) != 0) {
+        active.fetch_add(1, std::memory_order_seq_cst);
+        if (takePacket(worker)) break;
+        active.fetch_sub(1, std::memory_order_seq_cst);
+      } else if (active.load(std::memory_order_seq_cst) == 0) {
+        return;
+      }
+      // On a machine with fewer free cores than workers, let the worker
+      // with the grey objects run.
+      if (spins > 64) std::this_thread::yield();
+    }
   }
-  outstanding.fetch_sub(1, std::memory_order_relaxed);
 }
 
 }  // namespace
 
 Res Trace::drain() {
   Worker* first = workers_[0];
-  if (!parallel_) return drainSequential(first);
+  if (!parallel_) return drainStack(first, nullptr, [] {});
   WorkerPool* pool = collector_->workerPool_;
   Drain drain;
-  drain.trace = this;
   drain.workers = &workers_;
   drain.width = int(workers_.size());
-  std::vector<GreyRef> seed;
-  seed.swap(first->stack);
   MPS_HAPPENS_BEFORE(&gTaskHandOff);  // execute may hand the functor to a worker
   pool->arena().execute([&] {
     MPS_HAPPENS_AFTER(&gTaskHandOff);
-    drain.spawn(std::move(seed));
-    drain.group.wait();
-    MPS_HAPPENS_AFTER(&gTaskHandOff);  // every task's work, released at its end
+    tbb::task_group group;
+    for (Size i = 1; i < workers_.size(); ++i) {
+      Worker* w = workers_[i];
+      // oneTBB's queues are not instrumented: tell TSan that the workers'
+      // state (the roots' grey objects among it) reaches the task, and the
+      // task's marking reaches the waiter. The task's first act names a
+      // static address: reading its own captures would already be the
+      // access TSan has to be told about (test/tsan.supp has the rest).
+      MPS_HAPPENS_BEFORE(&gTaskHandOff);
+      group.run([&drain, w] {
+        MPS_HAPPENS_AFTER(&gTaskHandOff);
+        drain.work(w);
+        MPS_HAPPENS_BEFORE(&gTaskHandOff);
+      });
+    }
+    // The collecting thread is a worker too, with the roots' grey objects.
+    drain.work(first);
+    group.wait();
+    MPS_HAPPENS_AFTER(&gTaskHandOff);
     MPS_HAPPENS_BEFORE(&gTaskHandOff);
   });
   MPS_HAPPENS_AFTER(&gTaskHandOff);
@@ -300,8 +384,10 @@ Res Trace::run(Chain* chain, unsigned top, bool all) {
   parallel_ = n > 1 && collector_->workerPool_ != nullptr;
   if (!parallel_) n = 1;
   workers_.reserve(n);
-  for (unsigned i = 0; i < n; ++i)
+  for (unsigned i = 0; i < n; ++i) {
     workers_.push_back(new Worker(arena_, this));
+    workers_.back()->concurrent = parallel_;
+  }
 
   // Every segment of an automatic pool may be touched (condemned, or
   // scanned as part of the remembered set): expose them all for the
@@ -331,16 +417,18 @@ Res Trace::run(Chain* chain, unsigned top, bool all) {
   } else {
     reclaim();
   }
-  Size objectsScanned = 0;
-  for (Worker* w : workers_)
+  Size objectsScanned = 0, objectsMarked = 0;
+  for (Worker* w : workers_) {
     objectsScanned += w->objectsScanned;
+    objectsMarked += w->objectsMarked;
+  }
 
   Collector::Stats& stats = collector_->last_;
   stats.condemned = condemned_;
   stats.live = preserved_.load();
   stats.notCondemned = notCondemned_;
   stats.reclaimed = reclaimed_;
-  stats.objectsMarked = marked_.load();
+  stats.objectsMarked = objectsMarked;
   stats.segmentsScanned = segmentsScanned_;
   stats.workers = n;
   stats.markSeconds = markSeconds_;

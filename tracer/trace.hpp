@@ -8,13 +8,20 @@
 // grey objects in parallel, reclaim, resume the threads and post messages.
 //
 // Grey work. A fix that turns an object from white to marked pushes it on
-// its worker's grey stack; a worker pops and scans objects until its stack
-// is empty. Work is shared through oneTBB: while fewer tasks are running
-// than there are workers, a worker with two or more grey objects gives the
-// older half of its stack (nearer the roots, so usually the larger
-// subgraphs) to a new task, which any idle thread of the task arena picks
-// up. Marking is a fixpoint, so the survivors do not depend on the order or
-// the number of workers.
+// its worker's grey stack; a worker pops objects and scans them until its
+// stack is empty. Between the stack and the scan sits a short FIFO: an
+// object is prefetched when it enters and scanned when it leaves, a few
+// objects later, so the cache miss on a grey object (the heap is visited in
+// no useful order) overlaps the scanning of the ones before it.
+//
+// Parallel marking (tracer.md, "Parallel marking"): one oneTBB task per
+// worker. Work moves between workers in packets through a shared list: a
+// worker with a deep stack that sees the list empty while some worker is
+// idle moves a packet from the bottom of its stack (the older entries,
+// nearer the roots, so usually the larger subgraphs) to the list; an idle
+// worker takes a packet. Marking ends when no worker is active and the list
+// is empty. Marking is a fixpoint, so the survivors do not depend on the
+// order or the number of workers.
 #pragma once
 
 #include <atomic>
@@ -39,7 +46,17 @@ struct GreyRef {
   Addr object;
 };
 
-class Worker {
+// A fix whose test of the mark bit waits until its cache line has arrived.
+struct PendingFix {
+  Segment* seg;
+  Addr ref;
+  Rank rank;  // the rank of the reference, for the checks
+};
+
+// Cache-line aligned: each worker writes its own fields on every fix (the
+// scan state's summary, the deferred fixes, the counters), and workers that
+// shared a line would take it from each other all the time.
+class alignas(64) Worker {
  public:
   Worker(Arena* arena, Trace* trace) : ss(arena, trace, this) {}
   Worker(const Worker&) = delete;
@@ -48,11 +65,41 @@ class Worker {
   // Called by pools' fix when an object turns from white to marked and
   // needs scanning.
   void push(Segment* seg, Addr object) { stack.push_back(GreyRef{seg, object}); }
+  // Called by pools' fix when an object turns from white to marked.
+  void noteMarked() { ++objectsMarked; }
+  // Called by a non-moving pool's fix, which has prefetched the mark bit of
+  // `ref`: seg->finishFix(ref) runs some fixes later (or when the grey
+  // objects run out), by when the bit is in the cache. Only a pool that never
+  // updates a reference may defer, since the fix has already returned.
+  void defer(Segment* seg, Addr ref, Rank rank) {
+    if (pendingCount_ == kFixDepth) finishOldest();
+    pending_[(pendingHead_ + pendingCount_) % kFixDepth] = PendingFix{seg, ref, rank};
+    ++pendingCount_;
+  }
+  bool hasPending() const { return pendingCount_ != 0; }
+  // Finishes every deferred fix (they may push grey objects).
+  void finishPending() {
+    while (pendingCount_ != 0)
+      finishOldest();
+  }
 
   ScanState ss;
   std::vector<GreyRef> stack;
+  // Whether other workers mark at the same time: mark bits are then set
+  // with atomic read-modify-writes; a lone worker uses plain stores.
+  bool concurrent = false;
   Size objectsScanned = 0;
-  Res res = Res::ok;  // the first scan failure
+  Size objectsMarked = 0;  // counted per worker, summed when marking ends
+  Res res = Res::ok;       // the first scan failure
+
+ private:
+  // Deferred fixes in flight: enough to cover a miss to the last-level cache
+  // with the fixes of a few objects.
+  static constexpr Size kFixDepth = 16;
+  void finishOldest();
+  PendingFix pending_[kFixDepth];
+  Size pendingHead_ = 0;
+  Size pendingCount_ = 0;
 };
 
 class Trace {
@@ -77,8 +124,6 @@ class Trace {
   void noteNotCondemned(Size bytes) { notCondemned_ += bytes; }
   void notePreserved(Size bytes) { preserved_.fetch_add(bytes, std::memory_order_relaxed); }
   void noteReclaimed(Size bytes) { reclaimed_ += bytes; }
-  // Objects marked, counted by pools' fix (statistics).
-  void noteMarked() { marked_.fetch_add(1, std::memory_order_relaxed); }
   bool parallel() const { return parallel_; }
 
   // Bytes condemned in, and surviving from, one generation's segments: what
@@ -101,7 +146,6 @@ class Trace {
   Res scanWeakRoots(Worker* worker);
   Res scanRememberedSet(Worker* worker);
   Res drain();
-  Res drainSequential(Worker* worker);
   void reclaim();
   void abandon();
   void verify();
@@ -118,7 +162,6 @@ class Trace {
   Size notCondemned_ = 0;
   std::atomic<Size> preserved_{0};
   Size reclaimed_ = 0;
-  std::atomic<Size> marked_{0};
   Size segmentsScanned_ = 0;
   double markSeconds_ = 0;
 };

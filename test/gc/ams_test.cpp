@@ -197,6 +197,53 @@ TEST_F(AmsTest, OneWorkerAndManyGiveTheSameSurvivors) {
   mps_arena_release(arena);
 }
 
+// Parallel marking moves grey objects between workers in packets: a long
+// list (one grey object at a time, nothing to share, the other workers idle
+// throughout) and a wide tree (thousands of grey objects, shared in many
+// packets) must both survive whole, with any number of workers, and the
+// garbage between them must go.
+TEST_F(AmsTest, ParallelMarkingKeepsListsAndWideTreesWhole) {
+  static mps_addr_t table[2];
+  const size_t listLength = 20000;
+  Object* head = nullptr;
+  mps_word_t id = 0;
+  std::set<mps_word_t> expected;
+  for (size_t i = 0; i < listLength; ++i) {
+    Object* o = allocObject(ap, id, 1);
+    ASSERT_NE(o, nullptr);
+    o->refs[0] = head;
+    head = o;
+    expected.insert(id++);
+    ASSERT_NE(allocObject(ap, 1000000 + i, 1), nullptr);  // garbage
+  }
+  // A tree of fan-out 8, breadth first: level k has 8^k nodes.
+  std::vector<Object*> level{allocObject(ap, id, 8)};
+  expected.insert(id++);
+  Object* root = level[0];
+  for (int depth = 0; depth < 4; ++depth) {
+    std::vector<Object*> next;
+    for (Object* parent : level) {
+      for (size_t k = 0; k < 8; ++k) {
+        Object* child = allocObject(ap, id, depth < 3 ? 8 : 0);
+        ASSERT_NE(child, nullptr);
+        expected.insert(id++);
+        parent->refs[k] = child;
+        next.push_back(child);
+      }
+    }
+    level.swap(next);
+  }
+  table[0] = head;
+  table[1] = root;
+  addExactTable(table, 2);
+  for (unsigned workers : {2u, 4u, 1u, 3u}) {
+    mps_arena_gc_workers_set(arena, workers);
+    ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+    EXPECT_EQ(survivors(), expected) << workers << " workers";
+  }
+  mps_arena_release(arena);
+}
+
 TEST_F(AmsTest, AmbiguousRootsToForeignFreeAndInteriorAddressesAreHarmless) {
   Object* interiorOnly = allocObject(ap, 1, 3);
   Object* exactHit = allocObject(ap, 2, 0);
