@@ -36,8 +36,10 @@ Trace::Trace(Collector* collector, const char* why)
     : collector_(collector), arena_(collector->arena()), why_(why) {}
 
 Trace::~Trace() {
-  for (Worker* w : workers_)
-    delete w;
+  for (Worker* w : workers_) {
+    w->~Worker();
+    PageAllocator<Worker>().deallocate(w, 1);
+  }
 }
 
 // Condemn ----------------------------------------------------------------------
@@ -157,7 +159,7 @@ namespace {
 // runs after each scan (work sharing).
 template <class AfterScan>
 Res drainStack(Worker* worker, const std::atomic<bool>* stop, AfterScan&& afterScan) {
-  std::vector<GreyRef>& stack = worker->stack;
+  GreyStack& stack = worker->stack;
   GreyRef fifo[kPrefetchDepth];
   Size head = 0, count = 0;
   for (;;) {
@@ -195,15 +197,17 @@ struct Drain {
   // only a few thousand entries deep.
   static constexpr Size kPacket = 256;
 
-  std::vector<Worker*>* workers;
+  std::vector<Worker*, PageAllocator<Worker*>>* workers;
   int width = 0;
   // What every worker reads after each scan, apart from what is written
   // when work moves.
   alignas(64) std::atomic<Size> packetCount{0};  // packets.size(), readable without the lock
   std::atomic<int> active{0};                    // workers with grey objects in hand
   std::atomic<bool> failed{false};
-  alignas(64) std::mutex lock;  // protects packets
-  std::vector<std::vector<GreyRef>> packets;
+  alignas(64) std::mutex lock;  // protects packets and spares
+  std::vector<GreyStack, PageAllocator<GreyStack>> packets;
+  // Emptied packets, kept with their storage: each new one is a mapping.
+  std::vector<GreyStack, PageAllocator<GreyStack>> spares;
 
   void work(Worker* worker);
   void maybeShare(Worker* worker);
@@ -211,14 +215,22 @@ struct Drain {
 };
 
 void Drain::maybeShare(Worker* worker) {
-  std::vector<GreyRef>& stack = worker->stack;
+  GreyStack& stack = worker->stack;
   // Cheap tests first: most scans share nothing.
   if (stack.size() < 2) return;
   if (packetCount.load(std::memory_order_relaxed) != 0) return;
   if (active.load(std::memory_order_relaxed) >= width) return;
   Size n = stack.size() / 2;
   if (n > kPacket) n = kPacket;
-  std::vector<GreyRef> packet(stack.begin(), stack.begin() + std::ptrdiff_t(n));
+  GreyStack packet;
+  {
+    std::lock_guard<std::mutex> guard(lock);
+    if (!spares.empty()) {
+      packet = std::move(spares.back());
+      spares.pop_back();
+    }
+  }
+  packet.assign(stack.begin(), stack.begin() + std::ptrdiff_t(n));
   // Fill the hole at the bottom with entries from the top rather than
   // moving the whole stack down: the order of grey objects does not matter.
   Size size = stack.size();
@@ -237,8 +249,10 @@ void Drain::maybeShare(Worker* worker) {
 bool Drain::takePacket(Worker* worker) {
   std::lock_guard<std::mutex> guard(lock);
   if (packets.empty()) return false;
-  std::vector<GreyRef>& packet = packets.back();
+  GreyStack& packet = packets.back();
   worker->stack.insert(worker->stack.end(), packet.begin(), packet.end());
+  packet.clear();
+  spares.push_back(std::move(packet));
   packets.pop_back();
   packetCount.store(packets.size(), std::memory_order_seq_cst);
   return true;
@@ -385,7 +399,7 @@ Res Trace::run(Chain* chain, unsigned top, bool all) {
   if (!parallel_) n = 1;
   workers_.reserve(n);
   for (unsigned i = 0; i < n; ++i) {
-    workers_.push_back(new Worker(arena_, this));
+    workers_.push_back(new (PageAllocator<Worker>().allocate(1)) Worker(arena_, this));
     workers_.back()->concurrent = parallel_;
   }
 

@@ -32,6 +32,7 @@
 #include "base/check.hpp"
 #include "base/res.hpp"
 #include "base/types.hpp"
+#include "protect/pagealloc.hpp"
 #include "tracer/scan.hpp"
 
 namespace mps::core {
@@ -45,6 +46,10 @@ struct GreyRef {
   Segment* seg;
   Addr object;
 };
+
+// The collector's working memory comes from PageAllocator, not the C heap:
+// mutator threads are stopped while it grows, perhaps inside malloc.
+using GreyStack = std::vector<GreyRef, PageAllocator<GreyRef>>;
 
 // A fix whose test of the mark bit waits until its cache line has arrived.
 struct PendingFix {
@@ -84,7 +89,7 @@ class alignas(64) Worker {
   }
 
   ScanState ss;
-  std::vector<GreyRef> stack;
+  GreyStack stack;
   // Whether other workers mark at the same time: mark bits are then set
   // with atomic read-modify-writes; a lone worker uses plain stores.
   bool concurrent = false;
@@ -154,9 +159,10 @@ class Trace {
   Arena* arena_;
   const char* why_;
   RefSet white_ = kRefSetEmpty;
-  std::vector<Segment*> condemnedSegs_;
-  std::vector<GenerationTally> tallies_;  // a few generations: searched linearly
-  std::vector<Worker*> workers_;
+  std::vector<Segment*, PageAllocator<Segment*>> condemnedSegs_;
+  // A few generations: searched linearly.
+  std::vector<GenerationTally, PageAllocator<GenerationTally>> tallies_;
+  std::vector<Worker*, PageAllocator<Worker*>> workers_;
   bool parallel_ = false;
   Size condemned_ = 0;
   Size notCondemned_ = 0;
