@@ -3,6 +3,10 @@
 // mutator threads allocate and mutate while collections start from any of
 // them (run under TSan by CI).
 #include <gtest/gtest.h>
+#include <malloc.h>
+
+#include <cstdio>
+#include <cstdlib>
 
 #include <atomic>
 #include <chrono>
@@ -137,6 +141,71 @@ TEST(GcThreads, FourMutatorsCollectingFromAnyThread) {
     t.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_GT(collections.load(), 0);
+}
+
+// A registered thread is stopped wherever it is, often inside malloc or free
+// holding the lock of its malloc arena. With one malloc arena for the whole
+// process (as when there are more threads than glibc makes arenas), a
+// collector that called malloc while the world is stopped would wait for
+// that lock forever. Collections here must all finish; a watchdog turns a
+// hang into a failure.
+TEST(GcThreads, CollectionsNeverWaitForAThreadStoppedInsideMalloc) {
+  mallopt(M_ARENA_MAX, 1);
+  Heap heap;
+  mps_ap_t ap;
+  ASSERT_EQ(mps_ap_create_k(&ap, heap.pool, mps_args_none), MPS_RES_OK);
+  // Enough live objects for the grey stacks to grow during each collection.
+  static mps_addr_t table[1];
+  mps_root_t tableRoot;
+  ASSERT_EQ(mps_root_create_table(&tableRoot, heap.arena, mps_rank_exact(), 0, table, 1),
+            MPS_RES_OK);
+  Object* tree = nullptr;
+  for (mps_word_t i = 0; i < 20000; ++i) {
+    Object* o = allocObject(ap, i + 1, 2);
+    ASSERT_NE(o, nullptr);
+    o->refs[0] = tree;
+    o->refs[1] = i % 2 ? tree : nullptr;
+    tree = o;
+    table[0] = tree;
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<long> mallocs{0};
+  std::thread mutator([&] {
+    void* cold = __builtin_frame_address(0);
+    mps_thr_t thread;
+    mps_root_t root;
+    if (mps_thread_reg(&thread, heap.arena) != MPS_RES_OK) return;
+    if (mps_root_create_thread(&root, heap.arena, thread, cold) != MPS_RES_OK) return;
+    while (!stop.load(std::memory_order_relaxed)) {
+      // Past the per-thread cache's sizes: every call takes the arena's lock.
+      void* volatile p = std::malloc(4096 + size_t(mallocs.load() % 512));
+      std::free(p);
+      mallocs.fetch_add(1, std::memory_order_relaxed);
+    }
+    mps_root_destroy(root);
+    mps_thread_dereg(thread);
+  });
+  std::atomic<bool> done{false};
+  std::thread watchdog([&] {
+    for (int i = 0; i < 600 && !done.load(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!done.load()) {
+      std::fprintf(stderr, "watchdog: a collection waited 60 s for a stopped thread\n");
+      std::_Exit(1);
+    }
+  });
+  while (mallocs.load() == 0)
+    std::this_thread::yield();
+  for (int i = 0; i < 100; ++i)
+    ASSERT_EQ(mps_arena_collect(heap.arena), MPS_RES_OK);
+  done = true;
+  stop = true;
+  mutator.join();
+  watchdog.join();
+  EXPECT_EQ(walkIds(heap.arena).size(), 20000u);
+  mps_arena_release(heap.arena);
+  mps_root_destroy(tableRoot);
+  mps_ap_destroy(ap);
 }
 
 // Overwrites the dead frames below the caller, so that only what live
