@@ -4,8 +4,12 @@
 
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
+#include <oneapi/tbb/task_group.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
 
 namespace mps::core {
 
@@ -16,7 +20,13 @@ class WorkerPool {
   // print a warning on stderr, which a library must not. So the task arena
   // is capped there; the trace still keeps `width` workers' state, which the
   // threads that do run share out by slot.
-  explicit WorkerPool(unsigned width) : arena_(threadsFor(width)), width_(width) {}
+  //
+  // The pool is warmed up at once, outside any collection: oneTBB loads its
+  // allocator library and starts its threads on first use, and both call
+  // malloc (dlopen, pthread_create), which must not happen while mutator
+  // threads are stopped, perhaps holding malloc's lock
+  // (roots-and-threads.md, .thread.heap).
+  explicit WorkerPool(unsigned width) : arena_(threadsFor(width)), width_(width) { warmUp(); }
   tbb::task_arena& arena() { return arena_; }
   unsigned width() const { return width_; }
 
@@ -24,6 +34,27 @@ class WorkerPool {
   static int threadsFor(unsigned width) {
     auto limit = tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism);
     return int(std::min<std::size_t>(width, std::max<std::size_t>(limit, 1)));
+  }
+
+  // Runs one task per thread of the task arena, each waiting (briefly) for
+  // the others to start, so that oneTBB has created every worker thread.
+  void warmUp() {
+    arena_.initialize();
+    int threads = arena_.max_concurrency();
+    std::atomic<int> started{0};
+    arena_.execute([&] {
+      tbb::task_group group;
+      auto task = [&started, threads] {
+        started.fetch_add(1);
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+        while (started.load() < threads && std::chrono::steady_clock::now() < deadline)
+          std::this_thread::yield();
+      };
+      for (int i = 1; i < threads; ++i)
+        group.run(task);
+      task();
+      group.wait();
+    });
   }
 
   tbb::task_arena arena_;
