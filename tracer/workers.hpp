@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 namespace mps::core {
@@ -37,20 +38,26 @@ class WorkerPool {
   }
 
   // Runs one task per thread of the task arena, each waiting (briefly) for
-  // the others to start, so that oneTBB has created every worker thread.
+  // the others to start, so that oneTBB has created every worker thread. The
+  // tasks capture nothing (their state is static, one warm-up at a time):
+  // ThreadSanitizer cannot see oneTBB hand a task's captures over.
   void warmUp() {
+    static std::mutex oneAtATime;
+    static std::atomic<int> started;
+    static std::atomic<int> threads;
+    std::lock_guard<std::mutex> guard(oneAtATime);
     arena_.initialize();
-    int threads = arena_.max_concurrency();
-    std::atomic<int> started{0};
-    arena_.execute([&] {
-      tbb::task_group group;
-      auto task = [&started, threads] {
+    started.store(0);
+    threads.store(arena_.max_concurrency());
+    arena_.execute([] {
+      auto task = [] {
         started.fetch_add(1);
         auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
-        while (started.load() < threads && std::chrono::steady_clock::now() < deadline)
+        while (started.load() < threads.load() && std::chrono::steady_clock::now() < deadline)
           std::this_thread::yield();
       };
-      for (int i = 1; i < threads; ++i)
+      tbb::task_group group;
+      for (int i = 1; i < threads.load(); ++i)
         group.run(task);
       task();
       group.wait();
