@@ -646,6 +646,18 @@ class AutomaticPool : public Pool {
   Result walk(mps_area_scan_t scan, void* closure = nullptr) {
     return mps_pool_walk(handle_, scan, closure);
   }
+
+ protected:
+  // The keyword arguments every automatic pool takes: its format and, if
+  // one is given, its chain and the generation it allocates in.
+  static void addCommonArgs(detail::ArgList& args, Format& format, const Chain* chain,
+                            unsigned gen) {
+    args.add(MPS_KEY_FORMAT).val.format = format.handle();
+    if (chain != nullptr) {
+      args.add(MPS_KEY_CHAIN).val.chain = chain->handle();
+      args.add(MPS_KEY_GEN).val.u = gen;
+    }
+  }
 };
 
 // Options of an AMSPool (pools-ams.md).
@@ -663,11 +675,7 @@ class AMSPool : public AutomaticPool {
                        const Options& o = Options()) {
     out.reset();
     detail::ArgList args;
-    args.add(MPS_KEY_FORMAT).val.format = format.handle();
-    if (o.chain != nullptr) {
-      args.add(MPS_KEY_CHAIN).val.chain = o.chain->handle();
-      args.add(MPS_KEY_GEN).val.u = o.gen;
-    }
+    addCommonArgs(args, format, o.chain, o.gen);
     args.boolean(MPS_KEY_AMS_SUPPORT_AMBIGUOUS, o.supportAmbiguous);
     return out.adopt(mps_pool_create_k(&out.handle_, arena.handle(), mps_class_ams(), args));
   }
@@ -688,11 +696,7 @@ class LOPool : public AutomaticPool {
                        const Options& o = Options()) {
     out.reset();
     detail::ArgList args;
-    args.add(MPS_KEY_FORMAT).val.format = format.handle();
-    if (o.chain != nullptr) {
-      args.add(MPS_KEY_CHAIN).val.chain = o.chain->handle();
-      args.add(MPS_KEY_GEN).val.u = o.gen;
-    }
+    addCommonArgs(args, format, o.chain, o.gen);
     return out.adopt(mps_pool_create_k(&out.handle_, arena.handle(), mps_class_lo(), args));
   }
 };
