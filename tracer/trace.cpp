@@ -279,6 +279,16 @@ Res Trace::drain() {
   return Res::ok;
 }
 
+// Moving pools -------------------------------------------------------------------
+
+void Trace::beginPools() {
+  forEachAutoPool(arena_, [&](AutoPool* pool) { pool->traceBegin(this); });
+}
+
+void Trace::endPools(bool abandoned) {
+  forEachAutoPool(arena_, [&](AutoPool* pool) { pool->traceEnd(this, abandoned); });
+}
+
 // Reclaim ----------------------------------------------------------------------
 
 void Trace::reclaim() {
@@ -334,6 +344,7 @@ Res Trace::run(Chain* chain, unsigned top, bool all) {
   for (unsigned i = 0; i < n; ++i) {
     workers_.push_back(new Worker(arena_, this));
     workers_.back()->concurrent = parallel_;
+    workers_.back()->index = i;
   }
 
   // Every segment of an automatic pool may be touched (condemned, or
@@ -348,9 +359,11 @@ Res Trace::run(Chain* chain, unsigned top, bool all) {
     for (Worker* w : workers_)
       w->ss.c._w = white_;
     auto tm = std::chrono::steady_clock::now();
+    beginPools();
     res = scanRoots(workers_[0]);
     if (res == Res::ok) res = scanRememberedSet(workers_[0]);
     if (res == Res::ok) res = drain();
+    endPools(res != Res::ok);
     markSeconds_ = secondsSince(tm);
   }
   forEachAutoPool(arena_, [&](AutoPool* pool) {

@@ -1,0 +1,539 @@
+#include "pools/amc/amc.hpp"
+
+#include <cstring>
+#include <new>
+#include <thread>
+
+#include "base/keys.hpp"
+#include "mpscamc.h"
+#include "shield/shield.hpp"
+
+namespace mps::core {
+
+namespace {
+
+Res createAMC(Pool** poolOut, Arena* arena, const mps_arg_s* args) {
+  return Pool::make<AMCPool>(poolOut, arena, &kPoolClassAMC, args);
+}
+
+Res createAMCZ(Pool** poolOut, Arena* arena, const mps_arg_s* args) {
+  return Pool::make<AMCPool>(poolOut, arena, &kPoolClassAMCZ, args);
+}
+
+// Waits for another worker to finish copying an object it claimed: a
+// memcpy and the client's fwd, so a short spin, then give the CPU away in
+// case that worker is not running.
+void waitForCopier(unsigned* spins) {
+  if (++*spins > 64) std::this_thread::yield();
+}
+
+Size segmentBytes(Size grains) {
+  return alignUp(sizeof(AMCSegment) + grains, sizeof(Word));
+}
+
+}  // namespace
+
+const PoolClass kPoolClassAMC = {
+    PoolClass::kSig,  "AMC",  kPoolAttrBuffer | kPoolAttrGC | kPoolAttrMoving, createAMC,
+    AMCPool::varargs, nullptr};
+const PoolClass kPoolClassAMCZ = {
+    PoolClass::kSig, "AMCZ",           kPoolAttrBuffer | kPoolAttrGC | kPoolAttrMoving,
+    createAMCZ,      AMCPool::varargs, nullptr};
+
+// Segments ------------------------------------------------------------------------
+
+AMCSegment::AMCSegment(AMCPool* pool, Addr segBase, Addr segLimit, std::uint8_t* states,
+                       Shift alignShift)
+    : Segment(pool, segBase, segLimit), amcPool_(pool), states_(states), alignShift_(alignShift) {}
+
+void AMCSegment::pad(Addr from, Addr to) {
+  MPS_AVER(base <= from && from < to && to <= limit);
+  amcPool_->fmt()->pad(from, Size(to - from));
+  std::memset(states_ + indexOf(from), kNone, indexOf(to) - indexOf(from));
+  states_[indexOf(from)] = kPad;
+  ++layout_;
+}
+
+Res AMCSegment::whiten(Trace* trace) {
+  MPS_AVER(!toSpace_);
+  condemnLimit_ = objectsLimit();
+  nailed_.store(false, std::memory_order_relaxed);
+  moved_.store(false, std::memory_order_relaxed);
+  trace->noteCondemned(Size(condemnLimit_ - base));
+  if (buffer != nullptr) trace->noteNotCondemned(Size(limit - condemnLimit_));
+  white |= trace->traces();
+  return Res::ok;
+}
+
+bool AMCSegment::nail(ScanState* ss) {
+  if (nailed_.load(std::memory_order_relaxed)) return false;
+  if (nailed_.exchange(true, std::memory_order_seq_cst)) return false;
+  Worker* worker = ss->worker();
+  worker->noteMarked();
+  // A null object asks scanObject for the whole segment.
+  if (rankSet != kRankSetEmpty) worker->push(this, nullptr);
+  return true;
+}
+
+Res AMCSegment::fix(ScanState* ss, Addr* refIO) {
+  Addr ref = *refIO;
+  if (ss->rank() == Rank::ambig) {
+    // design/amc.md .amc.nail: any ambiguous reference into the condemned
+    // part pins the whole segment, whether it is a base, an interior
+    // pointer or no object at all.
+    if (ref >= base && ref < condemnLimit_) (void)nail(ss);
+    return Res::ok;
+  }
+  Format* format = amcPool_->fmt();
+  Addr blockBase = format->baseOf(ref);
+  if (MPS_UNLIKELY(blockBase < base || blockBase >= condemnLimit_ ||
+                   !isAligned(Size(blockBase - base), Size(1) << alignShift_))) {
+    MPS_AVER(!"ss->rank == RankAMBIG: an exact reference points at an object");
+    return Res::ok;
+  }
+  if (large_) {
+    // One large object: promoting the segment in place beats copying it.
+    (void)nail(ss);
+    return Res::ok;
+  }
+  std::atomic_ref<std::uint8_t> state = stateAt(blockBase);
+  unsigned spins = 0;
+  for (;;) {
+    std::uint8_t s = state.load(std::memory_order_acquire);
+    if (s == kMoved) {
+      *refIO = static_cast<Addr>(format->isfwd(ref));
+      MPS_AVER(*refIO != nullptr && "the format's isfwd recognises its forwarding markers");
+      return Res::ok;
+    }
+    if (s == kBusy) {
+      waitForCopier(&spins);
+      continue;
+    }
+    MPS_AVER(s == kNone && "ss->rank == RankAMBIG: an exact reference points at an object");
+    // A nailed segment keeps its objects; its whole scan covers this one.
+    if (nailed_.load(std::memory_order_seq_cst)) return Res::ok;
+    std::uint8_t expected = kNone;
+    if (!state.compare_exchange_strong(expected, kBusy, std::memory_order_seq_cst,
+                                       std::memory_order_relaxed))
+      continue;
+    Worker* worker = ss->worker();
+    // .amc.claim: the segment may have been nailed between the test above
+    // and the claim, and its whole scan may already have passed this object
+    // while it was busy: leave it in place and scan it here.
+    if (nailed_.load(std::memory_order_seq_cst)) {
+      state.store(kNone, std::memory_order_release);
+      if (rankSet != kRankSetEmpty) worker->push(this, ref);
+      return Res::ok;
+    }
+    AMCSegment* toSeg = nullptr;
+    Addr copy = amcPool_->copy(worker, this, ref, &toSeg);
+    if (MPS_UNLIKELY(copy == nullptr)) {
+      // No to-space (commit limit): pin the segment instead
+      // (design/amc.md .amc.limit).
+      state.store(kNone, std::memory_order_release);
+      if (!nail(ss) && rankSet != kRankSetEmpty) worker->push(this, ref);
+      return Res::ok;
+    }
+    state.store(kMoved, std::memory_order_release);
+    if (!moved_.load(std::memory_order_relaxed)) moved_.store(true, std::memory_order_relaxed);
+    worker->noteMarked();
+    if (rankSet != kRankSetEmpty) worker->push(toSeg, copy);
+    *refIO = copy;
+    return Res::ok;
+  }
+}
+
+Res AMCSegment::scanNailed(ScanState* ss) {
+  Format* format = amcPool_->fmt();
+  ss->setRank(Rank::exact);
+  // Scan maximal runs of objects left in place; an object claimed by a
+  // copier is waited for, and one copied out is skipped (its old copy holds
+  // a forwarding marker, which skip handles).
+  Addr runBase = nullptr;
+  Addr p = base;
+  auto flush = [&](Addr runLimit) -> Res {
+    if (runBase == nullptr) return Res::ok;
+    Addr from = format->clientOf(runBase), to = format->clientOf(runLimit);
+    runBase = nullptr;
+    ss->scannedBytes += Size(to - from);
+    return Res(format->scan(ss->handle(), from, to));
+  };
+  while (p < condemnLimit_) {
+    std::atomic_ref<std::uint8_t> state = stateAt(p);
+    std::uint8_t s = state.load(std::memory_order_seq_cst);
+    for (unsigned spins = 0; s == kBusy; s = state.load(std::memory_order_seq_cst))
+      waitForCopier(&spins);
+    Addr next = format->baseOf(static_cast<Addr>(format->skip(format->clientOf(p))));
+    MPS_AVER_ALWAYS(next > p && next <= condemnLimit_ &&
+                    "format skip method steps to the next object within the segment");
+    if (s == kMoved) {
+      Res res = flush(p);
+      if (res != Res::ok) return res;
+    } else if (runBase == nullptr) {
+      runBase = p;
+    }
+    p = next;
+  }
+  return flush(p);
+}
+
+Res AMCSegment::scanObject(ScanState* ss, Addr object) {
+  if (object == nullptr) return scanNailed(ss);
+  Format* format = amcPool_->fmt();
+  ss->setRank(Rank::exact);
+  Addr next = static_cast<Addr>(format->skip(object));
+  ss->scannedBytes += Size(next - object);
+  return Res(format->scan(ss->handle(), object, next));
+}
+
+Res AMCSegment::scan(ScanState* ss) {
+  // A to-space segment still being filled does not parse yet; every object
+  // in it is grey on some worker's stack anyway.
+  if (rankSet == kRankSetEmpty || toSpace_) return Res::ok;
+  Addr lim = objectsLimit();
+  if (lim == base) return Res::ok;
+  Format* format = amcPool_->fmt();
+  ss->setRank(Rank::exact);
+  ss->scannedBytes += Size(lim - base);
+  return Res(format->scan(ss->handle(), format->clientOf(base), format->clientOf(lim)));
+}
+
+bool AMCSegment::reclaim(Trace* trace) {
+  MPS_AVER(isWhite(trace->traces()));
+  Size condemned = Size(condemnLimit_ - base);
+  if (moved_.load(std::memory_order_relaxed))
+    trace->noteMoved(refSetOfRange(base, limit, trace->arena()->zoneShift()));
+  white &= ~trace->traces();
+  moved_.store(false, std::memory_order_relaxed);
+  if (!nailed_.load(std::memory_order_relaxed)) {
+    // Every survivor was copied out.
+    trace->noteReclaimed(condemned);
+    if (buffer == nullptr) return true;
+    // The attached buffer keeps the segment: its condemned head is dead.
+    if (condemned > 0) pad(base, condemnLimit_);
+    return false;
+  }
+  // .amc.nail: the segment stays whole; old copies of objects moved out of
+  // it before it was nailed become padding.
+  nailed_.store(false, std::memory_order_relaxed);
+  Format* format = amcPool_->fmt();
+  Size padded = 0;
+  for (Addr p = base; p < condemnLimit_;) {
+    Addr next = format->baseOf(static_cast<Addr>(format->skip(format->clientOf(p))));
+    if (states_[indexOf(p)] == kMoved) {
+      pad(p, next);
+      padded += Size(next - p);
+    }
+    p = next;
+  }
+  trace->noteReclaimed(padded);
+  trace->notePreserved(condemned - padded);
+  return false;
+}
+
+void AMCSegment::release() {
+  amcPool_->segmentEmptied(this);
+}
+
+void AMCSegment::walk(ObjectVisitor f, void* closure) {
+  Format* format = amcPool_->fmt();
+  Addr lim = objectsLimit();
+  for (Addr p = base; p < lim;) {
+    Addr client = format->clientOf(p);
+    Addr next = format->baseOf(static_cast<Addr>(format->skip(client)));
+    MPS_AVER_ALWAYS(next > p && next <= lim &&
+                    "format skip method steps to the next object within the segment");
+    if (states_[indexOf(p)] == kNone) f(this, client, closure);
+    p = next;
+  }
+}
+
+void AMCSegment::buildStarts() const {
+  Addr lim = objectsLimit();
+  if (startsLayout_ == layout_ && startsLimit_ == lim) return;
+  Size grains = Size(limit - base) >> alignShift_;
+  starts_.assign((grains + kWordBits - 1) / kWordBits, 0);
+  Format* format = amcPool_->fmt();
+  for (Addr p = base; p < lim;) {
+    Size i = indexOf(p);
+    starts_[i / kWordBits] |= Word(1) << (i % kWordBits);
+    p = format->baseOf(static_cast<Addr>(format->skip(format->clientOf(p))));
+  }
+  startsLayout_ = layout_;
+  startsLimit_ = lim;
+}
+
+bool AMCSegment::objectContaining(Addr p, Addr* clientOut) const {
+  if (p < base || p >= objectsLimit() || toSpace_) return false;
+  buildStarts();
+  // The last block starting at or before p.
+  Size i = indexOf(p);
+  Size w = i / kWordBits;
+  Word bits = starts_[w] & (~Word(0) >> (kWordBits - 1 - i % kWordBits));
+  while (bits == 0) {
+    if (w == 0) return false;
+    bits = starts_[--w];
+  }
+  Size j = w * kWordBits + (kWordBits - 1 - Size(__builtin_clzl(bits)));
+  Addr blockBase = base + (j << alignShift_);
+  if (states_[j] != kNone) return false;
+  Format* format = amcPool_->fmt();
+  Addr client = format->clientOf(blockBase);
+  if (p >= format->baseOf(static_cast<Addr>(format->skip(client)))) return false;
+  *clientOut = client;
+  return true;
+}
+
+bool AMCSegment::isObject(Addr p) const {
+  Addr client;
+  return objectContaining(p, &client) && client == p;
+}
+
+bool AMCSegment::check() const {
+  MPS_CHECKL(Segment::check());
+  MPS_CHECKL(amcSig == kAMCSig);
+  MPS_CHECKL(states_ != nullptr);
+  return true;
+}
+
+// Pools -----------------------------------------------------------------------------
+
+Res AMCPool::init(const mps_arg_s* args) {
+  leaf_ = class_ == &kPoolClassAMCZ;
+  // New objects go into generation 0 of the chain (pools-amc.md).
+  Res res = initAuto(args, true, 0);
+  if (res != Res::ok) return res;
+  MPS_AVER_ALWAYS(format_->hasSkip() && "the pool's format has a skip method");
+  MPS_AVER_ALWAYS(format_->hasMoving() && "the pool's format has fwd, isfwd and pad methods");
+  if (!leaf_) MPS_AVER_ALWAYS(format_->hasScan() && "the pool's format has a scan method");
+  interior_ = MPS_ARG_OPTIONAL(args, INTERIOR, b, mps_bool_t(1)) != 0;
+  Size extendBy = MPS_ARG_OPTIONAL(args, EXTEND_BY, size, kDefaultExtendBy);
+  MPS_AVER_ALWAYS(extendBy > 0 && "MPS_KEY_EXTEND_BY is not zero");
+  largeSize_ = MPS_ARG_OPTIONAL(args, LARGE_SIZE, size, kDefaultLargeSize);
+  MPS_AVER_ALWAYS(largeSize_ >= extendBy && "MPS_KEY_LARGE_SIZE is at least MPS_KEY_EXTEND_BY");
+  segSize_ = alignUp(extendBy > kMinSegmentSize ? extendBy : kMinSegmentSize, arena_->grainSize());
+  alignShift_ = log2(alignment_);
+  generations_ = chain_->count();
+  return Res::ok;
+}
+
+AMCPool::~AMCPool() {
+  releaseCached();
+  segments_.forEach([&](Segment* seg) { freeSegment(static_cast<AMCSegment*>(seg)); });
+}
+
+void AMCPool::varargs(mps_arg_s* args, va_list ap) {
+  args[0].key = MPS_KEY_FORMAT;
+  args[0].val.format = va_arg(ap, mps_fmt_t);
+  args[1].key = MPS_KEY_CHAIN;
+  args[1].val.chain = va_arg(ap, mps_chain_t);
+  args[2].key = MPS_KEY_ARGS_END;
+}
+
+Res AMCPool::bufferInit(Buffer* buffer, const mps_arg_s* args) {
+  buffer->rankSet = leaf_ ? kRankSetEmpty : rankSetOf(Rank::exact);
+  if (MPS_ARG_OPTIONAL(args, AP_HASH_ARRAYS, b, mps_bool_t(0)) != 0)
+    buffer->poolFlags |= kBufferHashArrays;
+  return Res::ok;
+}
+
+Res AMCPool::newSegment(AMCSegment** segOut, Size size, Generation* gen) {
+  Size segSize = alignUp(size, arena_->grainSize());
+  Size grains = segSize >> alignShift_;
+  if (segSize == segSize_ && !cache_.isSingle()) {
+    auto* seg = static_cast<AMCSegment*>(cache_.first());
+    seg->poolRing.remove();
+    cachedBytes_ -= segSize;
+    std::memset(seg->states_, AMCSegment::kNone, grains);
+    seg->summary = kRefSetUniv;
+    seg->white = seg->grey = 0;
+    seg->large_ = seg->toSpace_ = false;
+    seg->gen = gen;
+    ++seg->layout_;
+    addSegment(seg);
+    *segOut = seg;
+    return Res::ok;
+  }
+  Addr base;
+  Res res = arena_->allocGrains(&base, segSize, this);
+  if (res != Res::ok && releaseCached() > 0) res = arena_->allocGrains(&base, segSize, this);
+  if (res != Res::ok) return res;
+  void* p;
+  res = arena_->controlAlloc(&p, segmentBytes(grains));
+  if (res != Res::ok) {
+    arena_->freeGrains(base, segSize);
+    return res;
+  }
+  auto* states = reinterpret_cast<std::uint8_t*>(static_cast<AMCSegment*>(p) + 1);
+  std::memset(states, AMCSegment::kNone, grains);
+  auto* seg = new (p) AMCSegment(this, base, base + segSize, states, alignShift_);
+  seg->rankSet = leaf_ ? kRankSetEmpty : rankSetOf(Rank::exact);
+  seg->gen = gen;
+  arena_->setOwner(base, segSize, seg);
+  addSegment(seg);
+  totalSize_ += segSize;
+  *segOut = seg;
+  return Res::ok;
+}
+
+void AMCPool::freeSegment(AMCSegment* seg) {
+  MPS_AVER(seg->buffer == nullptr);
+  Addr base = seg->base;
+  Size size = seg->size();
+  removeSegment(seg);
+  seg->~AMCSegment();
+  arena_->controlFree(seg, segmentBytes(size >> alignShift_));
+  arena_->freeGrains(base, size);
+  totalSize_ -= size;
+}
+
+void AMCPool::segmentEmptied(AMCSegment* seg) {
+  MPS_AVER(seg->buffer == nullptr);
+  // Like the mark-sweep pools (design/ams.md .ms.cache): keep up to a
+  // generation's capacity of empty segments for the next fills.
+  Size cacheLimit = arena_->spare() > 0.0 && gen_ != nullptr ? gen_->capacity : 0;
+  if (seg->size() == segSize_ && cachedBytes_ + seg->size() <= cacheLimit) {
+    removeSegment(seg);
+    seg->white = 0;
+    cache_.append(&seg->poolRing);
+    cachedBytes_ += seg->size();
+    return;
+  }
+  freeSegment(seg);
+}
+
+Size AMCPool::releaseCached() {
+  Size released = 0;
+  while (Segment* s = cache_.first()) {
+    auto* seg = static_cast<AMCSegment*>(s);
+    seg->poolRing.remove();
+    cachedBytes_ -= seg->size();
+    released += seg->size();
+    // freeSegment removes it from the pool's ring: put it back there first.
+    addSegment(seg);
+    freeSegment(seg);
+  }
+  return released;
+}
+
+Res AMCPool::bufferFill(Buffer* buffer, Size size) {
+  MPS_AVER(buffer->isReset());
+  if (sizeTooLarge(size, arena_->grainSize())) return Res::resource;
+  size = alignUp(size, alignment_);
+  bool large = size >= largeSize_;
+  Size segSize = alignUp(size, arena_->grainSize());
+  if (!large && segSize < segSize_) segSize = segSize_;
+  AMCSegment* seg;
+  Res res = newSegment(&seg, segSize, gen_);
+  if (res != Res::ok) return res;
+  seg->large_ = large;
+  buffer->attach(seg, seg->base, seg->limit);
+  if ((buffer->poolFlags & kBufferHashArrays) == 0) collector()->noteAllocated(gen_, segSize);
+  return Res::ok;
+}
+
+void AMCPool::bufferEmpty(Buffer* buffer) {
+  auto* seg = static_cast<AMCSegment*>(buffer->seg);
+  MPS_AVER(seg != nullptr && seg->buffer == buffer);
+  Addr init = buffer->init();
+  // .amc.parse: the unused tail becomes a padding object.
+  if (init < buffer->poolLimit) seg->pad(init, buffer->poolLimit);
+  ++seg->layout_;
+  if ((buffer->poolFlags & kBufferHashArrays) == 0) {
+    Size unused = Size(buffer->poolLimit - init);
+    gen_->newSize = gen_->newSize > unused ? gen_->newSize - unused : 0;
+  }
+}
+
+Size AMCPool::freeSize() const {
+  Size free = cachedBytes_;
+  forEachBuffer([&](Buffer* b) {
+    if (!b->isReset()) free += Size(b->poolLimit - b->init());
+  });
+  return free;
+}
+
+Generation* AMCPool::promotionOf(const Generation* gen) const {
+  Size i = gen->index + 1 < chain_->count() ? gen->index + 1 : gen->index;
+  return chain_->gen(i);
+}
+
+void AMCPool::traceBegin(Trace* trace) {
+  toSpace_.assign(trace->workerCount() * generations_, ToSpace{});
+}
+
+void AMCPool::close(ToSpace* ts) {
+  if (ts->seg == nullptr) return;
+  if (ts->alloc < ts->limit) ts->seg->pad(ts->alloc, ts->limit);
+  ++ts->seg->layout_;
+  ts->seg->toSpace_ = false;
+  ts->seg = nullptr;
+  ts->alloc = ts->limit = nullptr;
+}
+
+bool AMCPool::refill(ToSpace* ts, Size size, Generation* gen, Trace* trace) {
+  close(ts);
+  Size segSize = alignUp(size, arena_->grainSize());
+  if (segSize < segSize_) segSize = segSize_;
+  AMCSegment* seg;
+  {
+    // Workers copy in parallel; the arena and the pool's segment ring are
+    // not theirs to change at once.
+    std::unique_lock<std::mutex> guard(trace->allocLock(), std::defer_lock);
+    if (trace->parallel()) guard.lock();
+    if (newSegment(&seg, segSize, gen) != Res::ok) return false;
+    seg->toSpace_ = true;
+    // Covered with every other uncondemned segment at the end of the trace.
+    Shield::expose(seg);
+  }
+  ts->seg = seg;
+  ts->alloc = seg->base;
+  ts->limit = seg->limit;
+  return true;
+}
+
+Addr AMCPool::copy(Worker* worker, AMCSegment* from, Addr ref, AMCSegment** toSegOut) {
+  Format* format = format_;
+  Addr oldBase = format->baseOf(ref);
+  Size size = Size(static_cast<Addr>(format->skip(ref)) - ref);
+  Generation* to = promotionOf(from->gen);
+  ToSpace* ts = &toSpace_[worker->index * generations_ + to->index];
+  if (Size(ts->limit - ts->alloc) < size && !refill(ts, size, to, worker->ss.trace()))
+    return nullptr;
+  Addr newBase = ts->alloc;
+  ts->alloc += size;
+  std::memcpy(newBase, oldBase, size);
+  Addr newRef = format->clientOf(newBase);
+  format->fwd(ref, newRef);
+  ts->copied += size;
+  *toSegOut = ts->seg;
+  return newRef;
+}
+
+void AMCPool::traceEnd(Trace* trace, bool abandoned) {
+  Size copied = 0;
+  for (Size i = 0; i < toSpace_.size(); ++i) {
+    ToSpace& ts = toSpace_[i];
+    close(&ts);
+    if (ts.copied > 0) {
+      // Survivors arrive in the next generation as new bytes there.
+      collector()->noteAllocated(chain_->gen(i % generations_), ts.copied);
+      copied += ts.copied;
+    }
+  }
+  toSpace_.clear();
+  trace->notePreserved(copied);
+  // design/amc.md .amc.abandon: once objects have moved, references not yet
+  // updated point at forwarding markers; there is no going back.
+  MPS_AVER_ALWAYS((!abandoned || copied == 0) &&
+                  "scan methods do not fail during a collection that moves objects");
+}
+
+bool AMCPool::check() const {
+  MPS_CHECKL(AutoPool::check());
+  MPS_CHECKL(format_ != nullptr);
+  MPS_CHECKL(segSize_ >= arena_->grainSize());
+  return true;
+}
+
+}  // namespace mps::core
