@@ -65,23 +65,68 @@ Res AMCSegment::whiten(Trace* trace) {
   return Res::ok;
 }
 
-bool AMCSegment::nail(ScanState* ss) {
-  if (nailed_.load(std::memory_order_relaxed)) return false;
-  if (nailed_.exchange(true, std::memory_order_seq_cst)) return false;
+Addr AMCSegment::blockAt(ScanState* ss, Addr ref) {
+  // The start table is built once per layout; workers draining in parallel
+  // may meet an ambiguous reference (from an ambiguous AMS object) at once.
+  std::unique_lock<std::mutex> guard(ss->trace()->allocLock(), std::defer_lock);
+  if (ss->trace()->parallel()) guard.lock();
+  buildStarts();
+  Size i = indexOf(ref);
+  Size w = i / kWordBits;
+  Word bits = starts_[w] & (~Word(0) >> (kWordBits - 1 - i % kWordBits));
+  while (bits == 0) {
+    if (w == 0) return nullptr;
+    bits = starts_[--w];
+  }
+  Size j = w * kWordBits + (kWordBits - 1 - Size(__builtin_clzl(bits)));
+  if (states_[j] == kPad) return nullptr;
+  Addr blockBase = base + (j << alignShift_);
+  Format* format = amcPool_->fmt();
+  Addr client = format->clientOf(blockBase);
+  if (amcPool_->interior()) {
+    if (ref >= format->baseOf(static_cast<Addr>(format->skip(client)))) return nullptr;
+  } else if (ref != client) {
+    return nullptr;
+  }
+  return blockBase;
+}
+
+void AMCSegment::pin(ScanState* ss, Addr blockBase) {
+  std::atomic_ref<std::uint8_t> state = stateAt(blockBase);
+  unsigned spins = 0;
+  for (;;) {
+    std::uint8_t s = state.load(std::memory_order_acquire);
+    // Already pinned, or (an ambiguous reference found after exact ones
+    // moved the object: design/amc.md .amc.late) too late to pin.
+    if (s == kPinned || s == kMoved) return;
+    if (s == kBusy) {
+      waitForCopier(&spins);
+      continue;
+    }
+    std::uint8_t expected = kNone;
+    if (state.compare_exchange_strong(expected, kPinned, std::memory_order_acq_rel,
+                                      std::memory_order_relaxed))
+      break;
+  }
+  kept(ss, blockBase);
+}
+
+void AMCSegment::kept(ScanState* ss, Addr blockBase) {
+  if (!nailed_.load(std::memory_order_relaxed)) nailed_.store(true, std::memory_order_relaxed);
   Worker* worker = ss->worker();
   worker->noteMarked();
-  // A null object asks scanObject for the whole segment.
-  if (rankSet != kRankSetEmpty) worker->push(this, nullptr);
-  return true;
+  if (rankSet != kRankSetEmpty) worker->push(this, amcPool_->fmt()->clientOf(blockBase));
 }
 
 Res AMCSegment::fix(ScanState* ss, Addr* refIO) {
   Addr ref = *refIO;
   if (ss->rank() == Rank::ambig) {
-    // design/amc.md .amc.nail: any ambiguous reference into the condemned
-    // part pins the whole segment, whether it is a base, an interior
-    // pointer or no object at all.
-    if (ref >= base && ref < condemnLimit_) (void)nail(ss);
+    // design/amc.md .amc.pin: an ambiguous reference to an object (its base,
+    // or with MPS_KEY_INTERIOR any address inside it) pins that object; the
+    // segment stays where it is.
+    if (ref < base || ref >= condemnLimit_) return Res::ok;
+    Addr blockBase = blockAt(ss, ref);
+    if (blockBase != nullptr) pin(ss, blockBase);
     return Res::ok;
   }
   Format* format = amcPool_->fmt();
@@ -92,8 +137,8 @@ Res AMCSegment::fix(ScanState* ss, Addr* refIO) {
     return Res::ok;
   }
   if (large_) {
-    // One large object: promoting the segment in place beats copying it.
-    (void)nail(ss);
+    // A large object is promoted in place rather than copied.
+    pin(ss, blockBase);
     return Res::ok;
   }
   std::atomic_ref<std::uint8_t> state = stateAt(blockBase);
@@ -105,35 +150,28 @@ Res AMCSegment::fix(ScanState* ss, Addr* refIO) {
       MPS_AVER(*refIO != nullptr && "the format's isfwd recognises its forwarding markers");
       return Res::ok;
     }
+    if (s == kPinned) return Res::ok;
     if (s == kBusy) {
       waitForCopier(&spins);
       continue;
     }
     MPS_AVER(s == kNone && "ss->rank == RankAMBIG: an exact reference points at an object");
-    // A nailed segment keeps its objects; its whole scan covers this one.
-    if (nailed_.load(std::memory_order_seq_cst)) return Res::ok;
+    // .amc.claim: the worker whose compare-and-swap takes the object from
+    // white to busy copies it; the others wait for "moved".
     std::uint8_t expected = kNone;
-    if (!state.compare_exchange_strong(expected, kBusy, std::memory_order_seq_cst,
+    if (!state.compare_exchange_strong(expected, kBusy, std::memory_order_acquire,
                                        std::memory_order_relaxed))
       continue;
     Worker* worker = ss->worker();
-    // .amc.claim: the segment may have been nailed between the test above
-    // and the claim, and its whole scan may already have passed this object
-    // while it was busy: leave it in place and scan it here.
-    if (nailed_.load(std::memory_order_seq_cst)) {
-      state.store(kNone, std::memory_order_release);
-      if (rankSet != kRankSetEmpty) worker->push(this, ref);
-      return Res::ok;
-    }
     AMCSegment* toSeg = nullptr;
     Addr copy = amcPool_->copy(worker, this, ref, &toSeg);
     if (MPS_UNLIKELY(copy == nullptr)) {
-      // No to-space (commit limit): pin the segment instead
-      // (design/amc.md .amc.limit).
-      state.store(kNone, std::memory_order_release);
-      if (!nail(ss) && rankSet != kRankSetEmpty) worker->push(this, ref);
+      // No to-space (commit limit): keep it in place (design/amc.md .amc.limit).
+      state.store(kPinned, std::memory_order_release);
+      kept(ss, blockBase);
       return Res::ok;
     }
+    // Publish: a worker that sees "moved" finds the forwarding marker.
     state.store(kMoved, std::memory_order_release);
     if (!moved_.load(std::memory_order_relaxed)) moved_.store(true, std::memory_order_relaxed);
     worker->noteMarked();
@@ -143,42 +181,7 @@ Res AMCSegment::fix(ScanState* ss, Addr* refIO) {
   }
 }
 
-Res AMCSegment::scanNailed(ScanState* ss) {
-  Format* format = amcPool_->fmt();
-  ss->setRank(Rank::exact);
-  // Scan maximal runs of objects left in place; an object claimed by a
-  // copier is waited for, and one copied out is skipped (its old copy holds
-  // a forwarding marker, which skip handles).
-  Addr runBase = nullptr;
-  Addr p = base;
-  auto flush = [&](Addr runLimit) -> Res {
-    if (runBase == nullptr) return Res::ok;
-    Addr from = format->clientOf(runBase), to = format->clientOf(runLimit);
-    runBase = nullptr;
-    ss->scannedBytes += Size(to - from);
-    return Res(format->scan(ss->handle(), from, to));
-  };
-  while (p < condemnLimit_) {
-    std::atomic_ref<std::uint8_t> state = stateAt(p);
-    std::uint8_t s = state.load(std::memory_order_seq_cst);
-    for (unsigned spins = 0; s == kBusy; s = state.load(std::memory_order_seq_cst))
-      waitForCopier(&spins);
-    Addr next = format->baseOf(static_cast<Addr>(format->skip(format->clientOf(p))));
-    MPS_AVER_ALWAYS(next > p && next <= condemnLimit_ &&
-                    "format skip method steps to the next object within the segment");
-    if (s == kMoved) {
-      Res res = flush(p);
-      if (res != Res::ok) return res;
-    } else if (runBase == nullptr) {
-      runBase = p;
-    }
-    p = next;
-  }
-  return flush(p);
-}
-
 Res AMCSegment::scanObject(ScanState* ss, Addr object) {
-  if (object == nullptr) return scanNailed(ss);
   Format* format = amcPool_->fmt();
   ss->setRank(Rank::exact);
   Addr next = static_cast<Addr>(format->skip(object));
@@ -213,21 +216,28 @@ bool AMCSegment::reclaim(Trace* trace) {
     if (condemned > 0) pad(base, condemnLimit_);
     return false;
   }
-  // .amc.nail: the segment stays whole; old copies of objects moved out of
-  // it before it was nailed become padding.
+  // .amc.pin: the segment stays for its pinned objects; everything else in
+  // its condemned part (objects copied out, dead objects) becomes padding,
+  // one padding object per run, so that walkers never see the dead.
   nailed_.store(false, std::memory_order_relaxed);
   Format* format = amcPool_->fmt();
-  Size padded = 0;
+  Size kept = 0;
+  Addr deadBase = nullptr;
   for (Addr p = base; p < condemnLimit_;) {
     Addr next = format->baseOf(static_cast<Addr>(format->skip(format->clientOf(p))));
-    if (states_[indexOf(p)] == kMoved) {
-      pad(p, next);
-      padded += Size(next - p);
+    if (states_[indexOf(p)] == kPinned) {
+      if (deadBase != nullptr) pad(deadBase, p);
+      deadBase = nullptr;
+      states_[indexOf(p)] = kNone;
+      kept += Size(next - p);
+    } else if (deadBase == nullptr) {
+      deadBase = p;
     }
     p = next;
   }
-  trace->noteReclaimed(padded);
-  trace->notePreserved(condemned - padded);
+  if (deadBase != nullptr) pad(deadBase, condemnLimit_);
+  trace->noteReclaimed(condemned - kept);
+  trace->notePreserved(kept);
   return false;
 }
 

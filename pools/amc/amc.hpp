@@ -22,11 +22,14 @@
 //   kMoved the object has been copied and its old copy holds the client's
 //          forwarding marker (only in condemned segments during a trace,
 //          and in nailed ones until reclaim pads it);
-//   kPad   a padding object the pool wrote (never reported as an object).
+//   kPad   a padding object the pool wrote (never reported as an object);
+//   kPinned the object stays where it is for this trace (an ambiguous
+//          reference, a large object, or no to-space to copy it to).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 #include "arena/buffer.hpp"
@@ -45,7 +48,7 @@ class AMCPool;
 class AMCSegment final : public Segment {
  public:
   static constexpr Sig kAMCSig = 0x519A3C5Eu;
-  enum State : std::uint8_t { kNone = 0, kBusy = 1, kMoved = 2, kPad = 3 };
+  enum State : std::uint8_t { kNone = 0, kBusy = 1, kMoved = 2, kPad = 3, kPinned = 4 };
 
   AMCSegment(AMCPool* pool, Addr base, Addr limit, std::uint8_t* states, Shift alignShift);
   ~AMCSegment() override = default;
@@ -78,11 +81,14 @@ class AMCSegment final : public Segment {
   std::atomic_ref<std::uint8_t> stateAt(Addr blockBase) const {
     return std::atomic_ref<std::uint8_t>(states_[indexOf(blockBase)]);
   }
-  // Pins the segment. True if this call nailed it (and queued it for a
-  // whole scan).
-  bool nail(ScanState* ss);
-  // Scans a nailed segment whole, skipping objects copied out of it.
-  Res scanNailed(ScanState* ss);
+  // The block an ambiguous reference designates (its base, or with
+  // MPS_KEY_INTERIOR any address inside), or null.
+  Addr blockAt(ScanState* ss, Addr ref);
+  // Pins the object at `blockBase` unless it has already moved.
+  void pin(ScanState* ss, Addr blockBase);
+  // The object at `blockBase` stays in place: the segment is kept, the
+  // object is grey.
+  void kept(ScanState* ss, Addr blockBase);
   // Client-address start table for isObject (checked builds' verifier and
   // mps_addr_object), rebuilt when the layout changed.
   void buildStarts() const;
@@ -91,7 +97,7 @@ class AMCSegment final : public Segment {
   std::uint8_t* states_;
   Shift alignShift_;
   Addr condemnLimit_ = nullptr;      // objects in [base, condemnLimit_) are white
-  std::atomic<bool> nailed_{false};  // pinned for the current trace
+  std::atomic<bool> nailed_{false};  // holds pinned objects this trace
   std::atomic<bool> moved_{false};   // some object was copied out this trace
   bool large_ = false;               // holds one large object: never copied
   bool toSpace_ = false;             // a worker is copying into it (not parsable yet)
