@@ -249,6 +249,8 @@ class AmcHeap {
       mps_message_discard(arena, start);
       if (!mps_message_get(&end, arena, mps_message_type_gc())) break;
       pauses.push_back(double(mps_message_clock(arena, end) - t0) / perSec);
+      liveBytes += double(mps_message_gc_live_size(arena, end));
+      condemnedBytes += double(mps_message_gc_condemned_size(arena, end));
       mps_message_discard(arena, end);
     }
     return pauses;
@@ -256,6 +258,7 @@ class AmcHeap {
 
   mps_arena_t arena = nullptr;
   mps_ap_t ap = nullptr;
+  double liveBytes = 0, condemnedBytes = 0;  // summed over the collections taken
 
  private:
   mps_fmt_t fmt_ = nullptr;
@@ -444,6 +447,10 @@ void pauseCounters(benchmark::State& state, const char* name, std::vector<double
   std::sort(pauses.begin(), pauses.end());
   state.counters[std::string(name) + "_median_ms"] = pauses[pauses.size() / 2] * 1e3;
   state.counters[std::string(name) + "_max_ms"] = pauses.back() * 1e3;
+  double total = 0;
+  for (double p : pauses)
+    total += p;
+  state.counters[std::string(name) + "_total_ms"] = total * 1e3;
 }
 
 __attribute__((noinline)) void runGCBenchAmc(benchmark::State& state, void* cold) {
@@ -453,6 +460,7 @@ __attribute__((noinline)) void runGCBenchAmc(benchmark::State& state, void* cold
   ThreadRoot thread(arena, cold);
   AmsAlloc alloc{gcbenchAmcHeap->ap};
   (void)gcbenchAmcHeap->takePauses();
+  gcbenchAmcHeap->liveBytes = gcbenchAmcHeap->condemnedBytes = 0;
   mps_word_t before = mps_collections(arena);
   bool ok = true;
   std::vector<double> full;
@@ -469,6 +477,9 @@ __attribute__((noinline)) void runGCBenchAmc(benchmark::State& state, void* cold
     state.ResumeTiming();
   }
   pauseCounters(state, "full_pause", full);
+  state.counters["survived_MB"] = gcbenchAmcHeap->liveBytes / 1e6 / double(state.iterations());
+  state.counters["condemned_MB"] =
+      gcbenchAmcHeap->condemnedBytes / 1e6 / double(state.iterations());
   double runs = double(state.iterations());
   state.counters["collections"] = double(mps_collections(arena) - before - full.size()) / runs;
   state.counters["heap_MB"] = double(mps_arena_committed(arena)) / 1e6;

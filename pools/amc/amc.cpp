@@ -141,6 +141,10 @@ Res AMCSegment::fix(ScanState* ss, Addr* refIO) {
     pin(ss, blockBase);
     return Res::ok;
   }
+  // The object is about to be read (to copy it, or for its forwarding
+  // marker) and is seldom in the cache: let that miss overlap the one on
+  // its state byte.
+  __builtin_prefetch(ref);
   std::atomic_ref<std::uint8_t> state = stateAt(blockBase);
   unsigned spins = 0;
   for (;;) {
@@ -401,7 +405,8 @@ void AMCPool::segmentEmptied(AMCSegment* seg) {
   MPS_AVER(seg->buffer == nullptr);
   // Like the mark-sweep pools (design/ams.md .ms.cache): keep up to a
   // generation's capacity of empty segments for the next fills.
-  Size cacheLimit = arena_->spare() > 0.0 && gen_ != nullptr ? gen_->capacity : 0;
+  // Survivors need to-space as well: keep up to twice the capacity.
+  Size cacheLimit = arena_->spare() > 0.0 && gen_ != nullptr ? 2 * gen_->capacity : 0;
   if (seg->size() == segSize_ && cachedBytes_ + seg->size() <= cacheLimit) {
     removeSegment(seg);
     seg->white = 0;
