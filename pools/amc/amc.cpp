@@ -27,6 +27,9 @@ void waitForCopier(unsigned* spins) {
   if (++*spins > 64) std::this_thread::yield();
 }
 
+// Words of a copied object examined for references to prefetch.
+constexpr Size kPrefetchWords = 8;
+
 Size segmentBytes(Size grains) {
   return alignUp(sizeof(AMCSegment) + grains, sizeof(Word));
 }
@@ -518,6 +521,20 @@ Addr AMCPool::copy(Worker* worker, AMCSegment* from, Addr ref, AMCSegment** toSe
   Addr newBase = ts->alloc;
   ts->alloc += size;
   std::memcpy(newBase, oldBase, size);
+  // .amc.prefetch: the copy is scanned a few grey objects from now, and its
+  // references into white zones are where the next misses are: fetch what
+  // they point at now (a prefetch of a word that is not a reference does
+  // no harm).
+  {
+    const Word* words = reinterpret_cast<const Word*>(newBase);
+    Size n = size / sizeof(Word);
+    if (n > kPrefetchWords) n = kPrefetchWords;
+    RefSet white = worker->ss.white();
+    Shift zs = worker->ss.zoneShift();
+    for (Size i = 0; i < n; ++i)
+      if ((white >> ((words[i] >> zs) & (kWordBits - 1)) & 1) != 0)
+        __builtin_prefetch(reinterpret_cast<const void*>(words[i]));
+  }
   Addr newRef = format->clientOf(newBase);
   format->fwd(ref, newRef);
   ts->copied += size;
