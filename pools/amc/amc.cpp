@@ -555,6 +555,17 @@ void AMCPool::traceEnd(Trace* trace, bool abandoned) {
   }
   toSpace_.clear();
   trace->notePreserved(copied);
+  if (abandoned) {
+    // The tracer turns the condemned segments back from white without
+    // reclaiming them: forget the pins, which belong to this trace.
+    forEachSegment([&](Segment* s) {
+      auto* seg = static_cast<AMCSegment*>(s);
+      if (!seg->isWhite(trace->traces())) return;
+      for (Size i = 0, n = seg->size() >> alignShift_; i < n; ++i)
+        if (seg->states_[i] == AMCSegment::kPinned) seg->states_[i] = AMCSegment::kNone;
+      seg->nailed_.store(false, std::memory_order_relaxed);
+    });
+  }
   // design/amc.md .amc.abandon: once objects have moved, references not yet
   // updated point at forwarding markers; there is no going back.
   MPS_AVER_ALWAYS((!abandoned || copied == 0) &&

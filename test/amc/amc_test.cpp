@@ -424,6 +424,79 @@ TEST_F(AmcTest, IntrospectionAndWalking) {
   EXPECT_EQ(objectsById(arena).size(), 200u);
 }
 
+// With MPS_KEY_INTERIOR false only an object's own address pins it.
+TEST_F(AmcTest, WithoutInteriorOnlyBasePointersPin) {
+  make();
+  mps_pool_t pool;
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
+    MPS_ARGS_ADD(args, MPS_KEY_CHAIN, chain);
+    MPS_ARGS_ADD(args, MPS_KEY_INTERIOR, mps_bool_t(0));
+    ASSERT_EQ(mps_pool_create_k(&pool, arena, mps_class_amc(), args), MPS_RES_OK);
+  }
+  MPS_ARGS_END(args);
+  mps_ap_t bap;
+  ASSERT_EQ(mps_ap_create_k(&bap, pool, mps_args_none), MPS_RES_OK);
+  Object* byBase = allocObject(bap, 1, 0);
+  Object* byInterior = allocObject(bap, 2, 0);
+  ASSERT_TRUE(byBase != nullptr && byInterior != nullptr);
+  exact[0] = byBase;
+  exact[1] = byInterior;
+  ambig[0] = byBase;
+  ambig[1] = reinterpret_cast<char*>(byInterior) + 8;
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  EXPECT_EQ(exact[0], static_cast<void*>(byBase)) << "a base pointer did not pin";
+  EXPECT_NE(exact[1], static_cast<void*>(byInterior)) << "an interior pointer pinned";
+  EXPECT_EQ(static_cast<Object*>(exact[1])->id, 2u);
+  ambig[0] = ambig[1] = nullptr;
+  exact[0] = exact[1] = nullptr;
+  mps_ap_destroy(bap);
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  mps_pool_destroy(pool);
+}
+
+// Allocation on an MPS_KEY_AP_HASH_ARRAYS point does not fill the nursery.
+TEST_F(AmcTest, HashArrayAllocationDoesNotCountTowardTheNursery) {
+  make();
+  mps_ap_t hashAp;
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_AP_HASH_ARRAYS, mps_bool_t(1));
+    ASSERT_EQ(mps_ap_create_k(&hashAp, amc, args), MPS_RES_OK);
+  }
+  MPS_ARGS_END(args);
+  core::Generation* nursery = reinterpret_cast<core::Chain*>(chain)->gen(0);
+  size_t before = nursery->newSize;
+  for (mps_word_t i = 0; i < 20000; ++i)
+    ASSERT_NE(allocObject(hashAp, i, 4), nullptr);
+  EXPECT_EQ(nursery->newSize, before);
+  for (mps_word_t i = 0; i < 20000; ++i)
+    ASSERT_NE(allocObject(ap, i, 4), nullptr);
+  EXPECT_GT(nursery->newSize, before);
+  mps_ap_destroy(hashAp);
+}
+
+// A scan method that fails before anything moved: the collection is
+// abandoned, pins are forgotten, and the next collection is whole.
+TEST_F(AmcTest, ScanFailureBeforeAnythingMovedIsAbandonedCleanly) {
+  make();
+  Object* a = allocObject(ap, 1, 1);
+  Object* b = allocObject(ap, 2, 0);
+  ASSERT_TRUE(a != nullptr && b != nullptr);
+  a->refs[0] = b;
+  ambig[0] = a;
+  scanControl().failAfter = 0;
+  EXPECT_EQ(mps_arena_collect(arena), MPS_RES_FAIL);
+  scanControl().failAfter = -1;
+  EXPECT_EQ(tagOf(a), kObjectTag);
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  EXPECT_EQ(a->id, 1u);
+  auto* child = static_cast<Object*>(a->refs[0]);
+  ASSERT_EQ(tagOf(child), kObjectTag);
+  EXPECT_EQ(child->id, 2u);
+  EXPECT_EQ(objectsById(arena).size(), 2u);
+}
+
 TEST(AmcCreate, DeprecatedVarargsCreation) {
   mps_arena_t arena;
   ASSERT_EQ(mps_arena_create_k(&arena, mps_arena_class_vm(), mps_args_none), MPS_RES_OK);
