@@ -189,6 +189,7 @@ Res AMCSegment::fix(ScanState* ss, Addr* refIO) {
 }
 
 Res AMCSegment::scanObject(ScanState* ss, Addr object) {
+  if (object == nullptr) return scanWhole(ss);
   Format* format = amcPool_->fmt();
   ss->setRank(Rank::exact);
   Addr next = static_cast<Addr>(format->skip(object));
@@ -202,6 +203,18 @@ Res AMCSegment::scan(ScanState* ss) {
   if (rankSet == kRankSetEmpty || toSpace_) return Res::ok;
   Addr lim = objectsLimit();
   if (lim == base) return Res::ok;
+  if (ss->trace() != nullptr && !ss->verifying) {
+    // .amc.remembered: the tracer scans the remembered set on the collecting
+    // thread alone; as a grey item the segment is scanned by the parallel
+    // drain instead, like the objects it leads to.
+    ss->worker()->push(this, nullptr);
+    return Res::ok;
+  }
+  return scanWhole(ss);
+}
+
+Res AMCSegment::scanWhole(ScanState* ss) {
+  Addr lim = objectsLimit();
   Format* format = amcPool_->fmt();
   ss->setRank(Rank::exact);
   ss->scannedBytes += Size(lim - base);

@@ -81,6 +81,9 @@ class AMCSegment final : public Segment {
   std::atomic_ref<std::uint8_t> stateAt(Addr blockBase) const {
     return std::atomic_ref<std::uint8_t>(states_[indexOf(blockBase)]);
   }
+  // Scans every object of an uncondemned segment in one call of the
+  // format's scan method.
+  Res scanWhole(ScanState* ss);
   // The block an ambiguous reference designates (its base, or with
   // MPS_KEY_INTERIOR any address inside), or null.
   Addr blockAt(ScanState* ss, Addr ref);
