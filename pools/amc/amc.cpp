@@ -62,6 +62,11 @@ Res AMCSegment::whiten(Trace* trace) {
   condemnLimit_ = objectsLimit();
   nailed_.store(false, std::memory_order_relaxed);
   moved_.store(false, std::memory_order_relaxed);
+#if MPS_CHECKED
+  // Fix checks exact references against the block starts: record them now,
+  // before any object of the segment is forwarded.
+  buildStarts();
+#endif
   trace->noteCondemned(Size(condemnLimit_ - base));
   if (buffer != nullptr) trace->noteNotCondemned(Size(limit - condemnLimit_));
   white |= trace->traces();
@@ -139,6 +144,13 @@ Res AMCSegment::fix(ScanState* ss, Addr* refIO) {
     MPS_AVER(!"ss->rank == RankAMBIG: an exact reference points at an object");
     return Res::ok;
   }
+#if MPS_CHECKED
+  {
+    Size i = indexOf(blockBase);
+    MPS_AVER(((starts_[i / kWordBits] >> (i % kWordBits)) & 1) != 0 && states_[i] != kPad &&
+             "ss->rank == RankAMBIG: an exact reference points at an object");
+  }
+#endif
   if (large_) {
     // A large object is promoted in place rather than copied.
     pin(ss, blockBase);

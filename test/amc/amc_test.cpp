@@ -558,6 +558,17 @@ TEST_F(AmcDeathTest, LargeSizeBelowExtendByIsRejected) {
 }
 
 #if MPS_CHECKED
+TEST_F(AmcDeathTest, ExactReferenceInsideAnObjectIsReported) {
+  make();
+  EXPECT_DEATH(
+      {
+        Object* o = allocObject(ap, 1, 3);
+        exact[0] = reinterpret_cast<char*>(o) + 16;
+        (void)mps_arena_collect(arena);
+      },
+      assertionReportContaining("an exact reference points at an object"));
+}
+
 // A root that forgets to fix its reference during the collection (so it
 // keeps pointing at the old copy) and reports it when the verifier asks.
 struct HiddenRef {
