@@ -212,11 +212,11 @@ void runStress(unsigned workers, uint64_t seed, int rounds) {
 }
 
 TEST(AmcStress, MixedPoolsOneWorker) {
-  runStress(1, testSeed(7001), 60);
+  runStress(1, testSeed(7001), 150);
 }
 
 TEST(AmcStress, MixedPoolsTwoWorkers) {
-  runStress(2, testSeed(7002), 60);
+  runStress(2, testSeed(7002), 150);
 }
 
 }  // namespace
