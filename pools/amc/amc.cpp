@@ -382,8 +382,10 @@ Res AMCPool::bufferInit(Buffer* buffer, const mps_arg_s* args) {
 Res AMCPool::newSegment(AMCSegment** segOut, Size size, Generation* gen) {
   Size segSize = alignUp(size, arena_->grainSize());
   Size grains = segSize >> alignShift_;
-  if (segSize == segSize_ && !cache_.isSingle()) {
-    auto* seg = static_cast<AMCSegment*>(cache_.first());
+  bool high = gen->index > 0;
+  Ring<Segment>& cache = cache_[high ? 1 : 0];
+  if (segSize == segSize_ && !cache.isSingle()) {
+    auto* seg = static_cast<AMCSegment*>(cache.first());
     seg->poolRing.remove();
     cachedBytes_ -= segSize;
     std::memset(seg->states_, AMCSegment::kNone, grains);
@@ -396,9 +398,13 @@ Res AMCPool::newSegment(AMCSegment** segOut, Size size, Generation* gen) {
     *segOut = seg;
     return Res::ok;
   }
+  // .amc.zones: older generations from the top of the arena, the nursery
+  // from the bottom, so that references between older objects mostly fail
+  // the white-zone test of a nursery collection (fix stage 1) and never
+  // reach the segment lookup.
   Addr base;
-  Res res = arena_->allocGrains(&base, segSize, this);
-  if (res != Res::ok && releaseCached() > 0) res = arena_->allocGrains(&base, segSize, this);
+  Res res = arena_->allocGrains(&base, segSize, this, high);
+  if (res != Res::ok && releaseCached() > 0) res = arena_->allocGrains(&base, segSize, this, high);
   if (res != Res::ok) return res;
   void* p;
   res = arena_->controlAlloc(&p, segmentBytes(grains));
@@ -411,6 +417,7 @@ Res AMCPool::newSegment(AMCSegment** segOut, Size size, Generation* gen) {
   auto* seg = new (p) AMCSegment(this, base, base + segSize, states, alignShift_);
   seg->rankSet = leaf_ ? kRankSetEmpty : rankSetOf(Rank::exact);
   seg->gen = gen;
+  seg->high_ = high;
   arena_->setOwner(base, segSize, seg);
   addSegment(seg);
   totalSize_ += segSize;
@@ -438,7 +445,7 @@ void AMCPool::segmentEmptied(AMCSegment* seg) {
   if (seg->size() == segSize_ && cachedBytes_ + seg->size() <= cacheLimit) {
     removeSegment(seg);
     seg->white = 0;
-    cache_.append(&seg->poolRing);
+    cache_[seg->high_ ? 1 : 0].append(&seg->poolRing);
     cachedBytes_ += seg->size();
     return;
   }
@@ -447,15 +454,16 @@ void AMCPool::segmentEmptied(AMCSegment* seg) {
 
 Size AMCPool::releaseCached() {
   Size released = 0;
-  while (Segment* s = cache_.first()) {
-    auto* seg = static_cast<AMCSegment*>(s);
-    seg->poolRing.remove();
-    cachedBytes_ -= seg->size();
-    released += seg->size();
-    // freeSegment removes it from the pool's ring: put it back there first.
-    addSegment(seg);
-    freeSegment(seg);
-  }
+  for (Ring<Segment>& cache : cache_)
+    while (Segment* s = cache.first()) {
+      auto* seg = static_cast<AMCSegment*>(s);
+      seg->poolRing.remove();
+      cachedBytes_ -= seg->size();
+      released += seg->size();
+      // freeSegment removes it from the pool's ring: put it back there first.
+      addSegment(seg);
+      freeSegment(seg);
+    }
   return released;
 }
 

@@ -104,6 +104,7 @@ class AMCSegment final : public Segment {
   std::atomic<bool> moved_{false};   // some object was copied out this trace
   bool large_ = false;               // holds one large object: never copied
   bool toSpace_ = false;             // a worker is copying into it (not parsable yet)
+  bool high_ = false;                // taken from the top of the arena (.amc.zones)
   Size layout_ = 0;                  // bumped whenever the layout changes
   mutable std::vector<Word> starts_;
   mutable Size startsLayout_ = ~Size(0);
@@ -173,7 +174,9 @@ class AMCPool final : public AutoPool {
   Size totalSize_ = 0;
   std::vector<ToSpace> toSpace_;  // [worker * generations + generation]
   Size generations_ = 0;
-  Ring<Segment> cache_{nullptr};  // empty segments of segSize_, linked by poolRing
+  // Empty segments of segSize_, linked by poolRing: [0] from the bottom of
+  // the arena (for the nursery), [1] from the top (.amc.zones).
+  Ring<Segment> cache_[2] = {Ring<Segment>{nullptr}, Ring<Segment>{nullptr}};
   Size cachedBytes_ = 0;
 };
 
