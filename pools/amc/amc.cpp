@@ -176,12 +176,15 @@ Res AMCSegment::fix(ScanState* ss, Addr* refIO) {
     }
     MPS_AVER(s == kNone && "ss->rank == RankAMBIG: an exact reference points at an object");
     // .amc.claim: the worker whose compare-and-swap takes the object from
-    // white to busy copies it; the others wait for "moved".
-    std::uint8_t expected = kNone;
-    if (!state.compare_exchange_strong(expected, kBusy, std::memory_order_acquire,
-                                       std::memory_order_relaxed))
-      continue;
+    // white to busy copies it; the others wait for "moved". A lone worker
+    // has no one to race with.
     Worker* worker = ss->worker();
+    if (worker->concurrent) {
+      std::uint8_t expected = kNone;
+      if (!state.compare_exchange_strong(expected, kBusy, std::memory_order_acquire,
+                                         std::memory_order_relaxed))
+        continue;
+    }
     AMCSegment* toSeg = nullptr;
     Addr copy = amcPool_->copy(worker, this, ref, &toSeg);
     if (MPS_UNLIKELY(copy == nullptr)) {
