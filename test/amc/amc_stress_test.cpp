@@ -1,11 +1,10 @@
 // amcss-style stress: a seeded random graph of formatted objects in AMC,
 // AMCZ, AMS and LO pools (with MVFF blocks alongside), rewired between
 // collections (full ones and nursery ones), with some objects held by
-// ambiguous references (by base or interior pointer), which must neither
-// move nor change, and the rest by exact roots. After every collection
-// every object the model says is reachable is there with its id and its
-// references as the model says; MVFF blocks keep their contents. Prints its
-// seed.
+// ambiguous references (by base or interior pointer, on the stack or in an
+// ambiguous table), which must neither move nor change, and the rest by exact roots. After every
+// collection every object the model says is reachable is there with its id and its references as
+// the model says; MVFF blocks keep their contents. Prints its seed.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -54,6 +53,14 @@ void runStress(unsigned workers, uint64_t seed, int rounds) {
   ASSERT_EQ(mps_pool_create_k(&mvff, arena, mps_class_mvff(), mps_args_none), MPS_RES_OK);
   static mps_addr_t roots[kRoots];
   static mps_addr_t ambig[kAmbig];
+  // Half the ambiguous references live on this thread's stack, scanned
+  // through a thread root; the others in an ambiguous table.
+  void* volatile onStack[kAmbig] = {};
+  mps_thr_t thread;
+  ASSERT_EQ(mps_thread_reg(&thread, arena), MPS_RES_OK);
+  mps_root_t stackRoot;
+  ASSERT_EQ(mps_root_create_thread(&stackRoot, arena, thread, __builtin_frame_address(0)),
+            MPS_RES_OK);
   for (auto& r : roots)
     r = nullptr;
   for (auto& r : ambig)
@@ -115,7 +122,13 @@ void runStress(unsigned workers, uint64_t seed, int rounds) {
       // pointers (AMS and LO only recognise base pointers).
       bool interior = to && poolOf[to] <= 1 && rng.below(2) == 0;
       ambigAddrs[r] = to ? reinterpret_cast<char*>(addr[to]) + (interior ? 8 : 0) : nullptr;
-      ambig[r] = ambigAddrs[r];
+      if (r % 2 == 0) {
+        ambig[r] = ambigAddrs[r];
+        onStack[r] = nullptr;
+      } else {
+        ambig[r] = nullptr;
+        onStack[r] = ambigAddrs[r];
+      }
     }
     for (int i = 0; i < 8; ++i) {
       if (!blocks.empty() && rng.below(2) == 0) {
@@ -155,7 +168,7 @@ void runStress(unsigned workers, uint64_t seed, int rounds) {
     // Pinned objects neither moved nor changed.
     for (size_t r = 0; r < kAmbig; ++r) {
       if (!ambigIds[r]) continue;
-      ASSERT_EQ(ambig[r], ambigAddrs[r]);
+      ASSERT_EQ(r % 2 == 0 ? ambig[r] : onStack[r], ambigAddrs[r]);
       Object* o = addr[ambigIds[r]];
       ASSERT_EQ(tagOf(o), kObjectTag) << "round " << round << ": a pinned object moved";
       ASSERT_EQ(o->id, ambigIds[r]);
@@ -198,6 +211,8 @@ void runStress(unsigned workers, uint64_t seed, int rounds) {
 
   mps_root_destroy(exactRoot);
   mps_root_destroy(ambigRoot);
+  mps_root_destroy(stackRoot);
+  mps_thread_dereg(thread);
   for (int i = 0; i < 4; ++i) {
     mps_ap_destroy(aps[i]);
     mps_pool_destroy(pools[i]);
