@@ -88,8 +88,28 @@ Res Trace::scanRoots(Worker* worker) {
       res = root->scan(&worker->ss);
     });
     if (res != Res::ok) return res;
+    if (rank == Rank::ambig) res = scanAmbiguousSegments(worker);
+    if (res != Res::ok) return res;
   }
   return Res::ok;
+}
+
+// Uncondemned segments of ambiguous rank (AMS with ambiguous allocation
+// points) are scanned with the ambiguous roots, before any exact fix could
+// move an object they designate (amc.md .amc.late); scanRememberedSet then
+// passes over them.
+Res Trace::scanAmbiguousSegments(Worker* worker) {
+  Res res = Res::ok;
+  forEachAutoPool(arena_, [&](AutoPool* pool) {
+    pool->forEachSegment([&](Segment* seg) {
+      if (res != Res::ok || seg->isWhite(traces()) || seg->rankSet != rankSetOf(Rank::ambig))
+        return;
+      worker->ss.resetSummary();
+      res = seg->scan(&worker->ss);
+      ++segmentsScanned_;
+    });
+  });
+  return res;
 }
 
 // Without a write barrier the summaries of segments that were not condemned
@@ -102,6 +122,7 @@ Res Trace::scanRememberedSet(Worker* worker) {
   forEachAutoPool(arena_, [&](AutoPool* pool) {
     pool->forEachSegment([&](Segment* seg) {
       if (res != Res::ok || seg->isWhite(traces()) || seg->rankSet == kRankSetEmpty) return;
+      if (seg->rankSet == rankSetOf(Rank::ambig)) return;  // scanned with the roots
       if ((seg->summary & white_) == kRefSetEmpty) return;
       worker->ss.resetSummary();
       res = seg->scan(&worker->ss);

@@ -140,6 +140,7 @@ class Trace {
   Res condemn(Chain* chain, unsigned top, bool all);
   void flip();
   Res scanRoots(Worker* worker);
+  Res scanAmbiguousSegments(Worker* worker);
   Res scanRememberedSet(Worker* worker);
   Res drain();
   void reclaim();

@@ -455,6 +455,42 @@ TEST_F(AmcTest, WithoutInteriorOnlyBasePointersPin) {
   mps_pool_destroy(pool);
 }
 
+// An ambiguous reference held in an uncondemned AMS object (ambiguous
+// allocation point) pins the AMC object it designates, even though an exact
+// root to the same object is scanned in the same collection.
+TEST_F(AmcTest, AmbiguousHeapReferencesInOlderSegmentsPin) {
+  make();
+  mps_pool_t ams;
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
+    MPS_ARGS_ADD(args, MPS_KEY_CHAIN, chain);
+    MPS_ARGS_ADD(args, MPS_KEY_GEN, 2u);  // not condemned by nursery collections
+    ASSERT_EQ(mps_pool_create_k(&ams, arena, mps_class_ams(), args), MPS_RES_OK);
+  }
+  MPS_ARGS_END(args);
+  mps_ap_t ambigAp;
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_RANK, mps_rank_ambig());
+    ASSERT_EQ(mps_ap_create_k(&ambigAp, ams, args), MPS_RES_OK);
+  }
+  MPS_ARGS_END(args);
+  Object* holder = allocObject(ambigAp, 1, 1);
+  Object* target = allocObject(ap, 2, 0);
+  ASSERT_TRUE(holder != nullptr && target != nullptr);
+  holder->refs[0] = target;
+  exact[0] = holder;
+  exact[1] = target;
+  ASSERT_EQ(collectGenerations(arena, chain, 0), MPS_RES_OK);
+  EXPECT_EQ(exact[1], static_cast<void*>(target)) << "an ambiguously referenced object moved";
+  EXPECT_EQ(holder->refs[0], static_cast<void*>(target));
+  EXPECT_EQ(tagOf(target), kObjectTag);
+  EXPECT_EQ(target->id, 2u);
+  exact[0] = exact[1] = nullptr;
+  mps_ap_destroy(ambigAp);
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  mps_pool_destroy(ams);
+}
+
 // Allocation on an MPS_KEY_AP_HASH_ARRAYS point does not fill the nursery.
 TEST_F(AmcTest, HashArrayAllocationDoesNotCountTowardTheNursery) {
   make();
