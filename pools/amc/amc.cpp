@@ -273,6 +273,12 @@ bool AMCSegment::reclaim(Trace* trace) {
   if (deadBase != nullptr) pad(deadBase, condemnLimit_);
   trace->noteReclaimed(condemned - kept);
   trace->notePreserved(kept);
+  if (large_ && buffer == nullptr && kept > 0) {
+    // A large object survives by promotion in place: the segment moves to
+    // the next generation, as a copy of the object would have.
+    gen = amcPool_->promotionOf(gen);
+    amcPool_->collector()->noteAllocated(gen, kept);
+  }
   return false;
 }
 
@@ -481,7 +487,15 @@ Res AMCPool::bufferFill(Buffer* buffer, Size size) {
   Res res = newSegment(&seg, segSize, gen_);
   if (res != Res::ok) return res;
   seg->large_ = large;
-  buffer->attach(seg, seg->base, seg->limit);
+  Addr windowLimit = seg->limit;
+  if (large) {
+    // The window is the large object alone, so the next reserve fills
+    // elsewhere and small objects never share its segment; the rest of the
+    // segment is padding from the start (.amc.parse).
+    windowLimit = seg->base + size;
+    if (windowLimit < seg->limit) seg->pad(windowLimit, seg->limit);
+  }
+  buffer->attach(seg, seg->base, windowLimit);
   if ((buffer->poolFlags & kBufferHashArrays) == 0) collector()->noteAllocated(gen_, segSize);
   return Res::ok;
 }

@@ -93,6 +93,9 @@ void runStress(unsigned workers, uint64_t seed, int rounds) {
       int pool = int(rng.below(10));
       pool = pool < 5 ? 0 : pool < 7 ? 1 : pool < 9 ? 2 : 3;
       size_t n = leafPool[pool] ? 0 : size_t(rng.below(6));
+      // Now and then a large AMC object (at least MPS_KEY_LARGE_SIZE): it
+      // gets a segment of its own and is promoted in place.
+      if (pool == 0 && rng.below(300) == 0) n = 4200;
       Object* o = allocObject(aps[pool], id, n);
       ASSERT_NE(o, nullptr);
       addr[id] = o;

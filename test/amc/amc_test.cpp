@@ -491,6 +491,27 @@ TEST_F(AmcTest, AmbiguousHeapReferencesInOlderSegmentsPin) {
   mps_pool_destroy(ams);
 }
 
+// An object of at least MPS_KEY_LARGE_SIZE has a segment of its own and is
+// promoted in place, not copied.
+TEST_F(AmcTest, LargeObjectsArePromotedInPlace) {
+  make();
+  size_t refs = 32768 / sizeof(mps_word_t);
+  Object* big = allocObject(ap, 1, refs);
+  ASSERT_NE(big, nullptr);
+  Object* small = allocObject(ap, 2, 0);
+  big->refs[refs - 1] = small;
+  exact[0] = big;
+  ASSERT_EQ(collectGenerations(arena, chain, 0), MPS_RES_OK);
+  EXPECT_EQ(exact[0], static_cast<void*>(big)) << "a large object was copied";
+  EXPECT_EQ(generationOf(arena, big), 1);
+  EXPECT_NE(big->refs[refs - 1], static_cast<void*>(small)) << "its referent did not move";
+  EXPECT_EQ(static_cast<Object*>(big->refs[refs - 1])->id, 2u);
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  EXPECT_EQ(exact[0], static_cast<void*>(big));
+  EXPECT_EQ(big->id, 1u);
+  EXPECT_EQ(objectsById(arena).size(), 2u);
+}
+
 // Allocation on an MPS_KEY_AP_HASH_ARRAYS point does not fill the nursery.
 TEST_F(AmcTest, HashArrayAllocationDoesNotCountTowardTheNursery) {
   make();
