@@ -60,7 +60,7 @@ void AMCSegment::pad(Addr from, Addr to) {
 Res AMCSegment::whiten(Trace* trace) {
   MPS_AVER(!toSpace_);
   condemnLimit_ = objectsLimit();
-  nailed_.store(false, std::memory_order_relaxed);
+  hasPinned_.store(false, std::memory_order_relaxed);
   moved_.store(false, std::memory_order_relaxed);
 #if MPS_CHECKED
   // Fix checks exact references against the block starts: record them now,
@@ -120,7 +120,8 @@ void AMCSegment::pin(ScanState* ss, Addr blockBase) {
 }
 
 void AMCSegment::kept(ScanState* ss, Addr blockBase) {
-  if (!nailed_.load(std::memory_order_relaxed)) nailed_.store(true, std::memory_order_relaxed);
+  if (!hasPinned_.load(std::memory_order_relaxed))
+    hasPinned_.store(true, std::memory_order_relaxed);
   Worker* worker = ss->worker();
   worker->noteMarked();
   if (rankSet != kRankSetEmpty) worker->push(this, amcPool_->fmt()->clientOf(blockBase));
@@ -243,7 +244,7 @@ bool AMCSegment::reclaim(Trace* trace) {
     trace->noteMoved(refSetOfRange(base, limit, trace->arena()->zoneShift()));
   white &= ~trace->traces();
   moved_.store(false, std::memory_order_relaxed);
-  if (!nailed_.load(std::memory_order_relaxed)) {
+  if (!hasPinned_.load(std::memory_order_relaxed)) {
     // Every survivor was copied out.
     trace->noteReclaimed(condemned);
     if (buffer == nullptr) return true;
@@ -254,7 +255,7 @@ bool AMCSegment::reclaim(Trace* trace) {
   // .amc.pin: the segment stays for its pinned objects; everything else in
   // its condemned part (objects copied out, dead objects) becomes padding,
   // one padding object per run, so that walkers never see the dead.
-  nailed_.store(false, std::memory_order_relaxed);
+  hasPinned_.store(false, std::memory_order_relaxed);
   Format* format = amcPool_->fmt();
   Size kept = 0;
   Addr deadBase = nullptr;
@@ -613,7 +614,7 @@ void AMCPool::traceEnd(Trace* trace, bool abandoned) {
       if (!seg->isWhite(trace->traces())) return;
       for (Size i = 0, n = seg->size() >> alignShift_; i < n; ++i)
         if (seg->states_[i] == AMCSegment::kPinned) seg->states_[i] = AMCSegment::kNone;
-      seg->nailed_.store(false, std::memory_order_relaxed);
+      seg->hasPinned_.store(false, std::memory_order_relaxed);
     });
   }
   // design/amc.md .amc.abandon: once objects have moved, references not yet

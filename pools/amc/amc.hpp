@@ -3,9 +3,11 @@
 //
 // Objects are copied by the collector through the client's format (skip,
 // fwd, isfwd, pad) from the segments of the condemned generations into
-// to-space segments of the next generation. A segment that an ambiguous
-// reference hits is *nailed*: kept in place with every object in it, and
-// scanned whole (design/amc.md .amc.nail). AMCZ is AMC with leaf objects:
+// to-space segments of the next generation. An object an ambiguous
+// reference designates is *pinned*: it stays where it is, and so does its
+// segment, whose other survivors are still copied out (design/amc.md
+// .amc.pin; the reference nails whole segments instead). AMCZ is AMC with
+// leaf objects:
 // its segments hold no references, are never scanned, and its allocation
 // points are never trapped.
 //
@@ -21,7 +23,7 @@
 //   kBusy  a worker has claimed the object and is copying it;
 //   kMoved the object has been copied and its old copy holds the client's
 //          forwarding marker (only in condemned segments during a trace,
-//          and in nailed ones until reclaim pads it);
+//          and in kept ones until reclaim pads it);
 //   kPad   a padding object the pool wrote (never reported as an object);
 //   kPinned the object stays where it is for this trace (an ambiguous
 //          reference, a large object, or no to-space to copy it to).
@@ -71,7 +73,6 @@ class AMCSegment final : public Segment {
   bool objectContaining(Addr p, Addr* clientOut) const;
   // Writes a padding object over [from, to) and records it.
   void pad(Addr from, Addr to);
-  bool isNailed() const { return nailed_.load(std::memory_order_relaxed); }
 
   Sig amcSig = kAMCSig;
 
@@ -99,13 +100,13 @@ class AMCSegment final : public Segment {
   AMCPool* amcPool_;
   std::uint8_t* states_;
   Shift alignShift_;
-  Addr condemnLimit_ = nullptr;      // objects in [base, condemnLimit_) are white
-  std::atomic<bool> nailed_{false};  // holds pinned objects this trace
-  std::atomic<bool> moved_{false};   // some object was copied out this trace
-  bool large_ = false;               // holds one large object: never copied
-  bool toSpace_ = false;             // a worker is copying into it (not parsable yet)
-  bool high_ = false;                // taken from the top of the arena (.amc.zones)
-  Size layout_ = 0;                  // bumped whenever the layout changes
+  Addr condemnLimit_ = nullptr;         // objects in [base, condemnLimit_) are white
+  std::atomic<bool> hasPinned_{false};  // holds pinned objects this trace: kept
+  std::atomic<bool> moved_{false};      // some object was copied out this trace
+  bool large_ = false;                  // holds one large object: never copied
+  bool toSpace_ = false;                // a worker is copying into it (not parsable yet)
+  bool high_ = false;                   // taken from the top of the arena (.amc.zones)
+  Size layout_ = 0;                     // bumped whenever the layout changes
   mutable std::vector<Word> starts_;
   mutable Size startsLayout_ = ~Size(0);
   mutable Addr startsLimit_ = nullptr;
@@ -116,8 +117,8 @@ class AMCPool final : public AutoPool {
   static constexpr Size kDefaultExtendBy = 8192;
   static constexpr Size kDefaultLargeSize = 32768;
   // Segments are at least this large whatever MPS_KEY_EXTEND_BY says (it is
-  // a minimum): fewer fills and fewer segments to condemn; a nail pins this
-  // much at most.
+  // a minimum): fewer fills and fewer segments to condemn. A pinned object
+  // keeps at most this much in place (the rest of its segment as padding).
   static constexpr Size kMinSegmentSize = Size(64) << 10;
   // Buffer flag (Buffer::poolFlags): MPS_KEY_AP_HASH_ARRAYS.
   static constexpr unsigned kBufferHashArrays = 1;
