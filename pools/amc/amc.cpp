@@ -148,7 +148,8 @@ Res AMCSegment::fix(ScanState* ss, Addr* refIO) {
 #if MPS_CHECKED
   {
     Size i = indexOf(blockBase);
-    MPS_AVER(((starts_[i / kWordBits] >> (i % kWordBits)) & 1) != 0 && states_[i] != kPad &&
+    MPS_AVER(((starts_[i / kWordBits] >> (i % kWordBits)) & 1) != 0 &&
+             std::atomic_ref<std::uint8_t>(states_[i]).load(std::memory_order_relaxed) != kPad &&
              "ss->rank == RankAMBIG: an exact reference points at an object");
   }
 #endif
@@ -389,12 +390,12 @@ Res AMCPool::bufferInit(Buffer* buffer, const mps_arg_s* args) {
   return Res::ok;
 }
 
-Res AMCPool::newSegment(AMCSegment** segOut, Size size, Generation* gen) {
+Res AMCPool::newSegment(AMCSegment** segOut, Size size, Generation* gen, SegmentSource source) {
   Size segSize = alignUp(size, arena_->grainSize());
   Size grains = segSize >> alignShift_;
   bool high = gen->index > 0;
   Ring<Segment>& cache = cache_[high ? 1 : 0];
-  if (segSize == segSize_ && !cache.isSingle()) {
+  if (source != SegmentSource::arena && segSize == segSize_ && !cache.isSingle()) {
     auto* seg = static_cast<AMCSegment*>(cache.first());
     seg->poolRing.remove();
     cachedBytes_ -= segSize;
@@ -408,6 +409,7 @@ Res AMCPool::newSegment(AMCSegment** segOut, Size size, Generation* gen) {
     *segOut = seg;
     return Res::ok;
   }
+  if (source == SegmentSource::cache) return Res::resource;
   // .amc.zones: older generations from the top of the arena, the nursery
   // from the bottom, so that references between older objects mostly fail
   // the white-zone test of a nursery collection (fix stage 1) and never
@@ -529,6 +531,35 @@ Generation* AMCPool::promotionOf(const Generation* gen) const {
 
 void AMCPool::traceBegin(Trace* trace) {
   toSpace_.assign(trace->workerCount() * generations_, ToSpace{});
+  if (trace->parallel()) stockToSpace(trace);
+}
+
+void AMCPool::stockToSpace(Trace* trace) {
+  // .amc.tospace.stock: enough empty segments in the cache, on each side of
+  // the arena, for half the condemned bytes of the generations promoting
+  // there plus a segment per worker. If the survivors need more, the rest
+  // are pinned where they are (.amc.limit), which is always correct.
+  Size want[2] = {0, 0};
+  forEachSegment([&](Segment* s) {
+    auto* seg = static_cast<AMCSegment*>(s);
+    if (!seg->isWhite(trace->traces()) || seg->large_) return;
+    want[promotionOf(seg->gen)->index > 0 ? 1 : 0] += Size(seg->condemnLimit_ - seg->base) / 2;
+  });
+  Generation* sideGen[2] = {chain_->gen(0), chain_->gen(chain_->count() - 1)};
+  for (int side = 0; side < 2; ++side) {
+    if (want[side] == 0) continue;
+    want[side] += trace->workerCount() * segSize_;
+    Size have = 0;
+    cache_[side].forEach([&](Segment* seg) { have += seg->size(); });
+    while (have < want[side]) {
+      AMCSegment* seg;
+      if (newSegment(&seg, segSize_, sideGen[side], SegmentSource::arena) != Res::ok) break;
+      removeSegment(seg);
+      cache_[side].append(&seg->poolRing);
+      cachedBytes_ += seg->size();
+      have += seg->size();
+    }
+  }
 }
 
 void AMCPool::close(ToSpace* ts) {
@@ -546,11 +577,15 @@ bool AMCPool::refill(ToSpace* ts, Size size, Generation* gen, Trace* trace) {
   if (segSize < segSize_) segSize = segSize_;
   AMCSegment* seg;
   {
-    // Workers copy in parallel; the arena and the pool's segment ring are
-    // not theirs to change at once.
+    // Workers copy in parallel: the pool's cache and segment ring are not
+    // theirs to change at once, and the arena's tables, which other
+    // workers read on every fix, are not to change at all
+    // (.amc.tospace.stock): a parallel trace copies only into segments
+    // stocked before it.
     std::unique_lock<std::mutex> guard(trace->allocLock(), std::defer_lock);
     if (trace->parallel()) guard.lock();
-    if (newSegment(&seg, segSize, gen) != Res::ok) return false;
+    SegmentSource source = trace->parallel() ? SegmentSource::cache : SegmentSource::any;
+    if (newSegment(&seg, segSize, gen, source) != Res::ok) return false;
     seg->toSpace_ = true;
     // Covered with every other uncondemned segment at the end of the trace.
     Shield::expose(seg);

@@ -159,7 +159,13 @@ class AMCPool final : public AutoPool {
     Addr limit = nullptr;
     Size copied = 0;  // bytes copied into this generation by this worker
   };
-  Res newSegment(AMCSegment** segOut, Size size, Generation* gen);
+  // Where a new segment may come from: the cache of empty segments or the
+  // arena (any), the cache only, or the arena only.
+  enum class SegmentSource { any, cache, arena };
+  Res newSegment(AMCSegment** segOut, Size size, Generation* gen,
+                 SegmentSource source = SegmentSource::any);
+  // Fills the cache with empty segments for a parallel trace's to-space.
+  void stockToSpace(Trace* trace);
   void freeSegment(AMCSegment* seg);
   // Closes the worker's to-space buffer (pads its tail) and opens one with
   // room for `size` bytes. False if the arena refused the memory.
