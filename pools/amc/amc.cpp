@@ -531,19 +531,20 @@ Generation* AMCPool::promotionOf(const Generation* gen) const {
 
 void AMCPool::traceBegin(Trace* trace) {
   toSpace_.assign(trace->workerCount() * generations_, ToSpace{});
+  toSpaceExhausted_.store(false, std::memory_order_relaxed);
   if (trace->parallel()) stockToSpace(trace);
 }
 
 void AMCPool::stockToSpace(Trace* trace) {
   // .amc.tospace.stock: enough empty segments in the cache, on each side of
-  // the arena, for half the condemned bytes of the generations promoting
-  // there plus a segment per worker. If the survivors need more, the rest
-  // are pinned where they are (.amc.limit), which is always correct.
+  // the arena, for the condemned bytes of the generations promoting there
+  // plus a segment per worker (what a copying collector may need at worst). If the survivors need
+  // more, the rest are pinned where they are (.amc.limit), which is always correct.
   Size want[2] = {0, 0};
   forEachSegment([&](Segment* s) {
     auto* seg = static_cast<AMCSegment*>(s);
     if (!seg->isWhite(trace->traces()) || seg->large_) return;
-    want[promotionOf(seg->gen)->index > 0 ? 1 : 0] += Size(seg->condemnLimit_ - seg->base) / 2;
+    want[promotionOf(seg->gen)->index > 0 ? 1 : 0] += Size(seg->condemnLimit_ - seg->base);
   });
   Generation* sideGen[2] = {chain_->gen(0), chain_->gen(chain_->count() - 1)};
   for (int side = 0; side < 2; ++side) {
@@ -602,8 +603,15 @@ Addr AMCPool::copy(Worker* worker, AMCSegment* from, Addr ref, AMCSegment** toSe
   Size size = Size(static_cast<Addr>(format->skip(ref)) - ref);
   Generation* to = promotionOf(from->gen);
   ToSpace* ts = &toSpace_[worker->index * generations_ + to->index];
-  if (Size(ts->limit - ts->alloc) < size && !refill(ts, size, to, worker->ss.trace()))
-    return nullptr;
+  if (Size(ts->limit - ts->alloc) < size) {
+    // Once to-space has run out it stays out for this trace: do not take
+    // the lock again for every object.
+    if (toSpaceExhausted_.load(std::memory_order_relaxed)) return nullptr;
+    if (!refill(ts, size, to, worker->ss.trace())) {
+      toSpaceExhausted_.store(true, std::memory_order_relaxed);
+      return nullptr;
+    }
+  }
   Addr newBase = ts->alloc;
   ts->alloc += size;
   std::memcpy(newBase, oldBase, size);

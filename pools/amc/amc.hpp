@@ -180,6 +180,7 @@ class AMCPool final : public AutoPool {
   Size largeSize_ = kDefaultLargeSize;
   Size totalSize_ = 0;
   std::vector<ToSpace> toSpace_;  // [worker * generations + generation]
+  std::atomic<bool> toSpaceExhausted_{false};  // this trace found no more
   Size generations_ = 0;
   // Empty segments of segSize_, linked by poolRing: [0] from the bottom of
   // the arena (for the nursery), [1] from the top (.amc.zones).
