@@ -448,13 +448,16 @@ void AMCPool::freeSegment(AMCSegment* seg) {
   totalSize_ -= size;
 }
 
+Size AMCPool::cacheLimit() const {
+  // Like the mark-sweep pools (design/ams.md .ms.cache): keep up to a
+  // generation's capacity of empty segments for the next fills. Survivors
+  // need to-space as well: keep up to twice the capacity.
+  return arena_->spare() > 0.0 && gen_ != nullptr ? 2 * gen_->capacity : 0;
+}
+
 void AMCPool::segmentEmptied(AMCSegment* seg) {
   MPS_AVER(seg->buffer == nullptr);
-  // Like the mark-sweep pools (design/ams.md .ms.cache): keep up to a
-  // generation's capacity of empty segments for the next fills.
-  // Survivors need to-space as well: keep up to twice the capacity.
-  Size cacheLimit = arena_->spare() > 0.0 && gen_ != nullptr ? 2 * gen_->capacity : 0;
-  if (seg->size() == segSize_ && cachedBytes_ + seg->size() <= cacheLimit) {
+  if (seg->size() == segSize_ && cachedBytes_ + seg->size() <= cacheLimit()) {
     removeSegment(seg);
     seg->white = 0;
     cache_[seg->high_ ? 1 : 0].append(&seg->poolRing);
@@ -637,6 +640,17 @@ Addr AMCPool::copy(Worker* worker, AMCSegment* from, Addr ref, AMCSegment** toSe
 }
 
 void AMCPool::traceEnd(Trace* trace, bool abandoned) {
+  // What the stock for to-space (.amc.tospace.stock) left unused beyond the
+  // cache's limit goes back to the arena.
+  for (Ring<Segment>& cache : cache_) {
+    while (cachedBytes_ > cacheLimit() && !cache.isSingle()) {
+      auto* seg = static_cast<AMCSegment*>(cache.first());
+      seg->poolRing.remove();
+      cachedBytes_ -= seg->size();
+      addSegment(seg);  // freeSegment takes it off the pool's ring
+      freeSegment(seg);
+    }
+  }
   Size copied = 0;
   for (Size i = 0; i < toSpace_.size(); ++i) {
     ToSpace& ts = toSpace_[i];

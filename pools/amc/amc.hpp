@@ -164,6 +164,8 @@ class AMCPool final : public AutoPool {
   enum class SegmentSource { any, cache, arena };
   Res newSegment(AMCSegment** segOut, Size size, Generation* gen,
                  SegmentSource source = SegmentSource::any);
+  // The most bytes of empty segments the cache keeps between traces.
+  Size cacheLimit() const;
   // Fills the cache with empty segments for a parallel trace's to-space.
   void stockToSpace(Trace* trace);
   void freeSegment(AMCSegment* seg);
