@@ -130,8 +130,9 @@ class Trace {
   bool parallel() const { return parallel_; }
   Size workerCount() const { return workers_.size(); }
   // Moving pools: the zones objects were moved out of (location
-  // dependencies, ld.md), and the lock that serialises getting to-space
-  // memory from the arena while workers copy in parallel.
+  // dependencies, ld.md; reported at reclaim), and the lock that serialises
+  // the pools' own bookkeeping (to-space segments taken from their caches)
+  // while workers copy in parallel.
   void noteMoved(RefSet zones) { moved_ |= zones; }
   RefSet movedZones() const { return moved_; }
   std::mutex& allocLock() { return allocLock_; }
