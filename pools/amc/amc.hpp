@@ -181,7 +181,7 @@ class AMCPool final : public AutoPool {
   Size segSize_ = kMinSegmentSize;
   Size largeSize_ = kDefaultLargeSize;
   Size totalSize_ = 0;
-  std::vector<ToSpace> toSpace_;  // [worker * generations + generation]
+  std::vector<ToSpace> toSpace_;               // [worker * generations + generation]
   std::atomic<bool> toSpaceExhausted_{false};  // this trace found no more
   Size generations_ = 0;
   // Empty segments of segSize_, linked by poolRing: [0] from the bottom of
