@@ -8,8 +8,10 @@
 #include "base/keys.hpp"
 #include "format/format.hpp"
 #include "mps.h"
+#include "mpscamc.h"
 #include "mpscams.h"
 #include "mpsclo.h"
+#include "pools/amc/amc.hpp"
 #include "pools/ams/ams.hpp"
 #include "pools/lo/lo.hpp"
 #include "protect/thread.hpp"
@@ -109,6 +111,12 @@ mps_res_t mps_fmt_create_k(mps_fmt_t* fmtOut, mps_arena_t handle, mps_arg_s args
   collectorOf(arena)->addFormat(format);
   *fmtOut = toHandle(format);
   return MPS_RES_OK;
+}
+mps_pool_class_t mps_class_amc(void) {
+  return toHandle(&mps::core::kPoolClassAMC);
+}
+mps_pool_class_t mps_class_amcz(void) {
+  return toHandle(&mps::core::kPoolClassAMCZ);
 }
 
 mps_res_t mps_fmt_create_A(mps_fmt_t* fmtOut, mps_arena_t arena, mps_fmt_A_s* a) {
@@ -684,6 +692,21 @@ mps_bool_t mps_addr_fmt(mps_fmt_t* fmtOut, mps_arena_t handle, mps_addr_t addr) 
   return 1;
 }
 
+mps_res_t mps_addr_object(mps_addr_t* pOut, mps_arena_t handle, mps_addr_t addr) {
+  MPS_AVER_ALWAYS(pOut != NULL);
+  Arena* arena = toArena(handle);
+  ArenaEntry entry(arena);
+  Segment* seg = arena->segmentOf(addr);
+  if (seg == nullptr) return MPS_RES_FAIL;
+  const mps::core::PoolClass* c = seg->pool->poolClass();
+  if (c != &mps::core::kPoolClassAMC && c != &mps::core::kPoolClassAMCZ) return MPS_RES_UNIMPL;
+  Addr client;
+  if (!static_cast<mps::core::AMCSegment*>(seg)->objectContaining(static_cast<Addr>(addr), &client))
+    return MPS_RES_FAIL;
+  *pOut = client;
+  return MPS_RES_OK;
+}
+
 // Walking ----------------------------------------------------------------------------------
 
 namespace {
@@ -760,6 +783,32 @@ mps_res_t mps_pool_walk(mps_pool_t handle, mps_area_scan_t scanArea, void* closu
     mps::core::Shield::cover(seg);
   });
   return c.res;
+}
+
+void mps_amc_apply(mps_pool_t handle, mps_amc_apply_stepper_t f, void* p, size_t s) {
+  MPS_AVER_ALWAYS(f != NULL);
+  Pool* pool = toPool(handle);
+  MPS_API_AVER_SIG(Pool, pool);
+  Arena* arena = pool->arena();
+  ArenaEntry entry(arena);
+  MPS_AVER_ALWAYS((pool->poolClass() == &mps::core::kPoolClassAMC ||
+                   pool->poolClass() == &mps::core::kPoolClassAMCZ) &&
+                  "mps_amc_apply is given an AMC or AMCZ pool");
+  struct Apply {
+    mps_amc_apply_stepper_t f;
+    void* p;
+    size_t s;
+  } apply{f, p, s};
+  static_cast<AutoPool*>(pool)->forEachSegment([&](Segment* seg) {
+    mps::core::Shield::expose(seg);
+    seg->walk(
+        [](Segment*, Addr object, void* closure) {
+          auto* a = static_cast<Apply*>(closure);
+          a->f(object, a->p, a->s);
+        },
+        &apply);
+    mps::core::Shield::cover(seg);
+  });
 }
 
 }  // extern "C"

@@ -78,6 +78,7 @@ class Buffer {
   Addr initAtFlip = nullptr;    // ap.init when trapped
   bool trapped = false;
   RankSet rankSet = kRankSetEmpty;  // ranks of the references in its objects
+  unsigned poolFlags = 0;           // the pool class's own per-buffer options
   Ring<Buffer> poolRing{this};
   Size fills = 0;  // statistics
   Size trips = 0;

@@ -608,6 +608,17 @@ extern void mps_arena_release(mps_arena_t);
 extern mps_bool_t mps_arena_busy(mps_arena_t);
 extern mps_word_t mps_collections(mps_arena_t);
 extern mps_bool_t mps_addr_fmt(mps_fmt_t *, mps_arena_t, mps_addr_t);
+/* The base of the object containing an address (pools that support it:
+ * AMC and AMCZ); MPS_RES_FAIL if there is none, MPS_RES_UNIMPL for other
+ * pools. */
+extern mps_res_t mps_addr_object(mps_addr_t *, mps_arena_t, mps_addr_t);
+
+/* Location dependency (ld.md). */
+extern void mps_ld_reset(mps_ld_t, mps_arena_t);
+extern void mps_ld_add(mps_ld_t, mps_arena_t, mps_addr_t);
+extern void mps_ld_merge(mps_ld_t, mps_arena_t, mps_ld_t);
+extern mps_bool_t mps_ld_isstale(mps_ld_t, mps_arena_t, mps_addr_t);
+extern mps_bool_t mps_ld_isstale_any(mps_ld_t, mps_arena_t);
 
 /* MPS++ extension: the number of threads that mark in parallel (default:
  * the MPS_GC_WORKERS environment variable, else the hardware threads). */

@@ -14,6 +14,8 @@
 
 namespace mps::core {
 
+class Trace;
+
 class AutoPool : public Pool {
  public:
   AutoPool(Arena* arena, const PoolClass* poolClass) : Pool(arena, poolClass, sizeof(void*)) {}
@@ -37,6 +39,12 @@ class AutoPool : public Pool {
   void forEachSegment(F&& f) const {
     segments_.forEach(f);
   }
+
+  // Marking of `trace` begins (after condemn, before the roots are
+  // scanned) / has ended (before reclaim; `abandoned` if a scan failed). A
+  // moving pool sets up and closes its per-worker to-space buffers here.
+  virtual void traceBegin(Trace* /*trace*/) {}
+  virtual void traceEnd(Trace* /*trace*/, bool /*abandoned*/) {}
 
   bool check() const override;
 

@@ -165,6 +165,7 @@ Res Collector::runTrace(Chain* chain, unsigned top, bool all, const char* why) {
 
   if (res == Res::ok) {
     ++collections_;
+    if (trace.movedZones() != kRefSetEmpty) noteMoved(trace.movedZones());
     // Generations collected: their new size starts again.
     auto account = [&](Chain* c) {
       for (Size i = 0; i < c->count(); ++i) {
@@ -184,6 +185,32 @@ Res Collector::runTrace(Chain* chain, unsigned top, bool all, const char* why) {
   if (all) lastFullSeconds_ = seconds;
   collecting_ = false;
   return res;
+}
+
+// Location dependencies ------------------------------------------------------------
+
+RefSet Collector::movedSince(Word epoch) const {
+  Word now = ldEpoch();
+  if (epoch == now) return kRefSetEmpty;
+  // An entry may be overwritten by a later advance while it is read; then
+  // the epoch has moved past `epoch + kLdHistory` and prehistory answers.
+  if (now - epoch >= kLdHistory) return ldPrehistory_.load(std::memory_order_acquire);
+  RefSet moved = ldHistory_[epoch % kLdHistory].load(std::memory_order_acquire);
+  if (ldEpoch() - epoch >= kLdHistory) return ldPrehistory_.load(std::memory_order_acquire);
+  return moved;
+}
+
+void Collector::noteMoved(RefSet zones) {
+  Word now = ldEpoch_.load(std::memory_order_relaxed);
+  for (Word i = 0; i < kLdHistory; ++i)
+    ldHistory_[i].fetch_or(zones, std::memory_order_release);
+  ldPrehistory_.fetch_or(zones, std::memory_order_release);
+  // The entry that will describe the new epoch starts empty: what it held
+  // (epoch now + 1 - kLdHistory) is older than the history keeps, and
+  // prehistory already has it. Readers of that old epoch see the new epoch
+  // and ask prehistory instead.
+  ldEpoch_.store(now + 1, std::memory_order_release);
+  ldHistory_[(now + 1) % kLdHistory].store(kRefSetEmpty, std::memory_order_release);
 }
 
 Res Collector::collect(const char* why) {

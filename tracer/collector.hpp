@@ -11,6 +11,8 @@
 // Locking: every method is called with the arena lock held.
 #pragma once
 
+#include <atomic>
+
 #include "arena/arena.hpp"
 #include "arena/segment.hpp"
 #include "base/check.hpp"
@@ -94,6 +96,19 @@ class Collector {
   bool collecting() const { return collecting_; }
   Size collections() const { return collections_; }
 
+  // Location dependencies (ld.md). The epoch counts collections that moved
+  // objects; history_[e % kLdHistory] holds the zones moved since epoch e
+  // for the last kLdHistory epochs, prehistory_ everything ever moved.
+  // Readable without the arena lock (mps_ld_isstale takes none): a moving
+  // collection updates the sets before it publishes the new epoch.
+  static constexpr Word kLdHistory = 4;
+  Word ldEpoch() const { return ldEpoch_.load(std::memory_order_acquire); }
+  // The zones that may have moved since `epoch` (which is at most the
+  // current epoch).
+  RefSet movedSince(Word epoch) const;
+  // A collection moved objects out of `zones`: advance the epoch. Locked.
+  void noteMoved(RefSet zones);
+
   // Allocation accounting: pools report bytes arriving in a generation.
   void noteAllocated(Generation* gen, Size bytes) { gen->newSize += bytes; }
 
@@ -132,6 +147,9 @@ class Collector {
   Stats last_;
   double lastFullSeconds_ = 0.0;
   Size objectSize_ = 0;
+  std::atomic<Word> ldEpoch_{0};
+  std::atomic<RefSet> ldHistory_[kLdHistory] = {};
+  std::atomic<RefSet> ldPrehistory_{kRefSetEmpty};
 };
 
 }  // namespace mps::core

@@ -27,8 +27,12 @@ bool ScanState::check() const {
 Res ScanState::verifyRef(Addr ref) {
   if (rank_ == Rank::ambig) return Res::ok;
   Segment* seg = arena_->segmentOf(ref);
-  if (seg == nullptr) return Res::ok;
-  if (!seg->isObject(ref)) {
+  // A reference into arena memory no pool holds (a freed segment: e.g. the
+  // old copy of a moved object) is as bad as one to a non-object.
+  bool bad = seg == nullptr
+                 ? ref != nullptr && arena_->hasAddr(ref) && arena_->tractOf(ref) == nullptr
+                 : !seg->isObject(ref);
+  if (bad) {
     if (verifyFailures == 0) firstBadRef = ref;
     ++verifyFailures;
   }

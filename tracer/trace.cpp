@@ -92,6 +92,8 @@ Res Trace::scanRoots(Worker* worker) {
       res = root->scan(&worker->ss);
     });
     if (res != Res::ok) return res;
+    if (rank == Rank::ambig) res = scanAmbiguousSegments(worker);
+    if (res != Res::ok) return res;
   }
   return Res::ok;
 }
@@ -104,6 +106,24 @@ Res Trace::scanWeakRoots(Worker* worker) {
   collector_->forEachRoot([&](Root* root) {
     if (res != Res::ok || root->rank() != Rank::weak) return;
     res = root->scan(&worker->ss);
+  });
+  return res;
+}
+
+// Uncondemned segments of ambiguous rank (AMS with ambiguous allocation
+// points) are scanned with the ambiguous roots, before any exact fix could
+// move an object they designate (amc.md .amc.late); scanRememberedSet then
+// passes over them.
+Res Trace::scanAmbiguousSegments(Worker* worker) {
+  Res res = Res::ok;
+  forEachAutoPool(arena_, [&](AutoPool* pool) {
+    pool->forEachSegment([&](Segment* seg) {
+      if (res != Res::ok || seg->isWhite(traces()) || seg->rankSet != rankSetOf(Rank::ambig))
+        return;
+      worker->ss.resetSummary();
+      res = seg->scan(&worker->ss);
+      ++segmentsScanned_;
+    });
   });
   return res;
 }
@@ -121,6 +141,7 @@ Res Trace::scanRememberedSet(Worker* worker) {
   forEachAutoPool(arena_, [&](AutoPool* pool) {
     pool->forEachSegment([&](Segment* seg) {
       if (res != Res::ok || seg->isWhite(traces()) || seg->rankSet == kRankSetEmpty) return;
+      if (seg->rankSet == rankSetOf(Rank::ambig)) return;  // scanned with the roots
       if ((seg->summary & white_) == kRefSetEmpty) return;
       worker->ss.resetSummary();
       res = seg->scan(&worker->ss);
@@ -330,6 +351,16 @@ Res Trace::drain() {
   return Res::ok;
 }
 
+// Moving pools -------------------------------------------------------------------
+
+void Trace::beginPools() {
+  forEachAutoPool(arena_, [&](AutoPool* pool) { pool->traceBegin(this); });
+}
+
+void Trace::endPools(bool abandoned) {
+  forEachAutoPool(arena_, [&](AutoPool* pool) { pool->traceEnd(this, abandoned); });
+}
+
 // Reclaim ----------------------------------------------------------------------
 
 Trace::GenerationTally* Trace::tallyFor(Generation* gen) {
@@ -401,6 +432,7 @@ Res Trace::run(Chain* chain, unsigned top, bool all) {
   for (unsigned i = 0; i < n; ++i) {
     workers_.push_back(new (PageAllocator<Worker>().allocate(1)) Worker(arena_, this));
     workers_.back()->concurrent = parallel_;
+    workers_.back()->index = i;
   }
 
   // Every segment of an automatic pool may be touched (condemned, or
@@ -415,10 +447,12 @@ Res Trace::run(Chain* chain, unsigned top, bool all) {
     for (Worker* w : workers_)
       w->ss.c._w = white_;
     auto tm = std::chrono::steady_clock::now();
+    beginPools();
     res = scanRoots(workers_[0]);
     if (res == Res::ok) res = scanRememberedSet(workers_[0]);
     if (res == Res::ok) res = drain();
     if (res == Res::ok) res = scanWeakRoots(workers_[0]);
+    endPools(res != Res::ok);
     markSeconds_ = secondsSince(tm);
   }
   forEachAutoPool(arena_, [&](AutoPool* pool) {

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <atomic>
+#include <mutex>
 #include <vector>
 
 #include "arena/arena.hpp"
@@ -90,6 +91,9 @@ class alignas(64) Worker {
 
   ScanState ss;
   GreyStack stack;
+  // The worker's number in its trace, 0 .. width-1 (a moving pool keeps a
+  // to-space buffer per worker).
+  unsigned index = 0;
   // Whether other workers mark at the same time: mark bits are then set
   // with atomic read-modify-writes; a lone worker uses plain stores.
   bool concurrent = false;
@@ -130,6 +134,14 @@ class Trace {
   void notePreserved(Size bytes) { preserved_.fetch_add(bytes, std::memory_order_relaxed); }
   void noteReclaimed(Size bytes) { reclaimed_ += bytes; }
   bool parallel() const { return parallel_; }
+  Size workerCount() const { return workers_.size(); }
+  // Moving pools: the zones objects were moved out of (location
+  // dependencies, ld.md; reported at reclaim), and the lock that serialises
+  // the pools' own bookkeeping (to-space segments taken from their caches)
+  // while workers copy in parallel.
+  void noteMoved(RefSet zones) { moved_ |= zones; }
+  RefSet movedZones() const { return moved_; }
+  std::mutex& allocLock() { return allocLock_; }
 
   // Bytes condemned in, and surviving from, one generation's segments: what
   // the generation's mortality estimate learns from (chains.md).
@@ -149,11 +161,16 @@ class Trace {
   Res scanRoots(Worker* worker);
   // After marking: weak roots keep what survived and lose the rest.
   Res scanWeakRoots(Worker* worker);
+  Res scanAmbiguousSegments(Worker* worker);
   Res scanRememberedSet(Worker* worker);
   Res drain();
   void reclaim();
   void abandon();
   void verify();
+  // Tells each automatic pool that marking begins / has ended (a moving
+  // pool sets up and closes its to-space buffers).
+  void beginPools();
+  void endPools(bool abandoned);
 
   Collector* collector_;
   Arena* arena_;
@@ -170,6 +187,8 @@ class Trace {
   Size reclaimed_ = 0;
   Size segmentsScanned_ = 0;
   double markSeconds_ = 0;
+  RefSet moved_ = kRefSetEmpty;
+  std::mutex allocLock_;
 };
 
 }  // namespace mps::core

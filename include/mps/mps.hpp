@@ -43,6 +43,7 @@
 #include "mps.h"
 #include "mpsacl.h"
 #include "mpsavm.h"
+#include "mpscamc.h"
 #include "mpscams.h"
 #include "mpsclo.h"
 #include "mpscmfs.h"
@@ -699,6 +700,73 @@ class LOPool : public AutomaticPool {
     addCommonArgs(args, format, o.chain, o.gen);
     return out.adopt(mps_pool_create_k(&out.handle_, arena.handle(), mps_class_lo(), args));
   }
+};
+
+// Options of an AMCPool or AMCZPool (manual/reference/amc.md).
+struct AMCPoolOptions {
+  const Chain* chain = nullptr;  // MPS_KEY_CHAIN; null: the arena's default chain
+  unsigned gen = 0;              // MPS_KEY_GEN, passed only with a chain
+  bool interior = true;          // MPS_KEY_INTERIOR
+  std::size_t extendBy = 0;      // MPS_KEY_EXTEND_BY; 0: the default
+  std::size_t largeSize = 0;     // MPS_KEY_LARGE_SIZE; 0: the default
+};
+
+namespace detail {
+inline mps_res_t createAMC(mps_pool_t* out, Arena& arena, Format& format, mps_pool_class_t c,
+                           const AMCPoolOptions& o) {
+  ArgList args;
+  args.add(MPS_KEY_FORMAT).val.format = format.handle();
+  if (o.chain != nullptr) {
+    args.add(MPS_KEY_CHAIN).val.chain = o.chain->handle();
+    args.add(MPS_KEY_GEN).val.u = o.gen;
+  }
+  args.boolean(MPS_KEY_INTERIOR, o.interior);
+  if (o.extendBy != 0) args.add(MPS_KEY_EXTEND_BY).val.size = o.extendBy;
+  if (o.largeSize != 0) args.add(MPS_KEY_LARGE_SIZE).val.size = o.largeSize;
+  return mps_pool_create_k(out, arena.handle(), c, args);
+}
+}  // namespace detail
+
+// Automatic mostly-copying (AMC): generational and moving; objects may hold
+// exact references. The format needs scan, skip, fwd, isfwd and pad.
+class AMCPool : public AutomaticPool {
+ public:
+  using Options = AMCPoolOptions;
+  static Result create(AMCPool& out, Arena& arena, Format& format, const Options& o = Options()) {
+    out.reset();
+    return out.adopt(detail::createAMC(&out.handle_, arena, format, mps_class_amc(), o));
+  }
+};
+
+// AMCZ: AMC for leaf objects (no references, never scanned). The format
+// needs skip, fwd, isfwd and pad.
+class AMCZPool : public AutomaticPool {
+ public:
+  using Options = AMCPoolOptions;
+  static Result create(AMCZPool& out, Arena& arena, Format& format, const Options& o = Options()) {
+    out.reset();
+    return out.adopt(detail::createAMC(&out.handle_, arena, format, mps_class_amcz(), o));
+  }
+};
+
+// A location dependency (manual/reference/ld.md): whether objects whose
+// addresses a computation used (an address hash) may have moved since.
+// Trivially copyable, so it can live inside a client object; reset() before
+// first use.
+class LocationDependency {
+ public:
+  void reset(Arena& arena) { mps_ld_reset(&ld_, arena.handle()); }
+  void add(Arena& arena, const void* p) { mps_ld_add(&ld_, arena.handle(), const_cast<void*>(p)); }
+  void merge(Arena& arena, LocationDependency& from) {
+    mps_ld_merge(&ld_, arena.handle(), &from.ld_);
+  }
+  bool isStale(Arena& arena, const void* p) {
+    return mps_ld_isstale(&ld_, arena.handle(), const_cast<void*>(p)) != 0;
+  }
+  bool isStaleAny(Arena& arena) { return mps_ld_isstale_any(&ld_, arena.handle()) != 0; }
+
+ private:
+  mps_ld_s ld_;
 };
 
 // An allocation point (allocation.md): inline allocation into a pool by one

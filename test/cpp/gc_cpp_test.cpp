@@ -437,6 +437,84 @@ TEST(GcCppPools, LeafObjectsInALOPoolWithTheOptionsStruct) {
   arena.release();
 }
 
+// A moving format for AMC: NodeFormat's nodes, plus forwarding markers and
+// padding objects, told apart by the tag in the header's low byte.
+struct MovingNodeFormat {
+  static constexpr std::size_t alignment = sizeof(mps_word_t);
+  static constexpr mps_word_t kFwd = 0xF0, kPad = 0xAD;
+  static mps_word_t tag(void* p) { return static_cast<Node*>(p)->header & 0xFF; }
+  static std::size_t words(void* p) { return std::size_t(static_cast<Node*>(p)->header >> 8); }
+  static mps::Result scan(mps_ss_t ss, void* base, void* limit) {
+    MPS_SCAN_BEGIN(ss) {
+      for (char* p = static_cast<char*>(base); p < static_cast<char*>(limit);) {
+        if (tag(p) != kTag) {
+          p = static_cast<char*>(skip(p));
+          continue;
+        }
+        auto* n = reinterpret_cast<Node*>(p);
+        for (std::size_t i = 0; i < n->refCount(); ++i) {
+          mps_res_t res = MPS_FIX12(ss, reinterpret_cast<mps_addr_t*>(&n->ref(i)));
+          if (res != MPS_RES_OK) return res;
+        }
+        p += Node::sizeFor(n->refCount());
+      }
+    }
+    MPS_SCAN_END(ss);
+    return mps::Result::ok;
+  }
+  static void* skip(void* p) {
+    if (tag(p) == kFwd || tag(p) == kPad)
+      return static_cast<char*>(p) + words(p) * sizeof(mps_word_t);
+    return NodeFormat::skip(p);
+  }
+  static void fwd(void* old, void* to) {
+    auto* n = static_cast<Node*>(old);
+    std::size_t size = Node::sizeFor(n->refCount());
+    n->header = (mps_word_t(size / sizeof(mps_word_t)) << 8) | kFwd;
+    n->id = reinterpret_cast<mps_word_t>(to);
+  }
+  static void* isfwd(void* p) {
+    return tag(p) == kFwd ? reinterpret_cast<void*>(static_cast<Node*>(p)->id) : nullptr;
+  }
+  static void pad(void* p, std::size_t size) {
+    *static_cast<mps_word_t*>(p) = (mps_word_t(size / sizeof(mps_word_t)) << 8) | kPad;
+  }
+};
+
+TEST(GcCppPools, AMCPoolMovesObjectsAndLocationDependencyNotices) {
+  mps::Arena arena;
+  ASSERT_TRUE(mps::Arena::createVM(arena));
+  mps::Format format;
+  ASSERT_TRUE(mps::Format::create<MovingNodeFormat>(format, arena));
+  const mps::Generation gens[] = {{1024, 0.9}, {4096, 0.5}};
+  mps::Chain chain;
+  ASSERT_TRUE(mps::Chain::create(chain, arena, gens));
+  mps::AMCPool pool;
+  ASSERT_TRUE(mps::AMCPool::create(pool, arena, format, {.chain = &chain}));
+  mps::AllocationPoint ap;
+  ASSERT_TRUE(mps::AllocationPoint::create(ap, pool));
+  Node* table[1] = {};
+  mps::Root root;
+  ASSERT_TRUE(mps::Root::createTable(root, arena, mps::Rank::exact, table));
+  Node* n = nullptr;
+  ASSERT_TRUE(ap.allocate(n, Node::sizeFor(1), [](Node* p) { Node::init(p, 7, 1); }));
+  Node* child = nullptr;
+  ASSERT_TRUE(ap.allocate(child, Node::sizeFor(0), [](Node* p) { Node::init(p, 8, 0); }));
+  n->ref(0) = child;
+  table[0] = n;
+  mps::LocationDependency ld;
+  ld.reset(arena);
+  ld.add(arena, n);
+  EXPECT_FALSE(ld.isStaleAny(arena));
+  ASSERT_TRUE(arena.collect());
+  EXPECT_NE(table[0], n);
+  EXPECT_EQ(table[0]->id, 7u);
+  EXPECT_EQ(table[0]->ref(0)->id, 8u);
+  EXPECT_TRUE(ld.isStale(arena, n));
+  table[0] = nullptr;
+  arena.release();
+}
+
 TEST_F(GcCpp, AmbiguousAllocationPointAndPoolWalk) {
   mps::AllocationPoint ambig;
   ASSERT_TRUE(mps::AllocationPoint::create(ambig, pool, mps::Rank::ambiguous));

@@ -10,6 +10,7 @@
 #include "mps.h"
 #include "mpsavm.h"
 #include "mpsacl.h"
+#include "mpscamc.h"
 #include "mpscams.h"
 #include "mpsclo.h"
 #include "mpscmfs.h"
@@ -27,6 +28,7 @@ typedef char mps_check_t_word[sizeof(MPS_T_WORD) == sizeof(mps_word_t) ? 1 : -1]
 typedef char mps_check_word_shift[(1 << MPS_WORD_SHIFT) == MPS_WORD_WIDTH ? 1 : -1];
 typedef char mps_check_sac_limit[MPS_SAC_CLASS_LIMIT == 8 ? 1 : -1];
 typedef char mps_check_args_max[MPS_ARGS_MAX == 32 ? 1 : -1];
+typedef char mps_check_ld[sizeof(mps_ld_s) == 2 * sizeof(mps_word_t) ? 1 : -1];
 typedef char mps_check_message_fin[mps_message_type_finalization() == 0 ? 1 : -1];
 typedef char mps_check_message_gc[mps_message_type_gc() == 1 ? 1 : -1];
 typedef char mps_check_message_start[mps_message_type_gc_start() == 2 ? 1 : -1];
