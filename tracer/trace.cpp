@@ -59,6 +59,7 @@ Res Trace::condemn(Chain* chain, unsigned top, bool all) {
       res = seg->whiten(this);
       if (res == Res::ok) {
         if (gen != nullptr) tallyFor(gen)->condemned += condemned_ - before;
+        if (rankSetHas(seg->rankSet, Rank::ambig)) condemnsAmbiguous_ = true;
         condemnedSegs_.push_back(seg);
         white_ |= refSetOfRange(seg->base, seg->limit, arena_->zoneShift());
       }

@@ -135,6 +135,11 @@ class Trace {
   void noteReclaimed(Size bytes) { reclaimed_ += bytes; }
   bool parallel() const { return parallel_; }
   Size workerCount() const { return workers_.size(); }
+  // Whether a condemned segment holds ambiguous references (an AMS pool's
+  // ambiguous allocation points): its objects are found grey only through
+  // other references, perhaps after an exact fix has moved what they
+  // designate, so a moving pool must not move anything in this trace.
+  bool condemnsAmbiguous() const { return condemnsAmbiguous_; }
   // Moving pools: the zones objects were moved out of (location
   // dependencies, ld.md; reported at reclaim), and the lock that serialises
   // the pools' own bookkeeping (to-space segments taken from their caches)
@@ -181,6 +186,7 @@ class Trace {
   std::vector<GenerationTally, PageAllocator<GenerationTally>> tallies_;
   std::vector<Worker*, PageAllocator<Worker*>> workers_;
   bool parallel_ = false;
+  bool condemnsAmbiguous_ = false;
   Size condemned_ = 0;
   Size notCondemned_ = 0;
   std::atomic<Size> preserved_{0};

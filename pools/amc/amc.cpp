@@ -554,8 +554,11 @@ Generation* AMCPool::promotionOf(const Generation* gen) const {
 
 void AMCPool::traceBegin(Trace* trace) {
   toSpace_.assign(trace->workerCount() * generations_, ToSpace{});
-  toSpaceExhausted_.store(false, std::memory_order_relaxed);
-  if (trace->parallel()) stockToSpace(trace);
+  // .amc.late: with ambiguous-rank segments condemned too, an ambiguous
+  // reference may turn up after its object was copied, too late to pin it.
+  // Such a trace keeps every survivor in place, as if to-space had run out.
+  toSpaceExhausted_.store(trace->condemnsAmbiguous(), std::memory_order_relaxed);
+  if (trace->parallel() && !trace->condemnsAmbiguous()) stockToSpace(trace);
 }
 
 void AMCPool::stockToSpace(Trace* trace) {

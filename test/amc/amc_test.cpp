@@ -516,6 +516,60 @@ TEST_F(AmcTest, AmbiguousHeapReferencesInOlderSegmentsPin) {
   mps_pool_destroy(ams);
 }
 
+// The same with the ambiguous holder condemned too (a full collection): it
+// is reached only through an exact reference, after the exact root to the
+// target may already have been fixed, so the collection must not move it.
+TEST_F(AmcTest, AmbiguousHeapReferencesInCondemnedSegmentsPin) {
+  make();
+  mps_pool_t ams;
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
+    MPS_ARGS_ADD(args, MPS_KEY_CHAIN, chain);
+    ASSERT_EQ(mps_pool_create_k(&ams, arena, mps_class_ams(), args), MPS_RES_OK);
+  }
+  MPS_ARGS_END(args);
+  mps_ap_t ambigAp;
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_RANK, mps_rank_ambig());
+    ASSERT_EQ(mps_ap_create_k(&ambigAp, ams, args), MPS_RES_OK);
+  }
+  MPS_ARGS_END(args);
+  std::vector<Object*> targets;
+  std::vector<Object*> holders;
+  for (mps_word_t i = 0; i < 200; ++i) {
+    Object* holder = allocObject(ambigAp, 1000 + i, 1);
+    Object* target = allocObject(ap, 2000 + i, 0);
+    ASSERT_TRUE(holder != nullptr && target != nullptr);
+    holder->refs[0] = target;
+    holders.push_back(holder);
+    targets.push_back(target);
+  }
+  // Exact roots to the targets come first, the holders only through a list
+  // of exact AMC objects scanned later.
+  for (size_t i = 0; i < 8 && i < kExactRoots - 1; ++i)
+    exact[i] = targets[i * 25];
+  Object* list = nullptr;
+  for (Object* h : holders) {
+    Object* cell = allocObject(ap, 9, 2);
+    ASSERT_NE(cell, nullptr);
+    cell->refs[0] = list;
+    cell->refs[1] = h;
+    list = cell;
+  }
+  exact[kExactRoots - 1] = list;
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  for (size_t i = 0; i < holders.size(); ++i) {
+    ASSERT_EQ(holders[i]->refs[0], static_cast<void*>(targets[i])) << i;
+    ASSERT_EQ(tagOf(targets[i]), kObjectTag) << "an ambiguously referenced object moved: " << i;
+    ASSERT_EQ(targets[i]->id, 2000 + i);
+  }
+  for (size_t i = 0; i < kExactRoots; ++i)
+    exact[i] = nullptr;
+  mps_ap_destroy(ambigAp);
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  mps_pool_destroy(ams);
+}
+
 // An object of at least MPS_KEY_LARGE_SIZE has a segment of its own and is
 // promoted in place, not copied.
 TEST_F(AmcTest, LargeObjectsArePromotedInPlace) {
