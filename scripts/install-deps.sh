@@ -9,7 +9,7 @@ packages=(
   libsigsegv-dev      # protection faults for the barrier
   libgtest-dev        # tests
   libbenchmark-dev    # benchmarks
-  libgc-dev           # Boehm GC: a baseline for benchmarks only
+  libgc-dev           # Boehm GC: a baseline for the demo and benchmarks
 )
 
 missing=()
