@@ -40,12 +40,24 @@ using namespace mps::api;
 
 namespace {
 
-Format* toFormat(mps_fmt_t f) { return reinterpret_cast<Format*>(f); }
-mps_fmt_t toHandle(Format* f) { return reinterpret_cast<mps_fmt_t>(f); }
-Chain* toChain(mps_chain_t c) { return reinterpret_cast<Chain*>(c); }
-MutatorThread* toThread(mps_thr_t t) { return reinterpret_cast<MutatorThread*>(t); }
-Root* toRoot(mps_root_t r) { return reinterpret_cast<Root*>(r); }
-Buffer* toBuffer(mps_ap_t ap) { return Buffer::of(ap); }
+Format* toFormat(mps_fmt_t f) {
+  return reinterpret_cast<Format*>(f);
+}
+mps_fmt_t toHandle(Format* f) {
+  return reinterpret_cast<mps_fmt_t>(f);
+}
+Chain* toChain(mps_chain_t c) {
+  return reinterpret_cast<Chain*>(c);
+}
+MutatorThread* toThread(mps_thr_t t) {
+  return reinterpret_cast<MutatorThread*>(t);
+}
+Root* toRoot(mps_root_t r) {
+  return reinterpret_cast<Root*>(r);
+}
+Buffer* toBuffer(mps_ap_t ap) {
+  return Buffer::of(ap);
+}
 
 Collector* collectorOf(Arena* arena) {
   Collector* c = Collector::of(arena);
@@ -87,14 +99,24 @@ extern "C" {
 
 // Pool classes ------------------------------------------------------------------------
 
-mps_pool_class_t mps_class_ams(void) { return toHandle(&mps::core::kPoolClassAMS); }
-mps_pool_class_t mps_class_lo(void) { return toHandle(&mps::core::kPoolClassLO); }
+mps_pool_class_t mps_class_ams(void) {
+  return toHandle(&mps::core::kPoolClassAMS);
+}
+mps_pool_class_t mps_class_lo(void) {
+  return toHandle(&mps::core::kPoolClassLO);
+}
 
 // Ranks -------------------------------------------------------------------------------
 
-mps_rank_t mps_rank_ambig(void) { return mps_rank_t(Rank::ambig); }
-mps_rank_t mps_rank_exact(void) { return mps_rank_t(Rank::exact); }
-mps_rank_t mps_rank_weak(void) { return mps_rank_t(Rank::weak); }
+mps_rank_t mps_rank_ambig(void) {
+  return mps_rank_t(Rank::ambig);
+}
+mps_rank_t mps_rank_exact(void) {
+  return mps_rank_t(Rank::exact);
+}
+mps_rank_t mps_rank_weak(void) {
+  return mps_rank_t(Rank::weak);
+}
 
 // Formats -----------------------------------------------------------------------------
 
@@ -130,7 +152,8 @@ mps_res_t mps_fmt_create_A(mps_fmt_t* fmtOut, mps_arena_t arena, mps_fmt_A_s* a)
     MPS_ARGS_ADD(args, MPS_KEY_FMT_ISFWD, a->isfwd);
     MPS_ARGS_ADD(args, MPS_KEY_FMT_PAD, a->pad);
     res = mps_fmt_create_k(fmtOut, arena, args);
-  } MPS_ARGS_END(args);
+  }
+  MPS_ARGS_END(args);
   return res;
 }
 
@@ -146,7 +169,8 @@ mps_res_t mps_fmt_create_B(mps_fmt_t* fmtOut, mps_arena_t arena, mps_fmt_B_s* b)
     MPS_ARGS_ADD(args, MPS_KEY_FMT_PAD, b->pad);
     MPS_ARGS_ADD(args, MPS_KEY_FMT_CLASS, b->mps_class);
     res = mps_fmt_create_k(fmtOut, arena, args);
-  } MPS_ARGS_END(args);
+  }
+  MPS_ARGS_END(args);
   return res;
 }
 
@@ -163,7 +187,8 @@ mps_res_t mps_fmt_create_auto_header(mps_fmt_t* fmtOut, mps_arena_t arena,
     MPS_ARGS_ADD(args, MPS_KEY_FMT_PAD, h->pad);
     MPS_ARGS_ADD(args, MPS_KEY_FMT_HEADER_SIZE, h->mps_headerSize);
     res = mps_fmt_create_k(fmtOut, arena, args);
-  } MPS_ARGS_END(args);
+  }
+  MPS_ARGS_END(args);
   return res;
 }
 
@@ -177,7 +202,8 @@ mps_res_t mps_fmt_create_fixed(mps_fmt_t* fmtOut, mps_arena_t arena, mps_fmt_fix
     MPS_ARGS_ADD(args, MPS_KEY_FMT_ISFWD, f->isfwd);
     MPS_ARGS_ADD(args, MPS_KEY_FMT_PAD, f->pad);
     res = mps_fmt_create_k(fmtOut, arena, args);
-  } MPS_ARGS_END(args);
+  }
+  MPS_ARGS_END(args);
   return res;
 }
 
@@ -373,9 +399,8 @@ mps_res_t mps_root_create_table_masked(mps_root_t* rootOut, mps_arena_t arena, m
                                      mps_scan_area_tagged, mask, 0);
 }
 
-mps_res_t mps_root_create_fmt(mps_root_t* rootOut, mps_arena_t handle, mps_rank_t rank,
-                              mps_rm_t rm, mps_fmt_scan_t scan, mps_addr_t base,
-                              mps_addr_t limit) {
+mps_res_t mps_root_create_fmt(mps_root_t* rootOut, mps_arena_t handle, mps_rank_t rank, mps_rm_t rm,
+                              mps_fmt_scan_t scan, mps_addr_t base, mps_addr_t limit) {
   MPS_AVER_ALWAYS(rootOut != NULL && scan != NULL);
   Rank r = checkedRank(rank);
   checkMode(rm);
@@ -409,8 +434,8 @@ mps_res_t mps_root_create(mps_root_t* rootOut, mps_arena_t handle, mps_rank_t ra
 
 static mps_res_t createThreadRoot(mps_root_t* rootOut, mps_arena_t handle, mps_rank_t rank,
                                   mps_rm_t rm, mps_thr_t thr, mps_area_scan_t scanArea,
-                                  void* closure, bool tagged, mps_word_t mask,
-                                  mps_word_t pattern, void* cold) {
+                                  void* closure, bool tagged, mps_word_t mask, mps_word_t pattern,
+                                  void* cold) {
   MPS_AVER_ALWAYS(rootOut != NULL && scanArea != NULL);
   Rank r = checkedRank(rank);
   MPS_AVER_ALWAYS(r == Rank::ambig && "a thread root is ambiguous");
@@ -450,13 +475,12 @@ mps_res_t mps_root_create_thread(mps_root_t* rootOut, mps_arena_t arena, mps_thr
 mps_res_t mps_root_create_thread_tagged(mps_root_t* rootOut, mps_arena_t arena, mps_rank_t rank,
                                         mps_rm_t rm, mps_thr_t thr, mps_area_scan_t scanArea,
                                         mps_word_t mask, mps_word_t pattern, void* cold) {
-  return createThreadRoot(rootOut, arena, rank, rm, thr, scanArea, NULL, true, mask, pattern,
-                          cold);
+  return createThreadRoot(rootOut, arena, rank, rm, thr, scanArea, NULL, true, mask, pattern, cold);
 }
 
-mps_res_t mps_root_create_thread_scanned(mps_root_t* rootOut, mps_arena_t arena,
-                                         mps_rank_t rank, mps_rm_t rm, mps_thr_t thr,
-                                         mps_area_scan_t scanArea, void* closure, void* cold) {
+mps_res_t mps_root_create_thread_scanned(mps_root_t* rootOut, mps_arena_t arena, mps_rank_t rank,
+                                         mps_rm_t rm, mps_thr_t thr, mps_area_scan_t scanArea,
+                                         void* closure, void* cold) {
   return createThreadRoot(rootOut, arena, rank, rm, thr, scanArea, closure, false, 0, 0, cold);
 }
 
@@ -465,11 +489,9 @@ mps_res_t mps_stack_scan_ambig(mps_ss_t, mps_thr_t, void*, size_t) {
                         "mps_stack_scan_ambig is only passed to mps_root_create_reg");
 }
 
-mps_res_t mps_root_create_reg(mps_root_t* rootOut, mps_arena_t arena, mps_rank_t rank,
-                              mps_rm_t rm, mps_thr_t thr, mps_reg_scan_t regScan, void* p,
-                              size_t) {
-  MPS_AVER_ALWAYS(regScan == mps_stack_scan_ambig &&
-                  "reg_scan is mps_stack_scan_ambig");
+mps_res_t mps_root_create_reg(mps_root_t* rootOut, mps_arena_t arena, mps_rank_t rank, mps_rm_t rm,
+                              mps_thr_t thr, mps_reg_scan_t regScan, void* p, size_t) {
+  MPS_AVER_ALWAYS(regScan == mps_stack_scan_ambig && "reg_scan is mps_stack_scan_ambig");
   return createThreadRoot(rootOut, arena, rank, rm, thr, mps_scan_area_tagged, NULL, true,
                           sizeof(mps_word_t) - 1, 0, p);
 }

@@ -72,10 +72,10 @@ class Buffer {
   mps_ap_s ap;
   Sig sig = kSig;
   Pool* pool;
-  Segment* seg = nullptr;       // the segment the window lies in; null when reset
-  Addr base = nullptr;          // start of the window
-  Addr poolLimit = nullptr;     // end of the window (ap.limit is 0 when trapped)
-  Addr initAtFlip = nullptr;    // ap.init when trapped
+  Segment* seg = nullptr;     // the segment the window lies in; null when reset
+  Addr base = nullptr;        // start of the window
+  Addr poolLimit = nullptr;   // end of the window (ap.limit is 0 when trapped)
+  Addr initAtFlip = nullptr;  // ap.init when trapped
   bool trapped = false;
   RankSet rankSet = kRankSetEmpty;  // ranks of the references in its objects
   unsigned poolFlags = 0;           // the pool class's own per-buffer options

@@ -79,7 +79,9 @@ mps_res_t nodeScan(mps_ss_t ss, mps_addr_t base, mps_addr_t limit) {
   return MPS_RES_OK;
 }
 
-mps_addr_t nodeSkip(mps_addr_t p) { return static_cast<char*>(p) + sizeof(Node); }
+mps_addr_t nodeSkip(mps_addr_t p) {
+  return static_cast<char*>(p) + sizeof(Node);
+}
 
 // An arena with one AMS pool of Nodes and an allocation point on it.
 // `nurseryKiB` is the capacity of the pool's one generation: the pool is
@@ -145,7 +147,9 @@ class AmsHeap {
 //   ...10  a forwarding marker: the node moved to (word & ~3).
 constexpr std::uintptr_t kPadTag = 1, kFwdTag = 2, kTagMask = 3;
 
-std::uintptr_t firstWord(mps_addr_t p) { return *static_cast<std::uintptr_t*>(p); }
+std::uintptr_t firstWord(mps_addr_t p) {
+  return *static_cast<std::uintptr_t*>(p);
+}
 
 mps_addr_t amcNodeSkip(mps_addr_t p) {
   std::uintptr_t w = firstWord(p);
@@ -342,17 +346,21 @@ struct BoehmAlloc {
 // GCBench-shaped run. A tree of depth d has 2^(d+1) - 1 nodes (depth 0 is a
 // single node).
 
-constexpr int kStretchDepth = 18;   // built once at the start and dropped
-constexpr int kLongLivedDepth = 16; // kept for the whole run
+constexpr int kStretchDepth = 18;    // built once at the start and dropped
+constexpr int kLongLivedDepth = 16;  // kept for the whole run
 constexpr int kMinDepth = 4;
 constexpr int kMaxDepth = 18;
 constexpr std::size_t kArraySize = 500000;  // long-lived doubles
 
 // Trees of each depth per construction method: the same number of nodes,
 // about 2^20, at every depth.
-constexpr long itersFor(int depth) { return 2L << (kMaxDepth - depth); }
+constexpr long itersFor(int depth) {
+  return 2L << (kMaxDepth - depth);
+}
 
-constexpr std::size_t treeNodes(int depth) { return (std::size_t(2) << depth) - 1; }
+constexpr std::size_t treeNodes(int depth) {
+  return (std::size_t(2) << depth) - 1;
+}
 
 template <class A>
 Node* makeTree(A& a, int depth) {  // bottom-up
@@ -398,7 +406,8 @@ __attribute__((noinline)) bool gcbench(A& a) {
   populate(a, kLongLivedDepth, longLived);
   double* array = a.array(kArraySize);
   if (array == nullptr) return false;
-  for (std::size_t k = 0; k < kArraySize / 2; ++k) array[k] = 1.0 / double(k + 1);
+  for (std::size_t k = 0; k < kArraySize / 2; ++k)
+    array[k] = 1.0 / double(k + 1);
 
   for (int d = kMinDepth; d <= kMaxDepth; d += 2) {
     long iters = itersFor(d);
@@ -407,7 +416,8 @@ __attribute__((noinline)) bool gcbench(A& a) {
       populate(a, d, t);
       benchmark::DoNotOptimize(t);
     }
-    for (long k = 0; k < iters; ++k) benchmark::DoNotOptimize(makeTree(a, d));
+    for (long k = 0; k < iters; ++k)
+      benchmark::DoNotOptimize(makeTree(a, d));
   }
 
   bool ok = countNodes(longLived) == treeNodes(kLongLivedDepth) && array[999] == 1.0 / 1000.0;
@@ -430,7 +440,8 @@ __attribute__((noinline)) void runGCBenchAms(benchmark::State& state, void* cold
   AmsAlloc alloc{gcbenchHeap->ap};
   mps_word_t before = mps_collections(arena);
   bool ok = true;
-  for (auto _ : state) ok = gcbench(alloc) && ok;
+  for (auto _ : state)
+    ok = gcbench(alloc) && ok;
   double runs = double(state.iterations());
   state.counters["collections"] = double(mps_collections(arena) - before) / runs;
   state.counters["heap_MB"] = double(mps_arena_committed(arena)) / 1e6;
@@ -525,7 +536,8 @@ void gcbenchBoehm(benchmark::State& state) {
   BoehmAlloc alloc;
   GC_word before = GC_get_gc_no();
   bool ok = true;
-  for (auto _ : state) ok = gcbench(alloc) && ok;
+  for (auto _ : state)
+    ok = gcbench(alloc) && ok;
   double runs = double(state.iterations());
   state.counters["collections"] = double(GC_get_gc_no() - before) / runs;
   state.counters["heap_MB"] = double(GC_get_heap_size()) / 1e6;
@@ -561,7 +573,7 @@ class Rng {  // SplitMix64
 
 struct MarkHeap {
   AmsHeap* heap = nullptr;
-  Node* root = nullptr;        // registered as an exact root
+  Node* root = nullptr;  // registered as an exact root
   mps_root_t rootRoot = nullptr;
   std::intptr_t checksum = 0;  // sum of i over the tree
 };
@@ -677,7 +689,8 @@ class SummaryReporter : public benchmark::ConsoleReporter {
       if (median || !f.fromMedian) {
         f.seconds = run.GetAdjustedRealTime() / benchmark::GetTimeUnitMultiplier(run.time_unit);
         f.counters.clear();
-        for (auto& [name, counter] : run.counters) f.counters[name] = counter.value;
+        for (auto& [name, counter] : run.counters)
+          f.counters[name] = counter.value;
         f.fromMedian = median;
       }
     }
@@ -695,11 +708,13 @@ double counterOf(const Figure* f, const char* name) {
   return it == f->counters.end() ? 0 : it->second;
 }
 
-const char* verdict(bool met) { return met ? "met" : "MISSED"; }
+const char* verdict(bool met) {
+  return met ? "met" : "MISSED";
+}
 
 constexpr double kGCBenchTarget = 1.0;     // AMS / Boehm wall time, at most
 constexpr double kGCBenchAmcTarget = 0.7;  // AMC / Boehm wall time, at most
-constexpr double kMarkTarget = 1.6;     // 2-worker / 1-worker rate, at least
+constexpr double kMarkTarget = 1.6;        // 2-worker / 1-worker rate, at least
 
 void printSummary() {
   std::printf("\nSummary (median of the repetitions)\n");
@@ -729,10 +744,11 @@ void printSummary() {
     double ratio = amc->seconds / boehm->seconds;
     std::printf("%-24s %10.2f %12s %9s  <= %.1f %s\n", "AMC / Boehm wall time", ratio, "", "",
                 kGCBenchAmcTarget, verdict(ratio <= kGCBenchAmcTarget));
-    std::printf("AMC pauses (ms): chain collections median %.2f max %.2f, %.0f in all; "
-                "full collection with 13 MB live %.2f\n",
-                counterOf(amc, "chain_pause_median_ms"), counterOf(amc, "chain_pause_max_ms"),
-                counterOf(amc, "chain_pause_total_ms"), amcFullPauseMs);
+    std::printf(
+        "AMC pauses (ms): chain collections median %.2f max %.2f, %.0f in all; "
+        "full collection with 13 MB live %.2f\n",
+        counterOf(amc, "chain_pause_median_ms"), counterOf(amc, "chain_pause_max_ms"),
+        counterOf(amc, "chain_pause_total_ms"), amcFullPauseMs);
   }
 
   std::printf("\nmark: live heap %zu objects, %.1f MB; mps_arena_collect, wall time\n",

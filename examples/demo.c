@@ -74,14 +74,14 @@ enum collector { AMC, BOEHM, MALLOC };
 
 /* What a child process sends its parent through a pipe. */
 typedef struct result_s {
-  int ok;                /* the long-lived tree survived intact */
-  double seconds;        /* wall time of the workload */
+  int ok;         /* the long-lived tree survived intact */
+  double seconds; /* wall time of the workload */
   unsigned long collections;
   double pause_median_ms, pause_max_ms, pause_total_ms;
-  double heap_mb;        /* AMC: peak committed; Boehm: heap size */
+  double heap_mb; /* AMC: peak committed; Boehm: heap size */
 } result_s;
 
-static void die(const char *what, mps_res_t res) {
+static void die(const char* what, mps_res_t res) {
   fprintf(stderr, "mps_demo: %s failed (result %d)\n", what, (int)res);
   _exit(2);
 }
@@ -106,7 +106,7 @@ static mps_root_t stack_root, tree_root;
 
 /* The long-lived tree. Registered as an exact root on AMC, so the
  * collector may move the tree's root node too and updates this variable. */
-static node_s *long_lived;
+static node_s* long_lived;
 
 /* A copying pool needs more from the format than a marking one: besides
  * scan and skip, a way to leave a forwarding marker where an object was
@@ -120,19 +120,21 @@ static node_s *long_lived;
 #define TAG_PAD ((uintptr_t)1)
 #define TAG_FWD ((uintptr_t)2)
 
-static uintptr_t first_word(mps_addr_t p) { return *(uintptr_t *)p; }
+static uintptr_t first_word(mps_addr_t p) {
+  return *(uintptr_t*)p;
+}
 
 static mps_addr_t node_skip(mps_addr_t p) {
   uintptr_t w = first_word(p);
   size_t size = (w & TAG_MASK) == TAG_PAD ? (size_t)(w >> 2) : sizeof(node_s);
-  return (char *)p + size;
+  return (char*)p + size;
 }
 
 static mps_res_t node_scan(mps_ss_t ss, mps_addr_t base, mps_addr_t limit) {
   MPS_SCAN_BEGIN(ss) {
-    char *p = base;
-    while (p < (char *)limit) {
-      node_s *n = (node_s *)p;
+    char* p = base;
+    while (p < (char*)limit) {
+      node_s* n = (node_s*)p;
       mps_addr_t ref;
       mps_res_t res;
       if ((first_word(p) & TAG_MASK) != 0) { /* padding or forwarded */
@@ -149,12 +151,13 @@ static mps_res_t node_scan(mps_ss_t ss, mps_addr_t base, mps_addr_t limit) {
       n->right = ref;
       p += sizeof(node_s);
     }
-  } MPS_SCAN_END(ss);
+  }
+  MPS_SCAN_END(ss);
   return MPS_RES_OK;
 }
 
 static void node_fwd(mps_addr_t old, mps_addr_t new_addr) {
-  *(uintptr_t *)old = (uintptr_t)new_addr | TAG_FWD;
+  *(uintptr_t*)old = (uintptr_t)new_addr | TAG_FWD;
 }
 
 static mps_addr_t node_isfwd(mps_addr_t p) {
@@ -163,11 +166,11 @@ static mps_addr_t node_isfwd(mps_addr_t p) {
 }
 
 static void node_pad(mps_addr_t p, size_t size) {
-  *(uintptr_t *)p = ((uintptr_t)size << 2) | TAG_PAD;
+  *(uintptr_t*)p = ((uintptr_t)size << 2) | TAG_PAD;
 }
 
 /* Pause times, from pairs of GC-start and GC messages. */
-static double *pauses;
+static double* pauses;
 static size_t pause_count, pause_cap;
 static int have_start;
 static mps_clock_t start_clock;
@@ -190,8 +193,8 @@ static void amc_poll(void) {
       pauses = realloc(pauses, pause_cap * sizeof *pauses);
       if (pauses == NULL) die("realloc", MPS_RES_MEMORY);
     }
-    pauses[pause_count++] = (double)(mps_message_clock(arena, msg) - start_clock) /
-                            (double)mps_clocks_per_sec();
+    pauses[pause_count++] =
+        (double)(mps_message_clock(arena, msg) - start_clock) / (double)mps_clocks_per_sec();
     mps_message_discard(arena, msg);
     have_start = 0;
   }
@@ -202,25 +205,27 @@ static void amc_poll(void) {
  * collection scans the whole older generation for references into the
  * nursery (design/amc.md .amc.remembered); keeping that generation small
  * and collecting it often was the fastest of the sizes tried there. */
-static void amc_create(void *stack_cold_end) {
+static void amc_create(void* stack_cold_end) {
   mps_gen_param_s gens[2] = {{24 << 10, 0.85}, {4 << 10, 0.45}};
   mps_res_t res;
 
   MPS_ARGS_BEGIN(args) {
     MPS_ARGS_ADD(args, MPS_KEY_ARENA_SIZE, (size_t)256 << 20);
     res = mps_arena_create_k(&arena, mps_arena_class_vm(), args);
-  } MPS_ARGS_END(args);
+  }
+  MPS_ARGS_END(args);
   if (res != MPS_RES_OK) die("mps_arena_create_k", res);
 
   MPS_ARGS_BEGIN(args) {
-    MPS_ARGS_ADD(args, MPS_KEY_FMT_ALIGN, sizeof(void *));
+    MPS_ARGS_ADD(args, MPS_KEY_FMT_ALIGN, sizeof(void*));
     MPS_ARGS_ADD(args, MPS_KEY_FMT_SCAN, node_scan);
     MPS_ARGS_ADD(args, MPS_KEY_FMT_SKIP, node_skip);
     MPS_ARGS_ADD(args, MPS_KEY_FMT_FWD, node_fwd);
     MPS_ARGS_ADD(args, MPS_KEY_FMT_ISFWD, node_isfwd);
     MPS_ARGS_ADD(args, MPS_KEY_FMT_PAD, node_pad);
     res = mps_fmt_create_k(&fmt, arena, args);
-  } MPS_ARGS_END(args);
+  }
+  MPS_ARGS_END(args);
   if (res != MPS_RES_OK) die("mps_fmt_create_k", res);
 
   res = mps_chain_create(&chain, arena, 2, gens);
@@ -230,7 +235,8 @@ static void amc_create(void *stack_cold_end) {
     MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
     MPS_ARGS_ADD(args, MPS_KEY_CHAIN, chain);
     res = mps_pool_create_k(&pool, arena, mps_class_amc(), args);
-  } MPS_ARGS_END(args);
+  }
+  MPS_ARGS_END(args);
   if (res != MPS_RES_OK) die("mps_pool_create_k(amc)", res);
 
   res = mps_ap_create_k(&ap, pool, mps_args_none);
@@ -243,8 +249,7 @@ static void amc_create(void *stack_cold_end) {
   res = mps_root_create_thread(&stack_root, arena, thread, stack_cold_end);
   if (res != MPS_RES_OK) die("mps_root_create_thread", res);
 
-  res = mps_root_create_table(&tree_root, arena, mps_rank_exact(), 0,
-                              (mps_addr_t *)&long_lived, 1);
+  res = mps_root_create_table(&tree_root, arena, mps_rank_exact(), 0, (mps_addr_t*)&long_lived, 1);
   if (res != MPS_RES_OK) die("mps_root_create_table", res);
 
   mps_message_type_enable(arena, mps_message_type_gc_start());
@@ -267,8 +272,8 @@ static void amc_destroy(void) {
  * The trees, on any of the three collectors. `kind` is the same for a
  * whole run, so the switch costs the three alike (a predicted branch).
  */
-static node_s *new_node(enum collector kind, node_s *l, node_s *r) {
-  node_s *n;
+static node_s* new_node(enum collector kind, node_s* l, node_s* r) {
+  node_s* n;
   switch (kind) {
     case AMC: {
       /* Reserve, initialise every field, commit. If a collection moved
@@ -303,20 +308,20 @@ static node_s *new_node(enum collector kind, node_s *l, node_s *r) {
 }
 
 /* Dropping a tree: only malloc/free does anything. */
-static void free_tree(node_s *n) {
+static void free_tree(node_s* n) {
   while (n != NULL) {
-    node_s *right = n->right;
+    node_s* right = n->right;
     free_tree(n->left);
     free(n);
     n = right;
   }
 }
 
-static void drop_tree(enum collector kind, node_s *n) {
+static void drop_tree(enum collector kind, node_s* n) {
   if (kind == MALLOC) free_tree(n);
 }
 
-static node_s *make_tree(enum collector kind, int depth) { /* bottom-up */
+static node_s* make_tree(enum collector kind, int depth) { /* bottom-up */
   node_s *l, *r;
   if (depth <= 0) return new_node(kind, NULL, NULL);
   l = make_tree(kind, depth - 1);
@@ -324,7 +329,7 @@ static node_s *make_tree(enum collector kind, int depth) { /* bottom-up */
   return new_node(kind, l, r);
 }
 
-static void populate(enum collector kind, int depth, node_s *n) { /* top-down */
+static void populate(enum collector kind, int depth, node_s* n) { /* top-down */
   if (depth <= 0) return;
   --depth;
   n->left = new_node(kind, NULL, NULL);
@@ -335,7 +340,7 @@ static void populate(enum collector kind, int depth, node_s *n) { /* top-down */
 
 /* Numbers the nodes in preorder (i = index, j derived from it), and
  * returns the next index. */
-static intptr_t number_tree(node_s *n, intptr_t next) {
+static intptr_t number_tree(node_s* n, intptr_t next) {
   while (n != NULL) {
     n->i = next;
     n->j = (next * 2654435761) ^ 0x5bd1e995;
@@ -346,7 +351,7 @@ static intptr_t number_tree(node_s *n, intptr_t next) {
 }
 
 /* FNV-1a over (i, j) in preorder, and the node count. */
-static uint64_t checksum_tree(const node_s *n, uint64_t h, size_t *count) {
+static uint64_t checksum_tree(const node_s* n, uint64_t h, size_t* count) {
   while (n != NULL) {
     h = (h ^ (uint64_t)n->i) * 1099511628211u;
     h = (h ^ (uint64_t)n->j) * 1099511628211u;
@@ -357,10 +362,14 @@ static uint64_t checksum_tree(const node_s *n, uint64_t h, size_t *count) {
   return h;
 }
 
-static size_t tree_nodes(int depth) { return ((size_t)2 << depth) - 1; }
+static size_t tree_nodes(int depth) {
+  return ((size_t)2 << depth) - 1;
+}
 
 /* Trees built at each depth by each method: 2^(MAX_DEPTH - d + 1). */
-static long iterations(int depth) { return 2L << (max_depth - depth); }
+static long iterations(int depth) {
+  return 2L << (max_depth - depth);
+}
 
 static double allocated_mb(void) {
   size_t nodes = tree_nodes(max_depth + 1) + tree_nodes(LONG_LIVED_DEPTH);
@@ -386,7 +395,7 @@ static int workload(enum collector kind) {
   for (d = MIN_DEPTH; d <= max_depth; d += 2) {
     long k, iters = iterations(d);
     for (k = 0; k < iters; ++k) {
-      node_s *t = new_node(kind, NULL, NULL);
+      node_s* t = new_node(kind, NULL, NULL);
       populate(kind, d, t);
       drop_tree(kind, t);
       if (kind == AMC) amc_poll();
@@ -403,15 +412,15 @@ static int workload(enum collector kind) {
   return count == tree_nodes(LONG_LIVED_DEPTH) && count_after == count && after == before;
 }
 
-static int compare_doubles(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
+static int compare_doubles(const void* a, const void* b) {
+  double x = *(const double*)a, y = *(const double*)b;
   return (x > y) - (x < y);
 }
 
 /* Runs in the child. The stack root's cold end is this frame, so the
  * workload's frames below it are scanned. */
-static void run_child(enum collector kind, result_s *out) {
-  void *marker = &marker;
+static void run_child(enum collector kind, result_s* out) {
+  void* marker = &marker;
   double t0 = now_seconds();
   memset(out, 0, sizeof *out);
   switch (kind) {
@@ -445,13 +454,14 @@ static void run_child(enum collector kind, result_s *out) {
     qsort(pauses, pause_count, sizeof *pauses, compare_doubles);
     out->pause_median_ms = pauses[pause_count / 2] * 1e3;
     out->pause_max_ms = pauses[pause_count - 1] * 1e3;
-    for (k = 0; k < pause_count; ++k) out->pause_total_ms += pauses[k] * 1e3;
+    for (k = 0; k < pause_count; ++k)
+      out->pause_total_ms += pauses[k] * 1e3;
   }
 }
 
 /* Forks, runs one workload in the child, and collects its result and its
  * maximum RSS (KiB on Linux). Returns 0 if the child failed. */
-static int run_forked(enum collector kind, result_s *res, long *maxrss_kib) {
+static int run_forked(enum collector kind, result_s* res, long* maxrss_kib) {
   int fds[2], status;
   pid_t pid;
   struct rusage usage;
@@ -491,29 +501,31 @@ static int run_forked(enum collector kind, result_s *res, long *maxrss_kib) {
   return WEXITSTATUS(status) == 0 && res->ok;
 }
 
-static const char *verdict(int met) { return met ? "met" : "MISSED"; }
+static const char* verdict(int met) {
+  return met ? "met" : "MISSED";
+}
 
-int main(int argc, char **argv) {
-  static const char *const names[3] = {"AMC (MPS++)", "Boehm GC", "malloc/free"};
+int main(int argc, char** argv) {
+  static const char* const names[3] = {"AMC (MPS++)", "Boehm GC", "malloc/free"};
   result_s results[3];
   long rss[3];
   int ok[3], all_ok = 1, k;
 
   if (argc > 1) {
-    char *end;
+    char* end;
     long d = strtol(argv[1], &end, 10);
     if (*end != '\0' || d < 6 || d > 20) {
-      fprintf(stderr, "usage: %s [MAX_DEPTH, 6 to 20; default %d]\n", argv[0],
-              DEFAULT_MAX_DEPTH);
+      fprintf(stderr, "usage: %s [MAX_DEPTH, 6 to 20; default %d]\n", argv[0], DEFAULT_MAX_DEPTH);
       return 2;
     }
     max_depth = (int)d;
   }
 
-  printf("GCBench-style binary trees: trees of depth %d..%d built top-down and bottom-up\n"
-         "and dropped, a long-lived tree of depth %d kept throughout, %.0f MB of 32-byte\n"
-         "nodes allocated per run. Each collector runs in a child process of its own.\n\n",
-         MIN_DEPTH, max_depth, LONG_LIVED_DEPTH, allocated_mb());
+  printf(
+      "GCBench-style binary trees: trees of depth %d..%d built top-down and bottom-up\n"
+      "and dropped, a long-lived tree of depth %d kept throughout, %.0f MB of 32-byte\n"
+      "nodes allocated per run. Each collector runs in a child process of its own.\n\n",
+      MIN_DEPTH, max_depth, LONG_LIVED_DEPTH, allocated_mb());
 
   for (k = 0; k < 3; ++k) {
     ok[k] = run_forked((enum collector)k, &results[k], &rss[k]);
@@ -523,25 +535,27 @@ int main(int argc, char **argv) {
   printf("%-12s %8s %11s %11s %16s %8s  %s\n", "", "wall s", "max RSS MB", "collections",
          "pause med/max ms", "heap MB", "long-lived tree");
   for (k = 0; k < 3; ++k) {
-    const result_s *r = &results[k];
+    const result_s* r = &results[k];
     char collections[32] = "-", pause[32] = "-", heap[32] = "-";
     if (k != MALLOC) {
       snprintf(collections, sizeof collections, "%lu", r->collections);
       snprintf(heap, sizeof heap, "%.1f", r->heap_mb);
     }
     if (k == AMC) snprintf(pause, sizeof pause, "%.2f / %.2f", r->pause_median_ms, r->pause_max_ms);
-    printf("%-12s %8.3f %11.1f %11s %16s %8s  %s\n", names[k], r->seconds,
-           (double)rss[k] / 1024.0, collections, pause, heap, ok[k] ? "intact" : "DAMAGED");
+    printf("%-12s %8.3f %11.1f %11s %16s %8s  %s\n", names[k], r->seconds, (double)rss[k] / 1024.0,
+           collections, pause, heap, ok[k] ? "intact" : "DAMAGED");
   }
   if (ok[AMC] && ok[BOEHM] && results[BOEHM].seconds > 0 && rss[BOEHM] > 0) {
     double time_ratio = results[AMC].seconds / results[BOEHM].seconds;
     double rss_ratio = (double)rss[AMC] / (double)rss[BOEHM];
-    printf("\nAMC / Boehm: wall time %.3fx (target <= 0.7x: %s), max RSS %.3fx "
-           "(target <= 1.5x: %s)\n",
-           time_ratio, verdict(time_ratio <= 0.7), rss_ratio, verdict(rss_ratio <= 1.5));
-    printf("AMC spent %.0f ms in %lu collections (heap MB: AMC's peak committed memory; "
-           "Boehm's heap size at the end)\n",
-           results[AMC].pause_total_ms, results[AMC].collections);
+    printf(
+        "\nAMC / Boehm: wall time %.3fx (target <= 0.7x: %s), max RSS %.3fx "
+        "(target <= 1.5x: %s)\n",
+        time_ratio, verdict(time_ratio <= 0.7), rss_ratio, verdict(rss_ratio <= 1.5));
+    printf(
+        "AMC spent %.0f ms in %lu collections (heap MB: AMC's peak committed memory; "
+        "Boehm's heap size at the end)\n",
+        results[AMC].pause_total_ms, results[AMC].collections);
   }
   if (!all_ok) {
     fprintf(stderr, "mps_demo: a run failed or its long-lived tree was damaged\n");

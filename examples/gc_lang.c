@@ -30,7 +30,7 @@
 /* Every object starts with a word giving its type. */
 enum { TYPE_INT = 1, TYPE_PAIR, TYPE_STRING, TYPE_VECTOR };
 
-typedef union obj_u *obj_t;
+typedef union obj_u* obj_t;
 
 typedef struct int_s {
   mps_word_t type; /* TYPE_INT */
@@ -82,13 +82,13 @@ static mps_addr_t obj_skip(mps_addr_t addr) {
   obj_t obj = addr;
   switch (obj->type) {
     case TYPE_INT:
-      return (char *)addr + ALIGN_UP(sizeof(int_s));
+      return (char*)addr + ALIGN_UP(sizeof(int_s));
     case TYPE_PAIR:
-      return (char *)addr + ALIGN_UP(sizeof(pair_s));
+      return (char*)addr + ALIGN_UP(sizeof(pair_s));
     case TYPE_STRING:
-      return (char *)addr + string_size(obj->string.length);
+      return (char*)addr + string_size(obj->string.length);
     case TYPE_VECTOR:
-      return (char *)addr + vector_size(obj->vector.length);
+      return (char*)addr + vector_size(obj->vector.length);
     default:
       fprintf(stderr, "obj_skip: not an object at %p\n", addr);
       abort();
@@ -98,12 +98,12 @@ static mps_addr_t obj_skip(mps_addr_t addr) {
 /* Fixes one reference held in an obj_t lvalue: the collector may need to
  * see it (MPS_FIX1 is an inline test) and may update it (a moving pool
  * would). Returns from the scan method if the collector reports an error. */
-#define FIX(ref) \
-  do { \
-    mps_addr_t fix_addr = (ref); \
+#define FIX(ref)                                  \
+  do {                                            \
+    mps_addr_t fix_addr = (ref);                  \
     mps_res_t fix_res = MPS_FIX12(ss, &fix_addr); \
-    if (fix_res != MPS_RES_OK) return fix_res; \
-    (ref) = fix_addr; \
+    if (fix_res != MPS_RES_OK) return fix_res;    \
+    (ref) = fix_addr;                             \
   } while (0)
 
 /* scan: fixes every reference in the objects of [base, limit). */
@@ -118,14 +118,16 @@ static mps_res_t obj_scan(mps_ss_t ss, mps_addr_t base, mps_addr_t limit) {
           FIX(obj->pair.cdr);
           break;
         case TYPE_VECTOR:
-          for (i = 0; i < obj->vector.length; ++i) FIX(obj->vector.slots[i]);
+          for (i = 0; i < obj->vector.length; ++i)
+            FIX(obj->vector.slots[i]);
           break;
         default: /* integers and strings hold no references */
           break;
       }
       base = obj_skip(base);
     }
-  } MPS_SCAN_END(ss);
+  }
+  MPS_SCAN_END(ss);
   return MPS_RES_OK;
 }
 
@@ -145,7 +147,7 @@ static mps_root_t stack_root, globals_root;
 #define GLOBALS 16
 static obj_t globals[GLOBALS];
 
-static void check(mps_res_t res, const char *what) {
+static void check(mps_res_t res, const char* what) {
   if (res != MPS_RES_OK) {
     fprintf(stderr, "%s failed: result code %d\n", what, res);
     exit(EXIT_FAILURE);
@@ -182,7 +184,7 @@ static obj_t make_pair(obj_t car, obj_t cdr) {
   return obj;
 }
 
-static obj_t make_string(const char *chars) {
+static obj_t make_string(const char* chars) {
   size_t length = strlen(chars);
   size_t size = string_size(length);
   mps_addr_t addr;
@@ -207,12 +209,13 @@ static obj_t make_vector(size_t length, obj_t fill) {
     obj = addr;
     obj->vector.type = TYPE_VECTOR;
     obj->vector.length = length;
-    for (i = 0; i < length; ++i) obj->vector.slots[i] = fill;
+    for (i = 0; i < length; ++i)
+      obj->vector.slots[i] = fill;
   } while (!mps_commit(obj_ap, addr, size));
   return obj;
 }
 
-static void heap_create(void *stack_cold_end) {
+static void heap_create(void* stack_cold_end) {
   mps_gen_param_s gens[] = {
       {1024, 0.85}, /* 1 MiB of new objects, most of which die young */
       {8192, 0.45}  /* 8 MiB of older ones */
@@ -221,14 +224,16 @@ static void heap_create(void *stack_cold_end) {
   MPS_ARGS_BEGIN(args) {
     MPS_ARGS_ADD(args, MPS_KEY_ARENA_SIZE, (size_t)64 << 20);
     check(mps_arena_create_k(&arena, mps_arena_class_vm(), args), "arena");
-  } MPS_ARGS_END(args);
+  }
+  MPS_ARGS_END(args);
 
   MPS_ARGS_BEGIN(args) {
     MPS_ARGS_ADD(args, MPS_KEY_FMT_ALIGN, ALIGNMENT);
     MPS_ARGS_ADD(args, MPS_KEY_FMT_SCAN, obj_scan);
     MPS_ARGS_ADD(args, MPS_KEY_FMT_SKIP, obj_skip);
     check(mps_fmt_create_k(&obj_fmt, arena, args), "format");
-  } MPS_ARGS_END(args);
+  }
+  MPS_ARGS_END(args);
 
   check(mps_chain_create(&obj_chain, arena, sizeof gens / sizeof gens[0], gens), "chain");
 
@@ -237,22 +242,24 @@ static void heap_create(void *stack_cold_end) {
     MPS_ARGS_ADD(args, MPS_KEY_CHAIN, obj_chain);
     MPS_ARGS_ADD(args, MPS_KEY_GEN, 0);
     check(mps_pool_create_k(&obj_pool, arena, mps_class_ams(), args), "AMS pool");
-  } MPS_ARGS_END(args);
+  }
+  MPS_ARGS_END(args);
 
   MPS_ARGS_BEGIN(args) {
     MPS_ARGS_ADD(args, MPS_KEY_FORMAT, obj_fmt);
     MPS_ARGS_ADD(args, MPS_KEY_CHAIN, obj_chain);
     MPS_ARGS_ADD(args, MPS_KEY_GEN, 0);
     check(mps_pool_create_k(&leaf_pool, arena, mps_class_lo(), args), "LO pool");
-  } MPS_ARGS_END(args);
+  }
+  MPS_ARGS_END(args);
 
   check(mps_ap_create_k(&obj_ap, obj_pool, mps_args_none), "AMS allocation point");
   check(mps_ap_create_k(&leaf_ap, leaf_pool, mps_args_none), "LO allocation point");
 
   check(mps_thread_reg(&main_thread, arena), "thread registration");
   check(mps_root_create_thread(&stack_root, arena, main_thread, stack_cold_end), "stack root");
-  check(mps_root_create_table(&globals_root, arena, mps_rank_exact(), 0,
-                              (mps_addr_t *)globals, GLOBALS),
+  check(mps_root_create_table(&globals_root, arena, mps_rank_exact(), 0, (mps_addr_t*)globals,
+                              GLOBALS),
         "globals root");
 
   mps_message_type_enable(arena, mps_message_type_gc_start());
@@ -306,12 +313,12 @@ typedef struct census_s {
   unsigned long bytes;
 } census_s;
 
-static void census_step(mps_addr_t addr, mps_fmt_t fmt, mps_pool_t pool, void *p, size_t s) {
-  census_s *census = p;
+static void census_step(mps_addr_t addr, mps_fmt_t fmt, mps_pool_t pool, void* p, size_t s) {
+  census_s* census = p;
   obj_t obj = addr;
   (void)fmt, (void)pool, (void)s;
   ++census->count[obj->type];
-  census->bytes += (unsigned long)((char *)obj_skip(addr) - (char *)addr);
+  census->bytes += (unsigned long)((char*)obj_skip(addr) - (char*)addr);
 }
 
 static census_s take_census(void) {
@@ -329,13 +336,15 @@ static census_s take_census(void) {
 static obj_t make_list(long n) {
   obj_t list = NULL;
   long i;
-  for (i = 1; i <= n; ++i) list = make_pair(make_int(i), list);
+  for (i = 1; i <= n; ++i)
+    list = make_pair(make_int(i), list);
   return list;
 }
 
 static long sum_list(obj_t list) {
   long sum = 0;
-  for (; list != NULL; list = list->pair.cdr) sum += list->pair.car->i.value;
+  for (; list != NULL; list = list->pair.cdr)
+    sum += list->pair.car->i.value;
   return sum;
 }
 
@@ -369,10 +378,11 @@ static int run(void) {
   read_messages(1);
 
   census = take_census();
-  printf("after a full collection: %lu integers, %lu pairs, %lu strings, %lu vectors"
-         " (%lu bytes)\n",
-         census.count[TYPE_INT], census.count[TYPE_PAIR], census.count[TYPE_STRING],
-         census.count[TYPE_VECTOR], census.bytes);
+  printf(
+      "after a full collection: %lu integers, %lu pairs, %lu strings, %lu vectors"
+      " (%lu bytes)\n",
+      census.count[TYPE_INT], census.count[TYPE_PAIR], census.count[TYPE_STRING],
+      census.count[TYPE_VECTOR], census.bytes);
   /* The kept lists survive; ambiguous stack words may keep a little more. */
   if (census.count[TYPE_VECTOR] < ROUNDS / 50 || census.count[TYPE_PAIR] < ROUNDS / 50 * LENGTH)
     ok = 0;
@@ -392,7 +402,7 @@ static int run(void) {
 }
 
 int main(void) {
-  void *marker; /* its address is the cold end of the stack root */
+  void* marker; /* its address is the cold end of the stack root */
   int ok;
   heap_create(&marker);
   ok = run();

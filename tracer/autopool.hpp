@@ -56,6 +56,8 @@ class AutoPool : public Pool {
 };
 
 // Whether a pool is automatically managed (the tracer's business).
-inline bool isAutoPool(const Pool* pool) { return pool->poolClass()->has(kPoolAttrGC); }
+inline bool isAutoPool(const Pool* pool) {
+  return pool->poolClass()->has(kPoolAttrGC);
+}
 
 }  // namespace mps::core

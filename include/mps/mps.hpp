@@ -236,9 +236,9 @@ class Arena : public detail::Owner<mps_arena_t, mps_arena_destroy> {
   template <class F>
   void walkFormattedObjects(F&& f) {
     using Fn = std::remove_reference_t<F>;
-    static_assert(std::is_invocable_v<Fn&, void*> ||
-                      std::is_invocable_v<Fn&, void*, mps_fmt_t, mps_pool_t>,
-                  "f(void* object) or f(void* object, mps_fmt_t, mps_pool_t)");
+    static_assert(
+        std::is_invocable_v<Fn&, void*> || std::is_invocable_v<Fn&, void*, mps_fmt_t, mps_pool_t>,
+        "f(void* object) or f(void* object, mps_fmt_t, mps_pool_t)");
     mps_arena_formatted_objects_walk(
         handle_,
         [](mps_addr_t object, mps_fmt_t format, mps_pool_t pool, void* closure, std::size_t) {
@@ -489,8 +489,7 @@ class Chain : public detail::Owner<mps_chain_t, mps_chain_destroy> {
                   offsetof(Generation, mortality) == offsetof(mps_gen_param_s, mps_mortality));
     out.reset();
     // The library copies the parameters and does not write them.
-    auto* params =
-        reinterpret_cast<mps_gen_param_s*>(const_cast<Generation*>(generations.data()));
+    auto* params = reinterpret_cast<mps_gen_param_s*>(const_cast<Generation*>(generations.data()));
     mps_res_t res = mps_chain_create(&out.handle_, arena.handle(), generations.size(), params);
     if (res != MPS_RES_OK) out.handle_ = nullptr;
     return res;
@@ -539,20 +538,19 @@ class Root : public detail::Owner<mps_root_t, mps_root_destroy> {
   static Result createTable(Root& out, Arena& arena, Rank rank, T** base, std::size_t count,
                             mps_rm_t mode = 0) {
     out.reset();
-    return out.adopt(mps_root_create_table(&out.handle_, arena.handle(), detail::rankOf(rank),
-                                           mode, addrs(base), count));
+    return out.adopt(mps_root_create_table(&out.handle_, arena.handle(), detail::rankOf(rank), mode,
+                                           addrs(base), count));
   }
   template <class T, std::size_t N>
-  static Result createTable(Root& out, Arena& arena, Rank rank, T* (&table)[N],
-                            mps_rm_t mode = 0) {
+  static Result createTable(Root& out, Arena& arena, Rank rank, T* (&table)[N], mps_rm_t mode = 0) {
     return createTable(out, arena, rank, table, N, mode);
   }
 
   // A table of tagged words: only words whose bits under `mask` are zero are
   // references (mps_root_create_table_masked).
   template <class T>
-  static Result createTableMasked(Root& out, Arena& arena, Rank rank, T** base,
-                                  std::size_t count, mps_word_t mask, mps_rm_t mode = 0) {
+  static Result createTableMasked(Root& out, Arena& arena, Rank rank, T** base, std::size_t count,
+                                  mps_word_t mask, mps_rm_t mode = 0) {
     out.reset();
     return out.adopt(mps_root_create_table_masked(
         &out.handle_, arena.handle(), detail::rankOf(rank), mode, addrs(base), count, mask));
@@ -564,8 +562,8 @@ class Root : public detail::Owner<mps_root_t, mps_root_destroy> {
                            mps_area_scan_t scan = mps_scan_area, void* closure = nullptr,
                            mps_rm_t mode = 0) {
     out.reset();
-    return out.adopt(mps_root_create_area(&out.handle_, arena.handle(), detail::rankOf(rank),
-                                          mode, base, limit, scan, closure));
+    return out.adopt(mps_root_create_area(&out.handle_, arena.handle(), detail::rankOf(rank), mode,
+                                          base, limit, scan, closure));
   }
 
   // The words of [base, limit) whose bits under `mask` equal `pattern`
@@ -575,9 +573,8 @@ class Root : public detail::Owner<mps_root_t, mps_root_destroy> {
                                  mps_word_t mask, mps_word_t pattern,
                                  mps_area_scan_t scan = mps_scan_area_tagged, mps_rm_t mode = 0) {
     out.reset();
-    return out.adopt(mps_root_create_area_tagged(&out.handle_, arena.handle(),
-                                                 detail::rankOf(rank), mode, base, limit, scan,
-                                                 mask, pattern));
+    return out.adopt(mps_root_create_area_tagged(&out.handle_, arena.handle(), detail::rankOf(rank),
+                                                 mode, base, limit, scan, mask, pattern));
   }
 
   // A client function that fixes the references it knows of
@@ -591,11 +588,11 @@ class Root : public detail::Owner<mps_root_t, mps_root_destroy> {
 
   // Formatted objects in [base, limit) outside the pools, scanned by a
   // format scan method (mps_root_create_fmt).
-  static Result createFormatted(Root& out, Arena& arena, Rank rank, mps_fmt_scan_t scan,
-                                void* base, void* limit, mps_rm_t mode = 0) {
+  static Result createFormatted(Root& out, Arena& arena, Rank rank, mps_fmt_scan_t scan, void* base,
+                                void* limit, mps_rm_t mode = 0) {
     out.reset();
-    return out.adopt(mps_root_create_fmt(&out.handle_, arena.handle(), detail::rankOf(rank),
-                                         mode, scan, base, limit));
+    return out.adopt(mps_root_create_fmt(&out.handle_, arena.handle(), detail::rankOf(rank), mode,
+                                         scan, base, limit));
   }
 
  protected:
@@ -672,8 +669,7 @@ struct AMSPoolOptions {
 class AMSPool : public AutomaticPool {
  public:
   using Options = AMSPoolOptions;
-  static Result create(AMSPool& out, Arena& arena, Format& format,
-                       const Options& o = Options()) {
+  static Result create(AMSPool& out, Arena& arena, Format& format, const Options& o = Options()) {
     out.reset();
     detail::ArgList args;
     addCommonArgs(args, format, o.chain, o.gen);
@@ -693,8 +689,7 @@ struct LOPoolOptions {
 class LOPool : public AutomaticPool {
  public:
   using Options = LOPoolOptions;
-  static Result create(LOPool& out, Arena& arena, Format& format,
-                       const Options& o = Options()) {
+  static Result create(LOPool& out, Arena& arena, Format& format, const Options& o = Options()) {
     out.reset();
     detail::ArgList args;
     addCommonArgs(args, format, o.chain, o.gen);

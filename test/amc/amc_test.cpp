@@ -137,8 +137,8 @@ TEST_F(AmcTest, WeakRootsFollowMovedObjectsAndLoseDeadOnes) {
   ASSERT_EQ(mps_root_create_table(&weakRoot, arena, mps_rank_weak(), 0, weak, 3), MPS_RES_OK);
   ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
   EXPECT_NE(exact[0], static_cast<void*>(kept)) << "the strongly held object was not moved";
-  EXPECT_EQ(weak[0], exact[0]);  // follows the copy
-  EXPECT_EQ(weak[1], nullptr);   // only weakly held: dead and splatted
+  EXPECT_EQ(weak[0], exact[0]);                    // follows the copy
+  EXPECT_EQ(weak[1], nullptr);                     // only weakly held: dead and splatted
   EXPECT_EQ(weak[2], static_cast<void*>(pinned));  // pinned: kept in place
   EXPECT_EQ(static_cast<Object*>(weak[0])->id, 1u);
   mps_root_destroy(weakRoot);

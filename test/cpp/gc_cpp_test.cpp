@@ -34,7 +34,8 @@ struct Node {
   static void init(Node* n, mps_word_t id, std::size_t refs) {
     n->header = (mps_word_t(refs) << 8) | kTag;
     n->id = id;
-    for (std::size_t i = 0; i < refs; ++i) n->ref(i) = nullptr;
+    for (std::size_t i = 0; i < refs; ++i)
+      n->ref(i) = nullptr;
   }
 };
 
@@ -54,7 +55,8 @@ struct NodeFormat {
         }
         p += Node::sizeFor(n->refCount());
       }
-    } MPS_SCAN_END(ss);
+    }
+    MPS_SCAN_END(ss);
     return mps::Result::ok;
   }
   static void* skip(void* p) {
@@ -196,7 +198,8 @@ TEST_F(GcCpp, ExactTableRootKeepsExactlyTheReachableGraph) {
 
 std::size_t countInRange(const std::set<mps_word_t>& ids, mps_word_t first, mps_word_t limit) {
   std::size_t n = 0;
-  for (mps_word_t id : ids) n += id >= first && id < limit;
+  for (mps_word_t id : ids)
+    n += id >= first && id < limit;
   return n;
 }
 
@@ -217,7 +220,8 @@ TEST_F(GcCpp, ThreadRootKeepsWhatOnlyTheStackHolds) {
 
   ASSERT_TRUE(arena.collect());
   std::set<mps_word_t> ids = walkIds(arena);
-  for (mps_word_t id : {1, 2, 10, 11}) EXPECT_TRUE(ids.count(id)) << id;
+  for (mps_word_t id : {1, 2, 10, 11})
+    EXPECT_TRUE(ids.count(id)) << id;
   // Ambiguous scanning may find a few stale words; the garbage goes.
   EXPECT_LE(countInRange(ids, 100, 300), 8u);
   EXPECT_EQ(local->id, 10u);
@@ -293,7 +297,8 @@ TEST_F(GcCpp, EveryKindOfRoot) {
         mps_res_t res = MPS_RES_OK;
         MPS_SCAN_BEGIN(ss) {
           res = MPS_FIX12(ss, static_cast<mps_addr_t*>(p));
-        } MPS_SCAN_END(ss);
+        }
+        MPS_SCAN_END(ss);
         return res;
       },
       &slot));
@@ -550,8 +555,10 @@ TEST_F(GcCpp, ParkClampReleaseStepAndWorkers) {
   Node* table[8] = {};
   mps::Root root;
   ASSERT_TRUE(mps::Root::createTable(root, arena, mps::Rank::exact, table));
-  for (mps_word_t i = 0; i < 8; ++i) table[i] = make(i, 0);
-  for (mps_word_t i = 8; i < 1000; ++i) make(i, 0);
+  for (mps_word_t i = 0; i < 8; ++i)
+    table[i] = make(i, 0);
+  for (mps_word_t i = 8; i < 1000; ++i)
+    make(i, 0);
   EXPECT_FALSE(arena.busy());
 
   arena.setGcWorkers(1);

@@ -22,7 +22,8 @@ class AmsTest : public ::testing::Test {
     MPS_ARGS_BEGIN(args) {
       MPS_ARGS_ADD(args, MPS_KEY_ARENA_SIZE, size_t(64) << 20);
       ASSERT_EQ(mps_arena_create_k(&arena, mps_arena_class_vm(), args), MPS_RES_OK);
-    } MPS_ARGS_END(args);
+    }
+    MPS_ARGS_END(args);
     ASSERT_EQ(makeFormat(&fmt, arena), MPS_RES_OK);
     mps_gen_param_s gens[1] = {{size_t(1) << 20, 0.5}};  // 1 GiB: no automatic collection
     ASSERT_EQ(mps_chain_create(&chain, arena, 1, gens), MPS_RES_OK);
@@ -30,12 +31,14 @@ class AmsTest : public ::testing::Test {
       MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
       MPS_ARGS_ADD(args, MPS_KEY_CHAIN, chain);
       ASSERT_EQ(mps_pool_create_k(&pool, arena, mps_class_ams(), args), MPS_RES_OK);
-    } MPS_ARGS_END(args);
+    }
+    MPS_ARGS_END(args);
     ASSERT_EQ(mps_ap_create_k(&ap, pool, mps_args_none), MPS_RES_OK);
   }
 
   void TearDown() override {
-    for (mps_root_t r : roots) mps_root_destroy(r);
+    for (mps_root_t r : roots)
+      mps_root_destroy(r);
     if (ap) mps_ap_destroy(ap);
     if (pool) mps_pool_destroy(pool);
     if (chain) mps_chain_destroy(chain);
@@ -96,7 +99,8 @@ void randomGraphSurvivors(AmsTest* t, mps_arena_t arena, mps_ap_t ap, uint64_t s
     work.pop_back();
     if (reached[i]) continue;
     reached[i] = true;
-    for (size_t j : edges[i]) work.push_back(j);
+    for (size_t j : edges[i])
+      work.push_back(j);
   }
   for (size_t i = 0; i < n; ++i)
     if (reached[i]) expectedOut->insert(i);
@@ -135,7 +139,8 @@ TEST_F(AmsTest, WeakRootsKeepSurvivorsAndLoseTheRest) {
   // the next collection take every object and clear every weak slot.
   strong[0] = strong[1] = nullptr;
   ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
-  for (mps_addr_t w : weak) EXPECT_EQ(w, nullptr);
+  for (mps_addr_t w : weak)
+    EXPECT_EQ(w, nullptr);
   EXPECT_TRUE(survivors().empty());
   mps_arena_release(arena);
 }
@@ -276,10 +281,10 @@ TEST_F(AmsTest, MaskedAndTaggedRootsConsiderOnlyTheirTags) {
   Object* b = allocObject(ap, 2, 0);
   Object* c = allocObject(ap, 3, 0);
   static mps_addr_t masked[2];
-  masked[0] = a;                                                       // tag 0: a root
-  masked[1] = reinterpret_cast<char*>(b) + 1;                          // tag 1: ignored
+  masked[0] = a;                               // tag 0: a root
+  masked[1] = reinterpret_cast<char*>(b) + 1;  // tag 1: ignored
   static mps_word_t tagged[1];
-  tagged[0] = reinterpret_cast<mps_word_t>(c) | 2;                     // pattern 2
+  tagged[0] = reinterpret_cast<mps_word_t>(c) | 2;  // pattern 2
   mps_root_t r1, r2;
   ASSERT_EQ(mps_root_create_table_masked(&r1, arena, mps_rank_exact(), 0, masked, 2, 7),
             MPS_RES_OK);
@@ -307,7 +312,8 @@ TEST_F(AmsTest, FunctionAndFormattedRoots) {
                   mps_res_t res = MPS_RES_OK;
                   MPS_SCAN_BEGIN(ss) {
                     res = MPS_FIX12(ss, static_cast<mps_addr_t*>(p));
-                  } MPS_SCAN_END(ss);
+                  }
+                  MPS_SCAN_END(ss);
                   return res;
                 },
                 &slot, 0),
@@ -319,9 +325,9 @@ TEST_F(AmsTest, FunctionAndFormattedRoots) {
   rootObject[1] = 99;
   rootObject[2] = reinterpret_cast<mps_word_t>(b);
   mps_root_t r2;
-  ASSERT_EQ(mps_root_create_fmt(&r2, arena, mps_rank_exact(), 0, testScan, rootObject,
-                                rootObject + 3),
-            MPS_RES_OK);
+  ASSERT_EQ(
+      mps_root_create_fmt(&r2, arena, mps_rank_exact(), 0, testScan, rootObject, rootObject + 3),
+      MPS_RES_OK);
   roots.push_back(r2);
   ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
   EXPECT_EQ(survivors(), (std::set<mps_word_t>{1, 2}));
@@ -359,7 +365,8 @@ TEST_F(AmsTest, CommitFailsExactlyWhenAFlipIntervened) {
 }
 
 TEST_F(AmsTest, AScanErrorIsReportedAndNothingIsFreed) {
-  for (mps_word_t i = 0; i < 100; ++i) ASSERT_NE(allocObject(ap, i, 1), nullptr);
+  for (mps_word_t i = 0; i < 100; ++i)
+    ASSERT_NE(allocObject(ap, i, 1), nullptr);
   static mps_addr_t table[1];
   table[0] = nullptr;
   addExactTable(table, 1);
@@ -389,11 +396,13 @@ TEST_F(AmsTest, GenerationOverCapacityIsCollectedAutomatically) {
     MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
     MPS_ARGS_ADD(args, MPS_KEY_CHAIN, small);
     ASSERT_EQ(mps_pool_create_k(&p2, arena, mps_class_ams(), args), MPS_RES_OK);
-  } MPS_ARGS_END(args);
+  }
+  MPS_ARGS_END(args);
   mps_ap_t ap2;
   ASSERT_EQ(mps_ap_create_k(&ap2, p2, mps_args_none), MPS_RES_OK);
   mps_word_t before = mps_collections(arena);
-  for (mps_word_t i = 0; i < 200000; ++i) ASSERT_NE(allocObject(ap2, i, 2), nullptr);  // ~6 MB
+  for (mps_word_t i = 0; i < 200000; ++i)
+    ASSERT_NE(allocObject(ap2, i, 2), nullptr);  // ~6 MB
   EXPECT_GE(mps_collections(arena) - before, 5u);
   EXPECT_LT(mps_pool_total_size(p2), size_t(4) << 20);
   mps_ap_destroy(ap2);
@@ -401,9 +410,9 @@ TEST_F(AmsTest, GenerationOverCapacityIsCollectedAutomatically) {
   mps_chain_destroy(small);
 }
 
-
 TEST_F(AmsTest, PoolWalkVisitsEveryObjectWithAnEmptyWhiteSet) {
-  for (mps_word_t i = 1; i <= 100; ++i) ASSERT_NE(allocObject(ap, i, i % 3), nullptr);
+  for (mps_word_t i = 1; i <= 100; ++i)
+    ASSERT_NE(allocObject(ap, i, i % 3), nullptr);
   mps_arena_park(arena);
   struct Seen {
     std::set<mps_word_t> ids;
@@ -420,7 +429,8 @@ TEST_F(AmsTest, PoolWalkVisitsEveryObjectWithAnEmptyWhiteSet) {
           MPS_SCAN_BEGIN(ss) {
             for (size_t i = 0; i < refCount(o); ++i)
               if (MPS_FIX1(ss, o->refs[i])) return MPS_RES_FAIL;  // white set is empty
-          } MPS_SCAN_END(ss);
+          }
+          MPS_SCAN_END(ss);
           p += objectSize(refCount(o));
         }
         return MPS_RES_OK;
@@ -437,7 +447,8 @@ TEST_F(AmsTest, AmbiguousAllocationPointObjectsAreScannedConservatively) {
   MPS_ARGS_BEGIN(args) {
     MPS_ARGS_ADD(args, MPS_KEY_RANK, mps_rank_ambig());
     ASSERT_EQ(mps_ap_create_k(&ambigAp, pool, args), MPS_RES_OK);
-  } MPS_ARGS_END(args);
+  }
+  MPS_ARGS_END(args);
   Object* holder = allocObject(ambigAp, 1, 3);
   Object* target = allocObject(ap, 2, 0);
   allocObject(ap, 3, 0);
@@ -475,8 +486,8 @@ TEST(AmsHeaders, InBandHeadersUseClientPointers) {
   // methods and every reference see client pointers.
   mps_arena_t arena;
   ASSERT_EQ(mps_arena_create_k(&arena, mps_arena_class_vm(), mps_args_none), MPS_RES_OK);
-  mps_fmt_auto_header_s h = {sizeof(mps_word_t), headerScan, headerSkip, nullptr, nullptr,
-                             nullptr,           sizeof(mps_word_t)};
+  mps_fmt_auto_header_s h = {sizeof(mps_word_t), headerScan, headerSkip, nullptr, nullptr, nullptr,
+                             sizeof(mps_word_t)};
   mps_fmt_t fmt;
   ASSERT_EQ(mps_fmt_create_auto_header(&fmt, arena, &h), MPS_RES_OK);
   mps_pool_t pool;
@@ -493,7 +504,8 @@ TEST(AmsHeaders, InBandHeadersUseClientPointers) {
       o = reinterpret_cast<Object*>(static_cast<mps_word_t*>(p) + 1);
       o->header = (mps_word_t(refs) << 8) | kObjectTag;
       o->id = id;
-      for (size_t i = 0; i < refs; ++i) o->refs[i] = nullptr;
+      for (size_t i = 0; i < refs; ++i)
+        o->refs[i] = nullptr;
     } while (!mps_commit(ap, p, size));
     return o;
   };
@@ -524,7 +536,8 @@ TEST_F(AmsTest, GcMessagesArriveInOrderWithPlausibleSizes) {
   mps_message_type_enable(arena, mps_message_type_gc());
   static mps_addr_t table[1];
   Object* kept = allocObject(ap, 1, 0);
-  for (mps_word_t i = 2; i < 1000; ++i) allocObject(ap, i, 1);
+  for (mps_word_t i = 2; i < 1000; ++i)
+    allocObject(ap, i, 1);
   table[0] = kept;
   addExactTable(table, 1);
   ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
@@ -569,7 +582,8 @@ TEST(LoTest, LeafObjectsAreKeptByReferencesAndNeverTrapped) {
   MPS_ARGS_BEGIN(args) {
     MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
     ASSERT_EQ(mps_pool_create_k(&pool, arena, mps_class_lo(), args), MPS_RES_OK);
-  } MPS_ARGS_END(args);
+  }
+  MPS_ARGS_END(args);
   mps_ap_t ap;
   ASSERT_EQ(mps_ap_create(&ap, pool, mps_rank_exact()), MPS_RES_OK);  // surplus rank ignored
   Object* kept = allocObject(ap, 1, 0);

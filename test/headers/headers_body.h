@@ -22,7 +22,7 @@
 typedef char mps_check_res_ok[MPS_RES_OK == 0 ? 1 : -1];
 typedef char mps_check_res_param[MPS_RES_PARAM == 8 ? 1 : -1];
 typedef char mps_check_res_limit[_mps_MPS_RES_LIMIT == 9 ? 1 : -1];
-typedef char mps_check_word[sizeof(mps_word_t) == sizeof(void *) ? 1 : -1];
+typedef char mps_check_word[sizeof(mps_word_t) == sizeof(void*) ? 1 : -1];
 typedef char mps_check_word_width[sizeof(mps_word_t) * CHAR_BIT == MPS_WORD_WIDTH ? 1 : -1];
 typedef char mps_check_t_word[sizeof(MPS_T_WORD) == sizeof(mps_word_t) ? 1 : -1];
 typedef char mps_check_word_shift[(1 << MPS_WORD_SHIFT) == MPS_WORD_WIDTH ? 1 : -1];
@@ -37,59 +37,53 @@ typedef char mps_check_message_start[mps_message_type_gc_start() == 2 ? 1 : -1];
 #error "mpstd.h defines no MPS_OS_*"
 #endif
 
-static mps_res_t check_scan(mps_ss_t ss, mps_addr_t base, mps_addr_t limit)
-{
+static mps_res_t check_scan(mps_ss_t ss, mps_addr_t base, mps_addr_t limit) {
   (void)ss;
   (void)base;
   (void)limit;
   return MPS_RES_OK;
 }
 
-static mps_addr_t check_skip(mps_addr_t addr) { return addr; }
+static mps_addr_t check_skip(mps_addr_t addr) {
+  return addr;
+}
 
-static void check_copy(mps_addr_t old, mps_addr_t new_)
-{
+static void check_copy(mps_addr_t old, mps_addr_t new_) {
   (void)old;
   (void)new_;
 }
 
-static mps_addr_t check_isfwd(mps_addr_t addr) { return addr; }
+static mps_addr_t check_isfwd(mps_addr_t addr) {
+  return addr;
+}
 
-static void check_pad(mps_addr_t addr, size_t size)
-{
+static void check_pad(mps_addr_t addr, size_t size) {
   (void)addr;
   (void)size;
 }
 
-static void check_extended(mps_arena_t arena, void *base, size_t size)
-{
+static void check_extended(mps_arena_t arena, void* base, size_t size) {
   (void)arena;
   (void)base;
   (void)size;
 }
 
 /* Positional initialisers, as clients write them: member order matters. */
-static struct mps_fmt_A_s check_fmt_A = {
-  MPS_PF_ALIGN, &check_scan, &check_skip, &check_copy, &check_copy, &check_isfwd, &check_pad
-};
-static mps_fmt_B_s check_fmt_B = {
-  MPS_PF_ALIGN, &check_scan, &check_skip, &check_copy, &check_copy, &check_isfwd, &check_pad,
-  &check_skip
-};
-static mps_fmt_auto_header_s check_fmt_ah = {
-  MPS_PF_ALIGN, &check_scan, &check_skip, &check_copy, &check_isfwd, &check_pad, 16
-};
-static mps_fmt_fixed_s check_fmt_fixed = {
-  MPS_PF_ALIGN, &check_scan, &check_copy, &check_isfwd, &check_pad
-};
+static struct mps_fmt_A_s check_fmt_A = {MPS_PF_ALIGN, &check_scan,  &check_skip, &check_copy,
+                                         &check_copy,  &check_isfwd, &check_pad};
+static mps_fmt_B_s check_fmt_B = {MPS_PF_ALIGN, &check_scan,  &check_skip, &check_copy,
+                                  &check_copy,  &check_isfwd, &check_pad,  &check_skip};
+static mps_fmt_auto_header_s check_fmt_ah = {MPS_PF_ALIGN, &check_scan, &check_skip, &check_copy,
+                                             &check_isfwd, &check_pad,  16};
+static mps_fmt_fixed_s check_fmt_fixed = {MPS_PF_ALIGN, &check_scan, &check_copy, &check_isfwd,
+                                          &check_pad};
 static struct mps_pool_debug_option_s check_debug = {"fencepost", 9, "free", 4};
 static mps_gen_param_s check_gens[2] = {{6000, 0.90}, {8000, 0.65}};
 static mps_scan_tag_s check_tag = {0x7, 0x1};
 
 mps_res_t mps_check_headers(mps_arena_t arena, mps_pool_t pool, mps_sac_t sac, size_t size);
 
-mps_res_t mps_check_headers(mps_arena_t arena, mps_pool_t pool, mps_sac_t sac, size_t size)
-{
+mps_res_t mps_check_headers(mps_arena_t arena, mps_pool_t pool, mps_sac_t sac, size_t size) {
   mps_res_t res = MPS_RES_OK;
   mps_addr_t p = NULL;
   mps_pool_t found = NULL;
@@ -98,7 +92,7 @@ mps_res_t mps_check_headers(mps_arena_t arena, mps_pool_t pool, mps_sac_t sac, s
   mps_ap_s ap;
   mps_ss_s ss;
   mps_ld_s ld;
-  _mps_sac_freelist_block_s *freelist;
+  _mps_sac_freelist_block_s* freelist;
   mps_sac_classes_s classes[2] = {{16, 100, 3}, {64, 10, 1}};
   mps_lib_assert_fail_t old_handler;
   mps_clock_t started;
@@ -114,9 +108,9 @@ mps_res_t mps_check_headers(mps_arena_t arena, mps_pool_t pool, mps_sac_t sac, s
   mps_align_t align = MPS_PF_ALIGN;
 
   MPS_BEGIN
-    ap.init = ap.alloc = ap.limit = NULL;
-    ss._zs = ss._w = ss._ufs = 0;
-    ld._epoch = ld._rs = 0;
+  ap.init = ap.alloc = ap.limit = NULL;
+  ss._zs = ss._w = ss._ufs = 0;
+  ld._epoch = ld._rs = 0;
   MPS_END;
 
   /* Every mps.h key, split over two lists because each holds at most
@@ -138,8 +132,10 @@ mps_res_t mps_check_headers(mps_arena_t arena, mps_pool_t pool, mps_sac_t sac, s
       MPS_ARGS_ADD(cl_args, MPS_KEY_ARENA_SIZE, size);
       MPS_ARGS_DONE(cl_args);
       res = mps_arena_create_k(&cl_arena, mps_arena_class_cl(), cl_args);
-    } MPS_ARGS_END(cl_args);
-  } MPS_ARGS_END(args);
+    }
+    MPS_ARGS_END(cl_args);
+  }
+  MPS_ARGS_END(args);
 
   MPS_ARGS_BEGIN(args) {
     MPS_ARGS_ADD(args, MPS_KEY_FORMAT, (mps_fmt_t)NULL);
@@ -169,7 +165,8 @@ mps_res_t mps_check_headers(mps_arena_t arena, mps_pool_t pool, mps_sac_t sac, s
     MPS_ARGS_ADD(args, MPS_KEY_MVFF_FIRST_FIT, 1);
     MPS_ARGS_ADD_FIELD(args, MPS_KEY_SPARE, d, 0.75);
     res = mps_pool_create_k(&pool, arena, mps_class_mvff(), args);
-  } MPS_ARGS_END(args);
+  }
+  MPS_ARGS_END(args);
 
   res = mps_arena_create_k(&arena, mps_arena_class_vm(), mps_args_none);
   res = mps_arena_create(&arena, mps_arena_class_vm(), (size_t)1 << 20);
@@ -181,12 +178,11 @@ mps_res_t mps_check_headers(mps_arena_t arena, mps_pool_t pool, mps_sac_t sac, s
   size = mps_arena_reserved(arena) + mps_arena_committed(arena) + mps_arena_spare_committed(arena);
 
   res = mps_pool_create(&pool, arena, mps_class_mfs(), (size_t)65536, (size_t)32);
-  res = mps_pool_create(&pool, arena, mps_class_mvff(), (size_t)65536, (size_t)32,
-                        (mps_align_t)8, (mps_bool_t)0, (mps_bool_t)0, (mps_bool_t)1);
+  res = mps_pool_create(&pool, arena, mps_class_mvff(), (size_t)65536, (size_t)32, (mps_align_t)8,
+                        (mps_bool_t)0, (mps_bool_t)0, (mps_bool_t)1);
   size = mps_pool_free_size(pool) + mps_pool_total_size(pool) + mps_mvff_free_size(pool) +
          mps_mvff_size(pool);
-  if (mps_arena_has_addr(arena, p) && mps_addr_pool(&found, arena, p))
-    pool = found;
+  if (mps_arena_has_addr(arena, p) && mps_addr_pool(&found, arena, p)) pool = found;
 
   res = mps_alloc(&p, pool, size);
   mps_free(pool, p, size);
@@ -214,20 +210,18 @@ mps_res_t mps_check_headers(mps_arena_t arena, mps_pool_t pool, mps_sac_t sac, s
   mps_message_type_enable(arena, mps_message_type_gc_start());
   mps_message_type_disable(arena, mps_message_type_finalization());
   while (mps_message_poll(arena) && mps_message_queue_type(&message_type, arena)) {
-    if (!mps_message_get(&message, arena, message_type))
-      break;
+    if (!mps_message_get(&message, arena, message_type)) break;
     switch (mps_message_type(arena, message)) {
-    case mps_message_type_gc():
-      size += mps_message_gc_live_size(arena, message) +
-              mps_message_gc_condemned_size(arena, message) +
-              mps_message_gc_not_condemned_size(arena, message);
-      break;
-    case mps_message_type_gc_start():
-      if (mps_message_gc_start_why(arena, message) == NULL)
-        res = MPS_RES_FAIL;
-      break;
-    default:
-      break;
+      case mps_message_type_gc():
+        size += mps_message_gc_live_size(arena, message) +
+                mps_message_gc_condemned_size(arena, message) +
+                mps_message_gc_not_condemned_size(arena, message);
+        break;
+      case mps_message_type_gc_start():
+        if (mps_message_gc_start_why(arena, message) == NULL) res = MPS_RES_FAIL;
+        break;
+      default:
+        break;
     }
     posted += mps_message_clock(arena, message);
     mps_message_discard(arena, message);
@@ -238,19 +232,15 @@ mps_res_t mps_check_headers(mps_arena_t arena, mps_pool_t pool, mps_sac_t sac, s
 
   old_handler = mps_lib_assert_fail_install(NULL);
   (void)mps_lib_assert_fail_install(old_handler);
-  if (res == MPS_RES_FAIL)
-    mps_lib_assert_fail(__FILE__, __LINE__, "res != MPS_RES_FAIL");
+  if (res == MPS_RES_FAIL) mps_lib_assert_fail(__FILE__, __LINE__, "res != MPS_RES_FAIL");
   (void)mps_lib_fputc('x', mps_lib_stderr);
-  if (mps_lib_fputs("text", mps_lib_stdout) == mps_lib_EOF)
-    res = MPS_RES_IO;
+  if (mps_lib_fputs("text", mps_lib_stdout) == mps_lib_EOF) res = MPS_RES_IO;
   (void)(mps_lib_memset)(buffer, 0, sizeof buffer);
   (void)mps_lib_memset(buffer, 0, sizeof buffer);
   (void)mps_lib_memcpy(buffer, "abc", 4);
-  if (mps_lib_memcmp(buffer, "abc", 4) != 0)
-    res = MPS_RES_FAIL;
+  if (mps_lib_memcmp(buffer, "abc", 4) != 0) res = MPS_RES_FAIL;
   started = mps_clock();
-  if (mps_clock() - started > mps_clocks_per_sec())
-    res = MPS_RES_LIMIT;
+  if (mps_clock() - started > mps_clocks_per_sec()) res = MPS_RES_LIMIT;
   label = (mps_label_t)mps_lib_telemetry_control();
 
   size += (size_t)(fmt_A_ptr->align + fmt_B_ptr->align + check_fmt_ah.mps_headerSize +
@@ -265,49 +255,43 @@ mps_res_t mps_check_headers(mps_arena_t arena, mps_pool_t pool, mps_sac_t sac, s
 /* The collector's interface: formats, the scan macros, roots, threads,
  * allocation points and their macros, AMS and LO, arena control, walking. */
 
-static mps_res_t check_gc_scan(mps_ss_t ss, mps_addr_t base, mps_addr_t limit)
-{
+static mps_res_t check_gc_scan(mps_ss_t ss, mps_addr_t base, mps_addr_t limit) {
   mps_res_t res = MPS_RES_OK;
   MPS_SCAN_BEGIN(ss) {
-    mps_addr_t *p;
-    for (p = (mps_addr_t *)base; p < (mps_addr_t *)limit; ++p) {
+    mps_addr_t* p;
+    for (p = (mps_addr_t*)base; p < (mps_addr_t*)limit; ++p) {
       if (MPS_FIX1(ss, *p)) {
         res = MPS_FIX2(ss, p);
-        if (res != MPS_RES_OK)
-          return res;
+        if (res != MPS_RES_OK) return res;
       }
       res = MPS_FIX12(ss, p);
-      if (res != MPS_RES_OK)
-        return res;
+      if (res != MPS_RES_OK) return res;
       res = MPS_FIX(ss, p);
-      if (res != MPS_RES_OK)
-        return res;
+      if (res != MPS_RES_OK) return res;
     }
-  } MPS_SCAN_END(ss);
+  }
+  MPS_SCAN_END(ss);
   return res;
 }
 
 /* A scanner that only delegates: none of the scan state's locals but the
  * summary is touched, and -Wall must still be quiet. */
-static mps_res_t check_fix_call_scan(mps_ss_t ss, mps_addr_t base, mps_addr_t limit)
-{
+static mps_res_t check_fix_call_scan(mps_ss_t ss, mps_addr_t base, mps_addr_t limit) {
   mps_res_t res = MPS_RES_OK;
   MPS_SCAN_BEGIN(ss) {
     MPS_FIX_CALL(ss, res = check_gc_scan(ss, base, limit));
-  } MPS_SCAN_END(ss);
-  if (res == MPS_RES_OK)
-    res = mps_fix(ss, (mps_addr_t *)base);
+  }
+  MPS_SCAN_END(ss);
+  if (res == MPS_RES_OK) res = mps_fix(ss, (mps_addr_t*)base);
   return res;
 }
 
-static mps_res_t check_root_scan(mps_ss_t ss, void *p, size_t s)
-{
+static mps_res_t check_root_scan(mps_ss_t ss, void* p, size_t s) {
   (void)s;
-  return mps_scan_area(ss, p, (char *)p + sizeof(mps_addr_t), NULL);
+  return mps_scan_area(ss, p, (char*)p + sizeof(mps_addr_t), NULL);
 }
 
-static void check_stepper(mps_addr_t addr, mps_fmt_t fmt, mps_pool_t pool, void *p, size_t s)
-{
+static void check_stepper(mps_addr_t addr, mps_fmt_t fmt, mps_pool_t pool, void* p, size_t s) {
   (void)addr;
   (void)fmt;
   (void)pool;
@@ -320,8 +304,7 @@ static mps_word_t check_gc_area[4];
 
 mps_res_t mps_check_gc_headers(mps_arena_t arena, size_t size);
 
-mps_res_t mps_check_gc_headers(mps_arena_t arena, size_t size)
-{
+mps_res_t mps_check_gc_headers(mps_arena_t arena, size_t size) {
   mps_res_t res = MPS_RES_OK;
   mps_fmt_t fmt = NULL;
   mps_chain_t chain = NULL;
@@ -346,7 +329,8 @@ mps_res_t mps_check_gc_headers(mps_arena_t arena, size_t size)
     MPS_ARGS_ADD(args, MPS_KEY_FMT_SCAN, &check_fix_call_scan);
     MPS_ARGS_ADD(args, MPS_KEY_FMT_SKIP, &check_skip);
     res = mps_fmt_create_k(&fmt, arena, args);
-  } MPS_ARGS_END(args);
+  }
+  MPS_ARGS_END(args);
   res = mps_fmt_create_A(&fmt, arena, &check_fmt_A);
   res = mps_fmt_create_B(&fmt, arena, &check_fmt_B);
   res = mps_fmt_create_auto_header(&fmt, arena, &check_fmt_ah);
@@ -359,27 +343,26 @@ mps_res_t mps_check_gc_headers(mps_arena_t arena, size_t size)
     MPS_ARGS_ADD(args, MPS_KEY_GEN, 0u);
     MPS_ARGS_ADD(args, MPS_KEY_AMS_SUPPORT_AMBIGUOUS, 1);
     res = mps_pool_create_k(&ams, arena, mps_class_ams(), args);
-  } MPS_ARGS_END(args);
+  }
+  MPS_ARGS_END(args);
   res = mps_pool_create(&lo, arena, mps_class_lo(), fmt);
   MPS_ARGS_BEGIN(args) {
     MPS_ARGS_ADD(args, MPS_KEY_RANK, mps_rank_ambig());
     res = mps_ap_create_k(&ap, ams, args);
-  } MPS_ARGS_END(args);
+  }
+  MPS_ARGS_END(args);
   res = mps_ap_create(&ap, ams, mps_rank_exact());
 
   do {
     res = mps_reserve(&p, ap, size);
-    if (res != MPS_RES_OK)
-      return res;
+    if (res != MPS_RES_OK) return res;
   } while (!mps_commit(ap, p, size));
   do {
     MPS_RESERVE_BLOCK(res, p, ap, size);
-    if (res != MPS_RES_OK)
-      return res;
+    if (res != MPS_RES_OK) return res;
   } while (!(mps_commit)(ap, p, size));
   res = (mps_reserve)(&p, ap, size);
-  if (!mps_ap_trip(ap, p, size))
-    res = mps_ap_fill(&p, ap, size);
+  if (!mps_ap_trip(ap, p, size)) res = mps_ap_fill(&p, ap, size);
   mps_ap_destroy(ap);
 
   res = mps_thread_reg(&thread, arena);
@@ -388,8 +371,8 @@ mps_res_t mps_check_gc_headers(mps_arena_t arena, size_t size)
                                       &mps_scan_area_tagged, 0x7, 0, &cold);
   res = mps_root_create_thread_scanned(&root, arena, mps_rank_ambig(), 0, thread,
                                        &mps_scan_area_tagged_or_zero, &tag, &cold);
-  res = mps_root_create_reg(&root, arena, mps_rank_ambig(), 0, thread, mps_stack_scan_ambig,
-                            &cold, 0);
+  res = mps_root_create_reg(&root, arena, mps_rank_ambig(), 0, thread, mps_stack_scan_ambig, &cold,
+                            0);
   res = mps_root_create(&root, arena, ranks[1], 0, &check_root_scan, check_gc_table, 0);
   res = mps_root_create_table(&root, arena, ranks[0], MPS_RM_CONST, check_gc_table, 4);
   res = mps_root_create_table_masked(&root, arena, ranks[1], MPS_RM_PROT, check_gc_table, 4, 7);
@@ -407,16 +390,15 @@ mps_res_t mps_check_gc_headers(mps_arena_t arena, size_t size)
   res = mps_arena_collect(arena);
   res = mps_arena_start_collect(arena);
   mps_arena_release(arena);
-  if (mps_arena_step(arena, 0.01, 1.0) && mps_arena_busy(arena))
-    res = MPS_RES_FAIL;
+  if (mps_arena_step(arena, 0.01, 1.0) && mps_arena_busy(arena)) res = MPS_RES_FAIL;
   collections = mps_collections(arena);
   mps_arena_gc_workers_set(arena, 2u);
   MPS_ARGS_BEGIN(args) {
     MPS_ARGS_ADD(args, MPS_KEY_ARENA_GC_WORKERS, 2u);
     res = mps_arena_create_k(&arena, mps_arena_class_vm(), args);
-  } MPS_ARGS_END(args);
-  if (mps_addr_fmt(&found, arena, p) && found != fmt)
-    res = MPS_RES_FAIL;
+  }
+  MPS_ARGS_END(args);
+  if (mps_addr_fmt(&found, arena, p) && found != fmt) res = MPS_RES_FAIL;
   mps_arena_formatted_objects_walk(arena, &check_stepper, NULL, 0);
   res = mps_pool_walk(ams, &mps_scan_area, NULL);
   mps_pool_destroy(lo);
