@@ -19,7 +19,6 @@
 extern "C" {
 #endif
 
-
 /* Scalar types (types.md) */
 
 /* Exactly as wide as a data pointer. Clients print it with %lu on LP64
@@ -32,7 +31,7 @@ typedef unsigned long mps_word_t;
 
 typedef int mps_bool_t;
 typedef int mps_res_t;
-typedef void *mps_addr_t;
+typedef void* mps_addr_t;
 typedef size_t mps_align_t;
 typedef unsigned mps_rm_t;
 typedef unsigned mps_rank_t;
@@ -41,28 +40,26 @@ typedef mps_word_t mps_clock_t;
 typedef mps_word_t mps_label_t;
 typedef void (*mps_fun_t)(void);
 
-
 /* Opaque handles (types.md). The struct tags are part of the interface. */
 
-typedef struct mps_arena_s *mps_arena_t;
-typedef struct mps_arena_class_s *mps_arena_class_t;
-typedef struct mps_pool_s *mps_pool_t;
-typedef struct mps_chain_s *mps_chain_t;
-typedef struct mps_fmt_s *mps_fmt_t;
-typedef struct mps_root_s *mps_root_t;
-typedef struct mps_pool_class_s *mps_pool_class_t;
+typedef struct mps_arena_s* mps_arena_t;
+typedef struct mps_arena_class_s* mps_arena_class_t;
+typedef struct mps_pool_s* mps_pool_t;
+typedef struct mps_chain_s* mps_chain_t;
+typedef struct mps_fmt_s* mps_fmt_t;
+typedef struct mps_root_s* mps_root_t;
+typedef struct mps_pool_class_s* mps_pool_class_t;
 typedef mps_pool_class_t mps_class_t; /* deprecated */
-typedef struct mps_thr_s *mps_thr_t;
-typedef struct mps_ap_s *mps_ap_t;
-typedef struct mps_ld_s *mps_ld_t;
-typedef struct mps_ss_s *mps_ss_t;
-typedef struct mps_message_s *mps_message_t;
-typedef struct mps_alloc_pattern_s *mps_alloc_pattern_t;
-typedef struct mps_frame_s *mps_frame_t;
-typedef const struct mps_key_s *mps_key_t;
-typedef struct _mps_sac_s *mps_sac_t;
-typedef struct mps_transform_s *mps_transform_t;
-
+typedef struct mps_thr_s* mps_thr_t;
+typedef struct mps_ap_s* mps_ap_t;
+typedef struct mps_ld_s* mps_ld_t;
+typedef struct mps_ss_s* mps_ss_t;
+typedef struct mps_message_s* mps_message_t;
+typedef struct mps_alloc_pattern_s* mps_alloc_pattern_t;
+typedef struct mps_frame_s* mps_frame_t;
+typedef const struct mps_key_s* mps_key_t;
+typedef struct _mps_sac_s* mps_sac_t;
+typedef struct mps_transform_s* mps_transform_t;
 
 /* Result codes (errors.md)
  *
@@ -70,14 +67,14 @@ typedef struct mps_transform_s *mps_transform_t;
  * for messages. The row order fixes the values and must not change:
  * clients store, print and switch on them. */
 
-#define _mps_RES_ENUM(R, X) \
-  R(X, OK, "success (always zero)") \
-  R(X, FAIL, "unspecified failure") \
-  R(X, RESOURCE, "unable to obtain resources") \
-  R(X, MEMORY, "unable to obtain memory") \
-  R(X, LIMIT, "internal limitation reached") \
-  R(X, UNIMPL, "unimplemented facility") \
-  R(X, IO, "system I/O error") \
+#define _mps_RES_ENUM(R, X)                         \
+  R(X, OK, "success (always zero)")                 \
+  R(X, FAIL, "unspecified failure")                 \
+  R(X, RESOURCE, "unable to obtain resources")      \
+  R(X, MEMORY, "unable to obtain memory")           \
+  R(X, LIMIT, "internal limitation reached")        \
+  R(X, UNIMPL, "unimplemented facility")            \
+  R(X, IO, "system I/O error")                      \
   R(X, COMMIT_LIMIT, "arena commit limit exceeded") \
   R(X, PARAM, "illegal user parameter value")
 
@@ -85,21 +82,17 @@ typedef struct mps_transform_s *mps_transform_t;
 
 /* The extra enumerator both counts the rows and avoids a trailing comma,
  * which C89 rejects. */
-#define _mps_ENUM_DEF(REL, prefix) \
-  enum { \
-    REL(_mps_ENUM_DEF_ROW, prefix) \
-    _mps_##prefix##LIMIT \
-  }
+#define _mps_ENUM_DEF(REL, prefix) enum { REL(_mps_ENUM_DEF_ROW, prefix) _mps_##prefix##LIMIT }
 
 _mps_ENUM_DEF(_mps_RES_ENUM, MPS_RES_);
-
 
 /* Statement brackets: make multi-statement macros a single statement that
  * needs a trailing semicolon. */
 
 #define MPS_BEGIN do {
-#define MPS_END } while (0)
-
+#define MPS_END \
+  }             \
+  while (0)
 
 /* Allocation point (allocation.md). The three words are read and written
  * by inline macros and by clients directly, so their order is fixed. */
@@ -110,7 +103,6 @@ typedef struct mps_ap_s {
   mps_addr_t limit;
 } mps_ap_s;
 
-
 /* Scan state (scanning.md): private members touched by the scan macros. */
 
 typedef struct mps_ss_s {
@@ -119,13 +111,11 @@ typedef struct mps_ss_s {
   mps_word_t _ufs;
 } mps_ss_s;
 
-
 /* Location dependency (ld.md): public only so clients can embed it. */
 
 typedef struct mps_ld_s {
   mps_word_t _epoch, _rs;
 } mps_ld_s;
-
 
 /* Generation parameters (chains.md); clients initialise them positionally. */
 
@@ -133,7 +123,6 @@ typedef struct mps_gen_param_s {
   size_t mps_capacity;
   double mps_mortality;
 } mps_gen_param_s;
-
 
 /* Format methods and the deprecated format structures (format.md). */
 
@@ -154,7 +143,7 @@ typedef struct mps_fmt_A_s {
   mps_fmt_isfwd_t isfwd;
   mps_fmt_pad_t pad;
 } mps_fmt_A_s;
-typedef struct mps_fmt_A_s *mps_fmt_A_t; /* deprecated */
+typedef struct mps_fmt_A_s* mps_fmt_A_t; /* deprecated */
 
 typedef struct mps_fmt_B_s {
   mps_align_t align;
@@ -166,7 +155,7 @@ typedef struct mps_fmt_B_s {
   mps_fmt_pad_t pad;
   mps_fmt_class_t mps_class;
 } mps_fmt_B_s;
-typedef struct mps_fmt_B_s *mps_fmt_B_t; /* deprecated */
+typedef struct mps_fmt_B_s* mps_fmt_B_t; /* deprecated */
 
 typedef struct mps_fmt_auto_header_s {
   mps_align_t align;
@@ -186,16 +175,14 @@ typedef struct mps_fmt_fixed_s {
   mps_fmt_pad_t pad;
 } mps_fmt_fixed_s;
 
-
 /* Debugging pool options (debugging.md); initialised positionally. */
 
 typedef struct mps_pool_debug_option_s {
-  const void *fence_template;
+  const void* fence_template;
   size_t fence_size;
-  const void *free_template;
+  const void* free_template;
   size_t free_size;
 } mps_pool_debug_option_s;
-
 
 /* Tag closure for the tagged area scanners (scanning.md). */
 
@@ -203,14 +190,12 @@ typedef struct mps_scan_tag_s {
   mps_word_t mask;
   mps_word_t pattern;
 } mps_scan_tag_s;
-typedef struct mps_scan_tag_s *mps_scan_tag_t;
-
+typedef struct mps_scan_tag_s* mps_scan_tag_t;
 
 /* Arena extension callbacks (arena.md), passed as mps_fun_t. */
 
-typedef void (*mps_arena_extended_t)(mps_arena_t, void *, size_t);
-typedef void (*mps_arena_contracted_t)(mps_arena_t, void *, size_t);
-
+typedef void (*mps_arena_extended_t)(mps_arena_t, void*, size_t);
+typedef void (*mps_arena_contracted_t)(mps_arena_t, void*, size_t);
 
 /* Keyword arguments (keywords.md). The member names of val are public:
  * clients fill lists by hand and the *_FIELD macros name them. */
@@ -220,7 +205,7 @@ typedef struct mps_arg_s {
   union {
     mps_bool_t b;
     char c;
-    const char *string;
+    const char* string;
     int i;
     unsigned u;
     long l;
@@ -232,11 +217,11 @@ typedef struct mps_arg_s {
     mps_addr_t addr;
     mps_fmt_t format;
     mps_chain_t chain;
-    struct mps_pool_debug_option_s *pool_debug_options;
+    struct mps_pool_debug_option_s* pool_debug_options;
     mps_addr_t (*addr_method)(mps_addr_t);
     mps_align_t align;
     mps_word_t count;
-    void *p;
+    void* p;
     mps_rank_t rank;
     mps_fmt_scan_t fmt_scan;
     mps_fmt_skip_t fmt_skip;
@@ -360,19 +345,19 @@ extern void _mps_args_set_key(mps_arg_s[MPS_ARGS_MAX], unsigned, mps_key_t);
 /* Opens two scopes: the outer one owns the array and its counter (named
  * by pasting _i onto the array name, so blocks can nest); the inner one
  * holds the client's block. */
-#define MPS_ARGS_BEGIN(_mps_a) \
-  MPS_BEGIN \
-    mps_arg_s _mps_a[MPS_ARGS_MAX]; \
-    unsigned _mps_a##_i = 0; \
-    _mps_args_set_key(_mps_a, _mps_a##_i, MPS_KEY_ARGS_END); \
-    MPS_BEGIN
+#define MPS_ARGS_BEGIN(_mps_a)                             \
+  MPS_BEGIN                                                \
+  mps_arg_s _mps_a[MPS_ARGS_MAX];                          \
+  unsigned _mps_a##_i = 0;                                 \
+  _mps_args_set_key(_mps_a, _mps_a##_i, MPS_KEY_ARGS_END); \
+  MPS_BEGIN
 
 #define MPS_ARGS_ADD_FIELD(_mps_a, _mps_k, _mps_f, _mps_v) \
-  MPS_BEGIN \
-    _mps_args_set_key(_mps_a, _mps_a##_i, _mps_k); \
-    _mps_a[_mps_a##_i].val._mps_f = (_mps_v); \
-    ++_mps_a##_i; \
-    _mps_args_set_key(_mps_a, _mps_a##_i, MPS_KEY_ARGS_END); \
+  MPS_BEGIN                                                \
+  _mps_args_set_key(_mps_a, _mps_a##_i, _mps_k);           \
+  _mps_a[_mps_a##_i].val._mps_f = (_mps_v);                \
+  ++_mps_a##_i;                                            \
+  _mps_args_set_key(_mps_a, _mps_a##_i, MPS_KEY_ARGS_END); \
   MPS_END
 
 /* The key must be written as its MPS_KEY_ macro name: the field is found
@@ -382,22 +367,21 @@ extern void _mps_args_set_key(mps_arg_s[MPS_ARGS_MAX], unsigned, mps_key_t);
 
 /* Deprecated: terminates the list and makes any later ADD in the block
  * fail the bounds check. */
-#define MPS_ARGS_DONE(_mps_a) \
-  MPS_BEGIN \
-    _mps_args_set_key(_mps_a, _mps_a##_i, MPS_KEY_ARGS_END); \
-    _mps_a##_i = MPS_ARGS_MAX; \
+#define MPS_ARGS_DONE(_mps_a)                              \
+  MPS_BEGIN                                                \
+  _mps_args_set_key(_mps_a, _mps_a##_i, MPS_KEY_ARGS_END); \
+  _mps_a##_i = MPS_ARGS_MAX;                               \
   MPS_END
 
 #define MPS_ARGS_END(_mps_a) \
-    MPS_END; \
+  MPS_END;                   \
   MPS_END
-
 
 /* Arenas (arena.md); the class functions are in mpsavm.h and mpsacl.h. */
 
-extern mps_res_t mps_arena_create_k(mps_arena_t *, mps_arena_class_t, mps_arg_s[]);
-extern mps_res_t mps_arena_create(mps_arena_t *, mps_arena_class_t, ...);
-extern mps_res_t mps_arena_create_v(mps_arena_t *, mps_arena_class_t, va_list);
+extern mps_res_t mps_arena_create_k(mps_arena_t*, mps_arena_class_t, mps_arg_s[]);
+extern mps_res_t mps_arena_create(mps_arena_t*, mps_arena_class_t, ...);
+extern mps_res_t mps_arena_create_v(mps_arena_t*, mps_arena_class_t, va_list);
 extern void mps_arena_destroy(mps_arena_t);
 
 extern mps_res_t mps_arena_extend(mps_arena_t, mps_addr_t, size_t);
@@ -409,29 +393,26 @@ extern size_t mps_arena_commit_limit(mps_arena_t);
 extern mps_res_t mps_arena_commit_limit_set(mps_arena_t, size_t);
 extern double mps_arena_spare(mps_arena_t);
 extern void mps_arena_spare_set(mps_arena_t, double);
-extern size_t mps_arena_spare_commit_limit(mps_arena_t);       /* deprecated */
+extern size_t mps_arena_spare_commit_limit(mps_arena_t);           /* deprecated */
 extern void mps_arena_spare_commit_limit_set(mps_arena_t, size_t); /* deprecated */
 
 extern mps_bool_t mps_arena_has_addr(mps_arena_t, mps_addr_t);
 
-
 /* Pools (pool-and-classes.md); class functions are in the mpsc*.h headers. */
 
-extern mps_res_t mps_pool_create_k(mps_pool_t *, mps_arena_t, mps_pool_class_t, mps_arg_s[]);
-extern mps_res_t mps_pool_create(mps_pool_t *, mps_arena_t, mps_pool_class_t, ...);
-extern mps_res_t mps_pool_create_v(mps_pool_t *, mps_arena_t, mps_pool_class_t, va_list);
+extern mps_res_t mps_pool_create_k(mps_pool_t*, mps_arena_t, mps_pool_class_t, mps_arg_s[]);
+extern mps_res_t mps_pool_create(mps_pool_t*, mps_arena_t, mps_pool_class_t, ...);
+extern mps_res_t mps_pool_create_v(mps_pool_t*, mps_arena_t, mps_pool_class_t, va_list);
 extern void mps_pool_destroy(mps_pool_t);
 
 extern size_t mps_pool_total_size(mps_pool_t);
 extern size_t mps_pool_free_size(mps_pool_t);
-extern mps_bool_t mps_addr_pool(mps_pool_t *, mps_arena_t, mps_addr_t);
-
+extern mps_bool_t mps_addr_pool(mps_pool_t*, mps_arena_t, mps_addr_t);
 
 /* Manual allocation (allocation.md). */
 
-extern mps_res_t mps_alloc(mps_addr_t *, mps_pool_t, size_t);
+extern mps_res_t mps_alloc(mps_addr_t*, mps_pool_t, size_t);
 extern void mps_free(mps_pool_t, mps_addr_t, size_t);
-
 
 /* Ranks and root modes (roots.md). */
 
@@ -443,143 +424,130 @@ extern mps_rank_t mps_rank_weak(void);
 #define MPS_RM_PROT (((mps_rm_t)1 << 1))
 #define MPS_RM_PROT_INNER (((mps_rm_t)1 << 1))
 
-
 /* Object formats (format.md). */
 
-extern mps_res_t mps_fmt_create_k(mps_fmt_t *, mps_arena_t, mps_arg_s[]);
-extern mps_res_t mps_fmt_create_A(mps_fmt_t *, mps_arena_t, mps_fmt_A_s *);
-extern mps_res_t mps_fmt_create_B(mps_fmt_t *, mps_arena_t, mps_fmt_B_s *);
-extern mps_res_t mps_fmt_create_auto_header(mps_fmt_t *, mps_arena_t, mps_fmt_auto_header_s *);
-extern mps_res_t mps_fmt_create_fixed(mps_fmt_t *, mps_arena_t, mps_fmt_fixed_s *);
+extern mps_res_t mps_fmt_create_k(mps_fmt_t*, mps_arena_t, mps_arg_s[]);
+extern mps_res_t mps_fmt_create_A(mps_fmt_t*, mps_arena_t, mps_fmt_A_s*);
+extern mps_res_t mps_fmt_create_B(mps_fmt_t*, mps_arena_t, mps_fmt_B_s*);
+extern mps_res_t mps_fmt_create_auto_header(mps_fmt_t*, mps_arena_t, mps_fmt_auto_header_s*);
+extern mps_res_t mps_fmt_create_fixed(mps_fmt_t*, mps_arena_t, mps_fmt_fixed_s*);
 extern void mps_fmt_destroy(mps_fmt_t);
-
 
 /* Generation chains (chains.md). */
 
-extern mps_res_t mps_chain_create(mps_chain_t *, mps_arena_t, size_t, mps_gen_param_s *);
+extern mps_res_t mps_chain_create(mps_chain_t*, mps_arena_t, size_t, mps_gen_param_s*);
 extern void mps_chain_destroy(mps_chain_t);
-
 
 /* Threads (threads.md). */
 
-extern mps_res_t mps_thread_reg(mps_thr_t *, mps_arena_t);
+extern mps_res_t mps_thread_reg(mps_thr_t*, mps_arena_t);
 extern void mps_thread_dereg(mps_thr_t);
-
 
 /* Scanning (scanning.md). The scan macros keep private copies of the scan
  * state's words in locals whose names start with _mps_, so they cannot
  * clash with the client's. */
 
-typedef mps_res_t (*mps_area_scan_t)(mps_ss_t, void *, void *, void *);
-typedef mps_res_t (*mps_root_scan_t)(mps_ss_t, void *, size_t);
-typedef mps_res_t (*mps_reg_scan_t)(mps_ss_t, mps_thr_t, void *, size_t);
+typedef mps_res_t (*mps_area_scan_t)(mps_ss_t, void*, void*, void*);
+typedef mps_res_t (*mps_root_scan_t)(mps_ss_t, void*, size_t);
+typedef mps_res_t (*mps_reg_scan_t)(mps_ss_t, mps_thr_t, void*, size_t);
 
-extern mps_res_t _mps_fix2(mps_ss_t, mps_addr_t *);
-extern mps_res_t mps_fix(mps_ss_t, mps_addr_t *); /* deprecated */
+extern mps_res_t _mps_fix2(mps_ss_t, mps_addr_t*);
+extern mps_res_t mps_fix(mps_ss_t, mps_addr_t*); /* deprecated */
 
-#define MPS_SCAN_BEGIN(ss) \
-  MPS_BEGIN \
-    mps_ss_t _mps_ss = (ss); \
-    mps_word_t _mps_zs = _mps_ss->_zs; \
-    mps_word_t _mps_w = _mps_ss->_w; \
-    mps_word_t _mps_ufs = _mps_ss->_ufs; \
-    mps_word_t _mps_wt; \
-    {
-
-#define MPS_SCAN_END(ss) \
-    } \
-    (void)_mps_zs; \
-    (void)_mps_w; \
-    (void)_mps_wt; \
-    _mps_ss->_ufs = _mps_ufs; \
+#define MPS_SCAN_BEGIN(ss)             \
+  MPS_BEGIN                            \
+  mps_ss_t _mps_ss = (ss);             \
+  mps_word_t _mps_zs = _mps_ss->_zs;   \
+  mps_word_t _mps_w = _mps_ss->_w;     \
+  mps_word_t _mps_ufs = _mps_ss->_ufs; \
+  mps_word_t _mps_wt;                  \
+  {
+#define MPS_SCAN_END(ss)    \
+  }                         \
+  (void)_mps_zs;            \
+  (void)_mps_w;             \
+  (void)_mps_wt;            \
+  _mps_ss->_ufs = _mps_ufs; \
   MPS_END
 
-#define MPS_FIX1(ss, ref) \
-  (_mps_wt = (mps_word_t)1 << ((mps_word_t)(ref) >> _mps_zs & \
-                               (sizeof(mps_word_t) * CHAR_BIT - 1)), \
-   _mps_ufs |= _mps_wt, \
-   (_mps_w & _mps_wt) != 0)
+#define MPS_FIX1(ss, ref)                                                                     \
+  (_mps_wt =                                                                                  \
+       (mps_word_t)1 << ((mps_word_t)(ref) >> _mps_zs & (sizeof(mps_word_t) * CHAR_BIT - 1)), \
+   _mps_ufs |= _mps_wt, (_mps_w & _mps_wt) != 0)
 
 #define MPS_FIX2(ss, ref_io) _mps_fix2(ss, ref_io)
 
-#define MPS_FIX12(ss, ref_io) \
-  (MPS_FIX1(ss, *(ref_io)) ? MPS_FIX2(ss, ref_io) : MPS_RES_OK)
+#define MPS_FIX12(ss, ref_io) (MPS_FIX1(ss, *(ref_io)) ? MPS_FIX2(ss, ref_io) : MPS_RES_OK)
 
 #define MPS_FIX(ss, ref_io) MPS_FIX12(ss, ref_io) /* deprecated */
 
 #define MPS_FIX_CALL(ss, call) \
-  MPS_BEGIN \
-    (call); \
-    _mps_ufs |= _mps_ss->_ufs; \
+  MPS_BEGIN(call);             \
+  _mps_ufs |= _mps_ss->_ufs;   \
   MPS_END
 
-extern mps_res_t mps_scan_area(mps_ss_t, void *, void *, void *);
-extern mps_res_t mps_scan_area_masked(mps_ss_t, void *, void *, void *);
-extern mps_res_t mps_scan_area_tagged(mps_ss_t, void *, void *, void *);
-extern mps_res_t mps_scan_area_tagged_or_zero(mps_ss_t, void *, void *, void *);
-
+extern mps_res_t mps_scan_area(mps_ss_t, void*, void*, void*);
+extern mps_res_t mps_scan_area_masked(mps_ss_t, void*, void*, void*);
+extern mps_res_t mps_scan_area_tagged(mps_ss_t, void*, void*, void*);
+extern mps_res_t mps_scan_area_tagged_or_zero(mps_ss_t, void*, void*, void*);
 
 /* Roots (roots.md). */
 
-extern mps_res_t mps_root_create(mps_root_t *, mps_arena_t, mps_rank_t, mps_rm_t,
-                                 mps_root_scan_t, void *, size_t);
-extern mps_res_t mps_root_create_table(mps_root_t *, mps_arena_t, mps_rank_t, mps_rm_t,
-                                       mps_addr_t *, size_t);
-extern mps_res_t mps_root_create_table_masked(mps_root_t *, mps_arena_t, mps_rank_t, mps_rm_t,
-                                              mps_addr_t *, size_t, mps_word_t);
-extern mps_res_t mps_root_create_area(mps_root_t *, mps_arena_t, mps_rank_t, mps_rm_t,
-                                      void *, void *, mps_area_scan_t, void *);
-extern mps_res_t mps_root_create_area_tagged(mps_root_t *, mps_arena_t, mps_rank_t, mps_rm_t,
-                                             void *, void *, mps_area_scan_t, mps_word_t,
-                                             mps_word_t);
-extern mps_res_t mps_root_create_fmt(mps_root_t *, mps_arena_t, mps_rank_t, mps_rm_t,
-                                     mps_fmt_scan_t, mps_addr_t, mps_addr_t);
-extern mps_res_t mps_root_create_reg(mps_root_t *, mps_arena_t, mps_rank_t, mps_rm_t,
-                                     mps_thr_t, mps_reg_scan_t, void *, size_t);
-extern mps_res_t mps_root_create_thread(mps_root_t *, mps_arena_t, mps_thr_t, void *);
-extern mps_res_t mps_root_create_thread_scanned(mps_root_t *, mps_arena_t, mps_rank_t,
-                                                mps_rm_t, mps_thr_t, mps_area_scan_t, void *,
-                                                void *);
-extern mps_res_t mps_root_create_thread_tagged(mps_root_t *, mps_arena_t, mps_rank_t,
-                                               mps_rm_t, mps_thr_t, mps_area_scan_t,
-                                               mps_word_t, mps_word_t, void *);
-extern mps_res_t mps_stack_scan_ambig(mps_ss_t, mps_thr_t, void *, size_t);
+extern mps_res_t mps_root_create(mps_root_t*, mps_arena_t, mps_rank_t, mps_rm_t, mps_root_scan_t,
+                                 void*, size_t);
+extern mps_res_t mps_root_create_table(mps_root_t*, mps_arena_t, mps_rank_t, mps_rm_t, mps_addr_t*,
+                                       size_t);
+extern mps_res_t mps_root_create_table_masked(mps_root_t*, mps_arena_t, mps_rank_t, mps_rm_t,
+                                              mps_addr_t*, size_t, mps_word_t);
+extern mps_res_t mps_root_create_area(mps_root_t*, mps_arena_t, mps_rank_t, mps_rm_t, void*, void*,
+                                      mps_area_scan_t, void*);
+extern mps_res_t mps_root_create_area_tagged(mps_root_t*, mps_arena_t, mps_rank_t, mps_rm_t, void*,
+                                             void*, mps_area_scan_t, mps_word_t, mps_word_t);
+extern mps_res_t mps_root_create_fmt(mps_root_t*, mps_arena_t, mps_rank_t, mps_rm_t, mps_fmt_scan_t,
+                                     mps_addr_t, mps_addr_t);
+extern mps_res_t mps_root_create_reg(mps_root_t*, mps_arena_t, mps_rank_t, mps_rm_t, mps_thr_t,
+                                     mps_reg_scan_t, void*, size_t);
+extern mps_res_t mps_root_create_thread(mps_root_t*, mps_arena_t, mps_thr_t, void*);
+extern mps_res_t mps_root_create_thread_scanned(mps_root_t*, mps_arena_t, mps_rank_t, mps_rm_t,
+                                                mps_thr_t, mps_area_scan_t, void*, void*);
+extern mps_res_t mps_root_create_thread_tagged(mps_root_t*, mps_arena_t, mps_rank_t, mps_rm_t,
+                                               mps_thr_t, mps_area_scan_t, mps_word_t, mps_word_t,
+                                               void*);
+extern mps_res_t mps_stack_scan_ambig(mps_ss_t, mps_thr_t, void*, size_t);
 extern void mps_root_destroy(mps_root_t);
-
 
 /* Allocation points (allocation.md). The macros below are expanded into
  * client code; their behaviour is part of the binary contract. */
 
-extern mps_res_t mps_ap_create_k(mps_ap_t *, mps_pool_t, mps_arg_s[]);
-extern mps_res_t mps_ap_create(mps_ap_t *, mps_pool_t, ...);
-extern mps_res_t mps_ap_create_v(mps_ap_t *, mps_pool_t, va_list);
+extern mps_res_t mps_ap_create_k(mps_ap_t*, mps_pool_t, mps_arg_s[]);
+extern mps_res_t mps_ap_create(mps_ap_t*, mps_pool_t, ...);
+extern mps_res_t mps_ap_create_v(mps_ap_t*, mps_pool_t, va_list);
 extern void mps_ap_destroy(mps_ap_t);
-extern mps_res_t mps_ap_fill(mps_addr_t *, mps_ap_t, size_t);
+extern mps_res_t mps_ap_fill(mps_addr_t*, mps_ap_t, size_t);
 extern mps_bool_t mps_ap_trip(mps_ap_t, mps_addr_t, size_t);
-extern mps_res_t (mps_reserve)(mps_addr_t *, mps_ap_t, size_t);
-extern mps_bool_t (mps_commit)(mps_ap_t, mps_addr_t, size_t);
-extern mps_res_t (mps_ap_frame_push)(mps_frame_t *, mps_ap_t);
-extern mps_res_t (mps_ap_frame_pop)(mps_ap_t, mps_frame_t);
+extern mps_res_t(mps_reserve)(mps_addr_t*, mps_ap_t, size_t);
+extern mps_bool_t(mps_commit)(mps_ap_t, mps_addr_t, size_t);
+extern mps_res_t(mps_ap_frame_push)(mps_frame_t*, mps_ap_t);
+extern mps_res_t(mps_ap_frame_pop)(mps_ap_t, mps_frame_t);
 
-#define mps_reserve(p_o, ap, size) \
-  ((char *)(ap)->alloc + (size) > (char *)(ap)->alloc && \
-   (char *)(ap)->alloc + (size) <= (char *)(ap)->limit \
-     ? ((ap)->alloc = (mps_addr_t)((char *)(ap)->alloc + (size)), \
-        *(p_o) = (ap)->init, \
-        MPS_RES_OK) \
-     : mps_ap_fill(p_o, ap, size))
+#define mps_reserve(p_o, ap, size)                                                      \
+  ((char*)(ap)->alloc + (size) > (char*)(ap)->alloc &&                                  \
+           (char*)(ap)->alloc + (size) <= (char*)(ap)->limit                            \
+       ? ((ap)->alloc = (mps_addr_t)((char*)(ap)->alloc + (size)), *(p_o) = (ap)->init, \
+          MPS_RES_OK)                                                                   \
+       : mps_ap_fill(p_o, ap, size))
 
-#define MPS_RESERVE_BLOCK(res_v, p_v, ap, size) \
-  MPS_BEGIN \
-    char *_alloc = (char *)(ap)->alloc; \
-    char *_next = _alloc + (size); \
-    if (_next > _alloc && _next <= (char *)(ap)->limit) { \
-      (ap)->alloc = (mps_addr_t)_next; \
-      (p_v) = (ap)->init; \
-      (res_v) = MPS_RES_OK; \
-    } else { \
-      (res_v) = mps_ap_fill(&(p_v), ap, size); \
-    } \
+#define MPS_RESERVE_BLOCK(res_v, p_v, ap, size)        \
+  MPS_BEGIN                                            \
+  char* _alloc = (char*)(ap)->alloc;                   \
+  char* _next = _alloc + (size);                       \
+  if (_next > _alloc && _next <= (char*)(ap)->limit) { \
+    (ap)->alloc = (mps_addr_t)_next;                   \
+    (p_v) = (ap)->init;                                \
+    (res_v) = MPS_RES_OK;                              \
+  } else {                                             \
+    (res_v) = mps_ap_fill(&(p_v), ap, size);           \
+  }                                                    \
   MPS_END
 
 /* The store to init must be visible before limit is read: a compiler
@@ -592,10 +560,7 @@ extern mps_res_t (mps_ap_frame_pop)(mps_ap_t, mps_frame_t);
 #endif
 
 #define mps_commit(ap, p, size) \
-  ((ap)->init = (ap)->alloc, \
-   _mps_COMMIT_BARRIER(), \
-   (ap)->limit != 0 || mps_ap_trip(ap, p, size))
-
+  ((ap)->init = (ap)->alloc, _mps_COMMIT_BARRIER(), (ap)->limit != 0 || mps_ap_trip(ap, p, size))
 
 /* Arena control and collection (arena.md, chains.md). */
 
@@ -607,11 +572,11 @@ extern void mps_arena_park(mps_arena_t);
 extern void mps_arena_release(mps_arena_t);
 extern mps_bool_t mps_arena_busy(mps_arena_t);
 extern mps_word_t mps_collections(mps_arena_t);
-extern mps_bool_t mps_addr_fmt(mps_fmt_t *, mps_arena_t, mps_addr_t);
+extern mps_bool_t mps_addr_fmt(mps_fmt_t*, mps_arena_t, mps_addr_t);
 /* The base of the object containing an address (pools that support it:
  * AMC and AMCZ); MPS_RES_FAIL if there is none, MPS_RES_UNIMPL for other
  * pools. */
-extern mps_res_t mps_addr_object(mps_addr_t *, mps_arena_t, mps_addr_t);
+extern mps_res_t mps_addr_object(mps_addr_t*, mps_arena_t, mps_addr_t);
 
 /* Location dependency (ld.md). */
 extern void mps_ld_reset(mps_ld_t, mps_arena_t);
@@ -627,25 +592,18 @@ extern const struct mps_key_s _mps_key_ARENA_GC_WORKERS;
 #define MPS_KEY_ARENA_GC_WORKERS_FIELD u
 extern void mps_arena_gc_workers_set(mps_arena_t, unsigned);
 
-
 /* Walking (walking.md). */
 
-typedef void (*mps_formatted_objects_stepper_t)(mps_addr_t, mps_fmt_t, mps_pool_t, void *,
-                                                size_t);
-extern void mps_arena_formatted_objects_walk(mps_arena_t, mps_formatted_objects_stepper_t,
-                                             void *, size_t);
-extern mps_res_t mps_pool_walk(mps_pool_t, mps_area_scan_t, void *);
-
+typedef void (*mps_formatted_objects_stepper_t)(mps_addr_t, mps_fmt_t, mps_pool_t, void*, size_t);
+extern void mps_arena_formatted_objects_walk(mps_arena_t, mps_formatted_objects_stepper_t, void*,
+                                             size_t);
+extern mps_res_t mps_pool_walk(mps_pool_t, mps_area_scan_t, void*);
 
 /* Messages (messages.md). The message-type "functions" are macros only:
  * clients use them in switch cases. The enumerators' values are shared
  * with the library and must not change. */
 
-enum {
-  _mps_MESSAGE_TYPE_FINALIZATION,
-  _mps_MESSAGE_TYPE_GC,
-  _mps_MESSAGE_TYPE_GC_START
-};
+enum { _mps_MESSAGE_TYPE_FINALIZATION, _mps_MESSAGE_TYPE_GC, _mps_MESSAGE_TYPE_GC_START };
 
 #define mps_message_type_finalization() _mps_MESSAGE_TYPE_FINALIZATION
 #define mps_message_type_gc() _mps_MESSAGE_TYPE_GC
@@ -654,8 +612,8 @@ enum {
 extern void mps_message_type_enable(mps_arena_t, mps_message_type_t);
 extern void mps_message_type_disable(mps_arena_t, mps_message_type_t);
 extern mps_bool_t mps_message_poll(mps_arena_t);
-extern mps_bool_t mps_message_queue_type(mps_message_type_t *, mps_arena_t);
-extern mps_bool_t mps_message_get(mps_message_t *, mps_arena_t, mps_message_type_t);
+extern mps_bool_t mps_message_queue_type(mps_message_type_t*, mps_arena_t);
+extern mps_bool_t mps_message_get(mps_message_t*, mps_arena_t, mps_message_type_t);
 extern void mps_message_discard(mps_arena_t, mps_message_t);
 
 extern mps_message_type_t mps_message_type(mps_arena_t, mps_message_t);
@@ -663,8 +621,7 @@ extern mps_clock_t mps_message_clock(mps_arena_t, mps_message_t);
 extern size_t mps_message_gc_live_size(mps_arena_t, mps_message_t);
 extern size_t mps_message_gc_condemned_size(mps_arena_t, mps_message_t);
 extern size_t mps_message_gc_not_condemned_size(mps_arena_t, mps_message_t);
-extern const char *mps_message_gc_start_why(mps_arena_t, mps_message_t);
-
+extern const char* mps_message_gc_start_why(mps_arena_t, mps_message_t);
 
 /* Segregated allocation caches (sac.md).
  *
@@ -699,14 +656,14 @@ typedef struct mps_sac_class_s {
 
 #define mps_sac_classes_s mps_sac_class_s /* older name */
 
-extern mps_res_t mps_sac_create(mps_sac_t *, mps_pool_t, size_t, mps_sac_classes_s *);
+extern mps_res_t mps_sac_create(mps_sac_t*, mps_pool_t, size_t, mps_sac_classes_s*);
 extern void mps_sac_destroy(mps_sac_t);
-extern mps_res_t mps_sac_alloc(mps_addr_t *, mps_sac_t, size_t, mps_bool_t);
+extern mps_res_t mps_sac_alloc(mps_addr_t*, mps_sac_t, size_t, mps_bool_t);
 extern void mps_sac_free(mps_sac_t, mps_addr_t, size_t);
 extern void mps_sac_flush(mps_sac_t);
 
 /* Out-of-line halves of the fast macros: clients must not call them. */
-extern mps_res_t mps_sac_fill(mps_addr_t *, mps_sac_t, size_t, mps_bool_t);
+extern mps_res_t mps_sac_fill(mps_addr_t*, mps_sac_t, size_t, mps_bool_t);
 extern void mps_sac_empty(mps_sac_t, mps_addr_t, size_t);
 
 /* Sets _mps_i to the entry whose size interval holds _mps_s. The even side
@@ -721,22 +678,22 @@ extern void mps_sac_empty(mps_sac_t, mps_addr_t, size_t);
  * loop for caches with more classes. A size known at compile time takes the
  * loop, whose branches it predicts perfectly. */
 #define _mps_SAC_FIND_LOOP(_mps_sac, _mps_s, _mps_i, _mps_first, _mps_cmp) \
-  (_mps_i) = (_mps_first); \
-  while (_mps_cmp((_mps_s), (_mps_sac)->_freelists[_mps_i]._size)) \
+  (_mps_i) = (_mps_first);                                                 \
+  while (_mps_cmp((_mps_s), (_mps_sac)->_freelists[_mps_i]._size))         \
     (_mps_i) += 2;
 #define _mps_SAC_ABOVE(_mps_s, _mps_z) ((_mps_s) > (_mps_z))
 #define _mps_SAC_WITHIN(_mps_s, _mps_z) ((_mps_s) <= (_mps_z))
-#define _mps_SAC_COUNT(_mps_sac, _mps_s, _mps_first, _mps_cmp) \
-  (2 * ((size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first)]._size) + \
-        (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 2]._size) + \
-        (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 4]._size) + \
-        (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 6]._size) + \
-        (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 8]._size) + \
+#define _mps_SAC_COUNT(_mps_sac, _mps_s, _mps_first, _mps_cmp)                        \
+  (2 * ((size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first)]._size) +      \
+        (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 2]._size) +  \
+        (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 4]._size) +  \
+        (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 6]._size) +  \
+        (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 8]._size) +  \
         (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 10]._size) + \
         (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 12]._size) + \
         (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 14]._size)))
-#define _mps_SAC_FIND_SIDE(_mps_sac, _mps_s, _mps_i, _mps_first, _mps_cmp) \
-  _mps_SAC_FIND_LOOP(_mps_sac, _mps_s, _mps_i, \
+#define _mps_SAC_FIND_SIDE(_mps_sac, _mps_s, _mps_i, _mps_first, _mps_cmp)                  \
+  _mps_SAC_FIND_LOOP(_mps_sac, _mps_s, _mps_i,                                              \
                      (_mps_first) + _mps_SAC_COUNT(_mps_sac, _mps_s, _mps_first, _mps_cmp), \
                      _mps_cmp)
 #if defined(__GNUC__)
@@ -744,56 +701,57 @@ extern void mps_sac_empty(mps_sac_t, mps_addr_t, size_t);
 #else
 #define _mps_SAC_CONSTANT(_mps_s) 0
 #endif
-#define _mps_SAC_FIND(_mps_sac, _mps_s, _mps_i, _mps_s_expr) \
-  if ((_mps_s) > (_mps_sac)->_middle) { \
-    if (_mps_SAC_CONSTANT(_mps_s_expr)) { \
-      _mps_SAC_FIND_LOOP(_mps_sac, _mps_s, _mps_i, 0, _mps_SAC_ABOVE) \
-    } else { \
-      _mps_SAC_FIND_SIDE(_mps_sac, _mps_s, _mps_i, 0, _mps_SAC_ABOVE) \
-    } \
-  } else { \
-    if (_mps_SAC_CONSTANT(_mps_s_expr)) { \
+#define _mps_SAC_FIND(_mps_sac, _mps_s, _mps_i, _mps_s_expr)           \
+  if ((_mps_s) > (_mps_sac)->_middle) {                                \
+    if (_mps_SAC_CONSTANT(_mps_s_expr)) {                              \
+      _mps_SAC_FIND_LOOP(_mps_sac, _mps_s, _mps_i, 0, _mps_SAC_ABOVE)  \
+    } else {                                                           \
+      _mps_SAC_FIND_SIDE(_mps_sac, _mps_s, _mps_i, 0, _mps_SAC_ABOVE)  \
+    }                                                                  \
+  } else {                                                             \
+    if (_mps_SAC_CONSTANT(_mps_s_expr)) {                              \
       _mps_SAC_FIND_LOOP(_mps_sac, _mps_s, _mps_i, 1, _mps_SAC_WITHIN) \
-    } else { \
+    } else {                                                           \
       _mps_SAC_FIND_SIDE(_mps_sac, _mps_s, _mps_i, 1, _mps_SAC_WITHIN) \
-    } \
+    }                                                                  \
   }
 
-#define MPS_SAC_ALLOC_FAST(res_o, p_o, sac, size, unused) \
-  MPS_BEGIN \
-    size_t _mps_sac_index; \
-    size_t _mps_sac_size = (size); \
-    _mps_SAC_FIND(sac, _mps_sac_size, _mps_sac_index, size) \
-    if ((sac)->_freelists[_mps_sac_index]._count != 0) { \
-      (p_o) = (sac)->_freelists[_mps_sac_index]._blocks; \
-      (sac)->_freelists[_mps_sac_index]._blocks = *(mps_addr_t *)(p_o); \
-      --(sac)->_freelists[_mps_sac_index]._count; \
-      (res_o) = MPS_RES_OK; \
-    } else { \
-      (res_o) = mps_sac_fill(&(p_o), sac, _mps_sac_size, unused); \
-    } \
+#define MPS_SAC_ALLOC_FAST(res_o, p_o, sac, size, unused)                  \
+  MPS_BEGIN                                                                \
+  size_t _mps_sac_index;                                                   \
+  size_t _mps_sac_size = (size);                                           \
+  _mps_SAC_FIND(sac, _mps_sac_size, _mps_sac_index,                        \
+                size) if ((sac)->_freelists[_mps_sac_index]._count != 0) { \
+    (p_o) = (sac)->_freelists[_mps_sac_index]._blocks;                     \
+    (sac)->_freelists[_mps_sac_index]._blocks = *(mps_addr_t*)(p_o);       \
+    --(sac)->_freelists[_mps_sac_index]._count;                            \
+    (res_o) = MPS_RES_OK;                                                  \
+  }                                                                        \
+  else {                                                                   \
+    (res_o) = mps_sac_fill(&(p_o), sac, _mps_sac_size, unused);            \
+  }                                                                        \
   MPS_END
 
-#define MPS_SAC_FREE_FAST(sac, p, size) \
-  MPS_BEGIN \
-    size_t _mps_sac_index; \
-    size_t _mps_sac_size = (size); \
-    _mps_SAC_FIND(sac, _mps_sac_size, _mps_sac_index, size) \
-    if ((sac)->_freelists[_mps_sac_index]._count \
-        < (sac)->_freelists[_mps_sac_index]._count_max) { \
-      *(mps_addr_t *)(p) = (sac)->_freelists[_mps_sac_index]._blocks; \
-      (sac)->_freelists[_mps_sac_index]._blocks = (p); \
-      ++(sac)->_freelists[_mps_sac_index]._count; \
-    } else { \
-      mps_sac_empty(sac, p, _mps_sac_size); \
-    } \
+#define MPS_SAC_FREE_FAST(sac, p, size)                                   \
+  MPS_BEGIN                                                               \
+  size_t _mps_sac_index;                                                  \
+  size_t _mps_sac_size = (size);                                          \
+  _mps_SAC_FIND(sac, _mps_sac_size, _mps_sac_index,                       \
+                size) if ((sac)->_freelists[_mps_sac_index]._count <      \
+                          (sac)->_freelists[_mps_sac_index]._count_max) { \
+    *(mps_addr_t*)(p) = (sac)->_freelists[_mps_sac_index]._blocks;        \
+    (sac)->_freelists[_mps_sac_index]._blocks = (p);                      \
+    ++(sac)->_freelists[_mps_sac_index]._count;                           \
+  }                                                                       \
+  else {                                                                  \
+    mps_sac_empty(sac, p, _mps_sac_size);                                 \
+  }                                                                       \
   MPS_END
 
 /* Deprecated names. */
 #define MPS_SAC_ALLOC(res_o, p_o, sac, size, unused) \
   MPS_SAC_ALLOC_FAST(res_o, p_o, sac, size, unused)
 #define MPS_SAC_FREE(sac, p, size) MPS_SAC_FREE_FAST(sac, p, size)
-
 
 #ifdef __cplusplus
 }
