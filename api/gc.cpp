@@ -59,12 +59,6 @@ Buffer* toBuffer(mps_ap_t ap) {
   return Buffer::of(ap);
 }
 
-Collector* collectorOf(Arena* arena) {
-  Collector* c = Collector::of(arena);
-  MPS_AVER_ALWAYS(c != nullptr);
-  return c;
-}
-
 // Ranks a root or allocation point may name (roots.md): any other value is
 // a client error reported by name.
 Rank checkedRank(mps_rank_t rank) {

@@ -10,6 +10,7 @@
 #include "base/check.hpp"
 #include "base/res.hpp"
 #include "mps.h"
+#include "tracer/collector.hpp"
 
 namespace mps::api {
 
@@ -19,10 +20,25 @@ using core::Pool;
 using core::PoolClass;
 using core::Res;
 
-inline Arena* toArena(mps_arena_t arena) { return reinterpret_cast<Arena*>(arena); }
-inline mps_arena_t toHandle(Arena* arena) { return reinterpret_cast<mps_arena_t>(arena); }
-inline Pool* toPool(mps_pool_t pool) { return reinterpret_cast<Pool*>(pool); }
-inline mps_pool_t toHandle(Pool* pool) { return reinterpret_cast<mps_pool_t>(pool); }
+inline Arena* toArena(mps_arena_t arena) {
+  return reinterpret_cast<Arena*>(arena);
+}
+
+// The collector of an arena: every arena the C interface creates has one.
+inline core::Collector* collectorOf(Arena* arena) {
+  core::Collector* c = core::Collector::of(arena);
+  MPS_AVER_ALWAYS(c != nullptr);
+  return c;
+}
+inline mps_arena_t toHandle(Arena* arena) {
+  return reinterpret_cast<mps_arena_t>(arena);
+}
+inline Pool* toPool(mps_pool_t pool) {
+  return reinterpret_cast<Pool*>(pool);
+}
+inline mps_pool_t toHandle(Pool* pool) {
+  return reinterpret_cast<mps_pool_t>(pool);
+}
 inline const ArenaClass* toArenaClass(mps_arena_class_t c) {
   return reinterpret_cast<const ArenaClass*>(c);
 }
@@ -35,7 +51,9 @@ inline const PoolClass* toPoolClass(mps_pool_class_t c) {
 inline mps_pool_class_t toHandle(const PoolClass* c) {
   return reinterpret_cast<mps_pool_class_t>(const_cast<PoolClass*>(c));
 }
-inline mps_res_t toRes(Res res) { return static_cast<mps_res_t>(res); }
+inline mps_res_t toRes(Res res) {
+  return static_cast<mps_res_t>(res);
+}
 
 // Checks only the signature of a handle (checked builds), reporting like
 // MPS_AVERT. Safe without the arena lock: a signature is written only when its
@@ -44,9 +62,9 @@ inline mps_res_t toRes(Res res) { return static_cast<mps_res_t>(res); }
 // (rings, counters), so it must run with the lock held: checking first and
 // locking after reports races as broken invariants.
 #if MPS_CHECKED
-#define MPS_API_AVER_SIG(Type, p)                              \
-  (MPS_LIKELY((p) != nullptr && (p)->sig == Type::kSig)        \
-       ? (void)0                                               \
+#define MPS_API_AVER_SIG(Type, p)                       \
+  (MPS_LIKELY((p) != nullptr && (p)->sig == Type::kSig) \
+       ? (void)0                                        \
        : ::mps::core::assertFail(__FILE__, __LINE__, "check of " #Type " " #p))
 #else
 #define MPS_API_AVER_SIG(Type, p) ((void)0)

@@ -21,9 +21,7 @@ namespace {
 Collector* ldCollector(mps_arena_t handle) {
   Arena* arena = toArena(handle);
   MPS_API_AVER_SIG(Arena, arena);
-  Collector* c = Collector::of(arena);
-  MPS_AVER_ALWAYS(c != nullptr);
-  return c;
+  return collectorOf(arena);
 }
 
 void checkLd(const mps_ld_s* ld, const Collector* c) {

@@ -59,6 +59,19 @@ static_assert(sizeof(Node) == 32, "a node is four words");
   std::abort();
 }
 
+// A virtual-memory arena of `bytes` reserved at first, or the benchmark dies.
+mps_arena_t createArena(std::size_t bytes) {
+  mps_arena_t arena;
+  mps_res_t res;
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_ARENA_SIZE, bytes);
+    res = mps_arena_create_k(&arena, mps_arena_class_vm(), args);
+  }
+  MPS_ARGS_END(args);
+  if (res != MPS_RES_OK) die("mps_arena_create_k", res);
+  return arena;
+}
+
 // The AMS format: every object in the pool is a Node. The scan method fixes
 // the two references; AMS never moves objects, so a fixed reference only
 // needs writing back if the collector changed it.
@@ -91,13 +104,8 @@ mps_addr_t nodeSkip(mps_addr_t p) {
 class AmsHeap {
  public:
   AmsHeap(std::size_t arenaBytes, std::size_t nurseryKiB) {
+    arena = createArena(arenaBytes);
     mps_res_t res;
-    MPS_ARGS_BEGIN(args) {
-      MPS_ARGS_ADD(args, MPS_KEY_ARENA_SIZE, arenaBytes);
-      res = mps_arena_create_k(&arena, mps_arena_class_vm(), args);
-    }
-    MPS_ARGS_END(args);
-    if (res != MPS_RES_OK) die("mps_arena_create_k", res);
     MPS_ARGS_BEGIN(args) {
       MPS_ARGS_ADD(args, MPS_KEY_FMT_ALIGN, alignof(Node));
       MPS_ARGS_ADD(args, MPS_KEY_FMT_SCAN, nodeScan);
@@ -198,13 +206,8 @@ void amcNodePad(mps_addr_t p, std::size_t size) {
 class AmcHeap {
  public:
   AmcHeap(std::size_t arenaBytes, std::size_t nurseryKiB, std::size_t olderKiB) {
+    arena = createArena(arenaBytes);
     mps_res_t res;
-    MPS_ARGS_BEGIN(args) {
-      MPS_ARGS_ADD(args, MPS_KEY_ARENA_SIZE, arenaBytes);
-      res = mps_arena_create_k(&arena, mps_arena_class_vm(), args);
-    }
-    MPS_ARGS_END(args);
-    if (res != MPS_RES_OK) die("mps_arena_create_k", res);
     MPS_ARGS_BEGIN(args) {
       MPS_ARGS_ADD(args, MPS_KEY_FMT_ALIGN, alignof(Node));
       MPS_ARGS_ADD(args, MPS_KEY_FMT_SCAN, amcNodeScan);

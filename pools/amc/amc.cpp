@@ -73,21 +73,24 @@ Res AMCSegment::whiten(Trace* trace) {
   return Res::ok;
 }
 
+Size AMCSegment::lastStartAtOrBefore(Size i) const {
+  Size w = i / kWordBits;
+  Word bits = starts_[w] & (~Word(0) >> (kWordBits - 1 - i % kWordBits));
+  while (bits == 0) {
+    if (w == 0) return kNoStart;
+    bits = starts_[--w];
+  }
+  return w * kWordBits + (kWordBits - 1 - Size(__builtin_clzl(bits)));
+}
+
 Addr AMCSegment::blockAt(ScanState* ss, Addr ref) {
   // The start table is built once per layout; workers draining in parallel
   // may meet an ambiguous reference (from an ambiguous AMS object) at once.
   std::unique_lock<std::mutex> guard(ss->trace()->allocLock(), std::defer_lock);
   if (ss->trace()->parallel()) guard.lock();
   buildStarts();
-  Size i = indexOf(ref);
-  Size w = i / kWordBits;
-  Word bits = starts_[w] & (~Word(0) >> (kWordBits - 1 - i % kWordBits));
-  while (bits == 0) {
-    if (w == 0) return nullptr;
-    bits = starts_[--w];
-  }
-  Size j = w * kWordBits + (kWordBits - 1 - Size(__builtin_clzl(bits)));
-  if (states_[j] == kPad) return nullptr;
+  Size j = lastStartAtOrBefore(indexOf(ref));
+  if (j == kNoStart || states_[j] == kPad) return nullptr;
   Addr blockBase = base + (j << alignShift_);
   Format* format = amcPool_->fmt();
   Addr client = format->clientOf(blockBase);
@@ -339,15 +342,8 @@ void AMCSegment::buildStarts() const {
 bool AMCSegment::objectContaining(Addr p, Addr* clientOut) const {
   if (p < base || p >= objectsLimit() || toSpace_) return false;
   buildStarts();
-  // The last block starting at or before p.
-  Size i = indexOf(p);
-  Size w = i / kWordBits;
-  Word bits = starts_[w] & (~Word(0) >> (kWordBits - 1 - i % kWordBits));
-  while (bits == 0) {
-    if (w == 0) return false;
-    bits = starts_[--w];
-  }
-  Size j = w * kWordBits + (kWordBits - 1 - Size(__builtin_clzl(bits)));
+  Size j = lastStartAtOrBefore(indexOf(p));
+  if (j == kNoStart) return false;
   Addr blockBase = base + (j << alignShift_);
   if (states_[j] != kNone) return false;
   Format* format = amcPool_->fmt();

@@ -98,6 +98,10 @@ class AMCSegment final : public Segment {
   // Client-address start table for isObject (checked builds' verifier and
   // mps_addr_object), rebuilt when the layout changed.
   void buildStarts() const;
+  // The grain of the last object start at or before grain i (the start
+  // table must be built), or kNoStart.
+  static constexpr Size kNoStart = ~Size(0);
+  Size lastStartAtOrBefore(Size i) const;
 
   AMCPool* amcPool_;
   std::uint8_t* states_;

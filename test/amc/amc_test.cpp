@@ -81,6 +81,22 @@ class AmcTest : public ::testing::Test {
     }
     return static_cast<Object*>(exact[slot]);
   }
+  // An AMS pool in generation `gen` of the chain, with an allocation point
+  // of ambiguous rank: its objects' references pin what they designate.
+  void makeAmbiguousAms(unsigned gen, mps_pool_t* poolOut, mps_ap_t* apOut) {
+    MPS_ARGS_BEGIN(args) {
+      MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
+      MPS_ARGS_ADD(args, MPS_KEY_CHAIN, chain);
+      MPS_ARGS_ADD(args, MPS_KEY_GEN, gen);
+      ASSERT_EQ(mps_pool_create_k(poolOut, arena, mps_class_ams(), args), MPS_RES_OK);
+    }
+    MPS_ARGS_END(args);
+    MPS_ARGS_BEGIN(args) {
+      MPS_ARGS_ADD(args, MPS_KEY_RANK, mps_rank_ambig());
+      ASSERT_EQ(mps_ap_create_k(apOut, *poolOut, args), MPS_RES_OK);
+    }
+    MPS_ARGS_END(args);
+  }
   void expectList(size_t slot, mps_word_t first, size_t n) {
     auto* o = static_cast<Object*>(exact[slot]);
     for (size_t i = 0; i < n; ++i) {
@@ -486,19 +502,8 @@ TEST_F(AmcTest, WithoutInteriorOnlyBasePointersPin) {
 TEST_F(AmcTest, AmbiguousHeapReferencesInOlderSegmentsPin) {
   make();
   mps_pool_t ams;
-  MPS_ARGS_BEGIN(args) {
-    MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
-    MPS_ARGS_ADD(args, MPS_KEY_CHAIN, chain);
-    MPS_ARGS_ADD(args, MPS_KEY_GEN, 2u);  // not condemned by nursery collections
-    ASSERT_EQ(mps_pool_create_k(&ams, arena, mps_class_ams(), args), MPS_RES_OK);
-  }
-  MPS_ARGS_END(args);
   mps_ap_t ambigAp;
-  MPS_ARGS_BEGIN(args) {
-    MPS_ARGS_ADD(args, MPS_KEY_RANK, mps_rank_ambig());
-    ASSERT_EQ(mps_ap_create_k(&ambigAp, ams, args), MPS_RES_OK);
-  }
-  MPS_ARGS_END(args);
+  makeAmbiguousAms(2, &ams, &ambigAp);  // generation 2: not condemned by nursery collections
   Object* holder = allocObject(ambigAp, 1, 1);
   Object* target = allocObject(ap, 2, 0);
   ASSERT_TRUE(holder != nullptr && target != nullptr);
@@ -522,18 +527,8 @@ TEST_F(AmcTest, AmbiguousHeapReferencesInOlderSegmentsPin) {
 TEST_F(AmcTest, AmbiguousHeapReferencesInCondemnedSegmentsPin) {
   make();
   mps_pool_t ams;
-  MPS_ARGS_BEGIN(args) {
-    MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
-    MPS_ARGS_ADD(args, MPS_KEY_CHAIN, chain);
-    ASSERT_EQ(mps_pool_create_k(&ams, arena, mps_class_ams(), args), MPS_RES_OK);
-  }
-  MPS_ARGS_END(args);
   mps_ap_t ambigAp;
-  MPS_ARGS_BEGIN(args) {
-    MPS_ARGS_ADD(args, MPS_KEY_RANK, mps_rank_ambig());
-    ASSERT_EQ(mps_ap_create_k(&ambigAp, ams, args), MPS_RES_OK);
-  }
-  MPS_ARGS_END(args);
+  makeAmbiguousAms(0, &ams, &ambigAp);
   std::vector<Object*> targets;
   std::vector<Object*> holders;
   for (mps_word_t i = 0; i < 200; ++i) {
