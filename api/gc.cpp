@@ -788,6 +788,7 @@ mps_res_t mps_pool_walk(mps_pool_t handle, mps_area_scan_t scanArea, void* closu
   autoPool->forEachSegment([&](Segment* seg) {
     if (c.res != MPS_RES_OK) return;
     mps::core::Shield::expose(seg);
+    ss.resetSummary();
     seg->walk(
         [](Segment*, Addr object, void* cl) {
           auto* w = static_cast<PoolWalkClosure*>(cl);
@@ -796,6 +797,9 @@ mps_res_t mps_pool_walk(mps_pool_t handle, mps_area_scan_t scanArea, void* closu
           w->res = w->scanArea(w->ss->handle(), object, limit, w->closure);
         },
         &c);
+    // The scanner may have stored new references (fixing them, so the scan
+    // state saw them): the summary keeps covering what the segment holds.
+    seg->summary |= ss.summary();
     mps::core::Shield::cover(seg);
   });
   return c.res;

@@ -448,7 +448,7 @@ Res Arena::allocGrains(Addr* baseOut, Size size, Pool* pool, bool high) {
   chunks_.forEach(search);
   Chunk* grown = nullptr;
   if (found == nullptr) {
-    if (!isVirtual()) return Res::resource;
+    if (!isVirtual() || concurrentReaders_) return Res::resource;
     Res res = growBy(&grown, size);
     if (res != Res::ok) return res;
     chunks_.forEach(search);
@@ -476,6 +476,21 @@ Res Arena::allocGrains(Addr* baseOut, Size size, Pool* pool, bool high) {
     found->tracts[i] = Tract{pool, nullptr};
   *baseOut = found->addrOf(index);
   return Res::ok;
+}
+
+Res Arena::ensureFreeSpace(Size size) {
+  MPS_AVERT(Arena, this);
+  MPS_AVER(!concurrentReaders_);
+  Size freeBytes = 0;
+  chunks_.forEach([&](Chunk* chunk) {
+    if (chunk->grains > chunk->firstUsable)
+      freeBytes += ((chunk->grains - chunk->firstUsable) -
+                    chunk->allocated.countSet(chunk->firstUsable, chunk->grains))
+                   << grainShift_;
+  });
+  if (freeBytes >= size || !isVirtual()) return Res::ok;
+  Chunk* grown;
+  return growBy(&grown, alignUp(size - freeBytes, grainSize()));
 }
 
 void Arena::setOwner(Addr base, Size size, void* owner) {

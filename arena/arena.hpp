@@ -73,6 +73,17 @@ class Arena {
   // Returns grains obtained by allocGrains; they become spare. Locked.
   void freeGrains(Addr base, Size size);
 
+  // While a parallel collection copies, its workers read the tract tables
+  // (segmentOf) without any lock, and one at a time may allocate to-space
+  // (design/amc.md .amc.tospace). Meanwhile allocGrains never adds a chunk
+  // (that would change the chunk map and ring under the readers); the bit
+  // tables change word by word, atomically. Locked.
+  void setConcurrentReaders(bool on) { concurrentReaders_ = on; }
+  // Makes sure at least `size` bytes of free grains exist (free address
+  // space: nothing is committed), adding a chunk if not, so that a parallel
+  // collection can allocate that much without growing. Locked.
+  Res ensureFreeSpace(Size size);
+
   // Address lookup, O(1): the chunk map, then the chunk's tract table.
   Chunk* chunkOf(const void* p) const { return chunkMap_.lookup(p); }
   bool hasAddr(const void* p) const { return chunkOf(p) != nullptr; }
@@ -149,6 +160,7 @@ class Arena {
   const ArenaClass* class_;
   Shift grainShift_;
   Shift zoneShift_;
+  bool concurrentReaders_ = false;
   Collector* collector_ = nullptr;
   Lock lock_;
   ChunkMap chunkMap_;

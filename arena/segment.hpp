@@ -120,6 +120,18 @@ class Segment {
   Addr limit;
   RankSet rankSet = kRankSetEmpty;  // empty: holds no references (leaf)
   RefSet summary = kRefSetUniv;     // zones its references may point into
+  // A summary being rebuilt by the current trace (design/shield.md
+  // .shield.summary): set for a segment the trace condemns, copies into or
+  // scans whole, whose every surviving object the trace therefore scans. Those
+  // scans add the zones they see to traceSummary (workers OR into it
+  // concurrently, through std::atomic_ref); at the end of the trace it
+  // becomes the summary.
+  bool summaryTraced = false;
+  RefSet traceSummary = kRefSetEmpty;
+  void beginTracedSummary() {
+    summaryTraced = true;
+    traceSummary = kRefSetEmpty;
+  }
   TraceSet white = 0;               // condemned for these traces
   TraceSet grey = 0;                // must be scanned for these traces
   Generation* gen = nullptr;        // the generation it belongs to (tracer)

@@ -35,12 +35,12 @@ BitTable::BitTable(Word* storage, Size bits) : words_(storage), bits_(bits) {
 
 void BitTable::setRange(Size base, Size limit) {
   MPS_AVER(base <= limit && limit <= bits_);
-  forWords(base, limit, [&](Size w, Word m) { return words_[w] |= m, true; });
+  forWords(base, limit, [&](Size w, Word m) { return store(w, m, 0), true; });
 }
 
 void BitTable::resetRange(Size base, Size limit) {
   MPS_AVER(base <= limit && limit <= bits_);
-  forWords(base, limit, [&](Size w, Word m) { return words_[w] &= ~m, true; });
+  forWords(base, limit, [&](Size w, Word m) { return store(w, 0, m), true; });
 }
 
 bool BitTable::isRangeSet(Size base, Size limit) const {

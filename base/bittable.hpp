@@ -2,6 +2,8 @@
 // chunks, so they need no allocation). Range operations work a word at a time.
 #pragma once
 
+#include <atomic>
+
 #include "base/types.hpp"
 
 namespace mps::core {
@@ -17,9 +19,14 @@ class BitTable {
 
   Size size() const { return bits_; }
   Word* words() const { return words_; }
-  bool get(Size i) const { return (words_[i / kWordBits] >> (i % kWordBits)) & 1; }
-  void set(Size i) { words_[i / kWordBits] |= Word(1) << (i % kWordBits); }
-  void reset(Size i) { words_[i / kWordBits] &= ~(Word(1) << (i % kWordBits)); }
+  // Single bits and ranges are read and written as relaxed atomic words
+  // (plain moves on the machines we build for): during a parallel
+  // collection a worker that allocates to-space changes the arena's tables
+  // (under a lock) while others read them without one (design/amc.md
+  // .amc.tospace). Writers still exclude each other by locking.
+  bool get(Size i) const { return (word(i / kWordBits).load(kRelaxed) >> (i % kWordBits)) & 1; }
+  void set(Size i) { store(i / kWordBits, Word(1) << (i % kWordBits), 0); }
+  void reset(Size i) { store(i / kWordBits, 0, Word(1) << (i % kWordBits)); }
 
   // Ranges are [base, limit).
   void setRange(Size base, Size limit);
@@ -42,6 +49,13 @@ class BitTable {
   Size prevResetEnd(Size base, Size limit) const;
 
  private:
+  static constexpr std::memory_order kRelaxed = std::memory_order_relaxed;
+  std::atomic_ref<Word> word(Size w) const { return std::atomic_ref<Word>(words_[w]); }
+  // words_[w] = (words_[w] | set) & ~clear, by its one writer.
+  void store(Size w, Word set, Word clear) {
+    std::atomic_ref<Word> a = word(w);
+    a.store((a.load(kRelaxed) | set) & ~clear, kRelaxed);
+  }
   Word* words_ = nullptr;
   Size bits_ = 0;
 };

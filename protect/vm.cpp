@@ -59,4 +59,15 @@ void decommit(Addr base, Size size) {
   (void)p;
 }
 
+void protect(Addr base, Size size, Access access) {
+  MPS_AVER(isAligned(base, pageSize()) && isAligned(size, pageSize()));
+  int prot = access == Access::readWrite  ? PROT_READ | PROT_WRITE
+             : access == Access::readOnly ? PROT_READ
+                                          : PROT_NONE;
+  int rc = ::mprotect(base, size, prot);
+  // Fails only for a range that is not mapped: a bug of ours, never the client's.
+  MPS_AVER(rc == 0);
+  (void)rc;
+}
+
 }  // namespace mps::core::vm

@@ -6,6 +6,8 @@
 //   decommit  gives the memory back to the OS; the range stays reserved and
 //             reads as zero when committed again.
 //   release   gives the address space back.
+//   protect   sets the access the mutator has to committed memory (the
+//             shield's barrier): read and write, read only, or none.
 // All ranges are page aligned (pageSize()).
 #pragma once
 
@@ -24,5 +26,9 @@ void release(Addr base, Size size);
 // Res::memory when the OS refuses.
 Res commit(Addr base, Size size);
 void decommit(Addr base, Size size);
+
+enum class Access { readWrite, readOnly, none };
+// Async-signal-safe (one mprotect): the barrier's fault handler calls it.
+void protect(Addr base, Size size, Access access);
 
 }  // namespace mps::core::vm

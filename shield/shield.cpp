@@ -1,2 +1,130 @@
-// The shield keeps no state of its own yet; this unit anchors the module.
 #include "shield/shield.hpp"
+
+#include <sigsegv.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "protect/thread.hpp"
+#include "protect/vm.hpp"
+
+namespace mps::core {
+
+namespace {
+
+// The arenas whose faults the handler resolves. A fixed table of atomic
+// slots: the handler reads it from a signal handler, without a lock, while
+// another thread may be creating or destroying an arena.
+constexpr Size kMaxArenas = 64;
+std::atomic<Arena*> gArenas[kMaxArenas];
+std::atomic<Size> gFaults{0};
+std::once_flag gInstallOnce;
+bool gInstalled = false;
+
+// libsigsegv calls this for every SIGSEGV. Returns nonzero when the fault
+// was a write to a segment the barrier protected: the instruction is then
+// restarted and succeeds. Anything else is not ours (0): the default action
+// (or the client's own handler) follows.
+int onFault(void* faultAddress, int /*serious*/) {
+  for (std::atomic<Arena*>& slot : gArenas) {
+    Arena* arena = slot.load(std::memory_order_acquire);
+    if (arena == nullptr) continue;
+    Segment* seg = arena->segmentOf(faultAddress);
+    if (seg == nullptr) continue;
+    // .shield.fault.suspend: no stop-the-world between widening the summary
+    // and lifting the protection. A collection that stopped this thread in
+    // between could narrow the summary and protect again, and the lifting
+    // that follows would leave a narrow summary unprotected. Blocked here,
+    // the suspend signal waits for the handler's return, which restores the
+    // thread's signal mask. A stop that arrived before this line finds the
+    // segment still protected, which is fine.
+    sigset_t suspend;
+    sigemptyset(&suspend);
+    sigaddset(&suspend, suspendSignal());
+    pthread_sigmask(SIG_BLOCK, &suspend, nullptr);
+    Shield::dropBarrier(seg, true);
+    gFaults.fetch_add(1, std::memory_order_relaxed);
+    return 1;
+  }
+  return 0;
+}
+
+bool barrierWanted() {
+  const char* env = std::getenv("MPS_WRITE_BARRIER");
+  return env == nullptr || std::strcmp(env, "0") != 0;
+}
+
+}  // namespace
+
+bool Shield::registerArena(Arena* arena) {
+  if (!barrierWanted() || arena->grainSize() % vm::pageSize() != 0) return false;
+  std::call_once(gInstallOnce, [] { gInstalled = sigsegv_install_handler(&onFault) == 0; });
+  if (!gInstalled) return false;
+  for (std::atomic<Arena*>& slot : gArenas) {
+    Arena* expected = nullptr;
+    if (slot.compare_exchange_strong(expected, arena, std::memory_order_acq_rel)) return true;
+  }
+  return false;  // more arenas than slots: this one runs without the barrier
+}
+
+void Shield::deregisterArena(Arena* arena) {
+  for (std::atomic<Arena*>& slot : gArenas) {
+    Arena* expected = arena;
+    if (slot.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel)) return;
+  }
+}
+
+void Shield::dropBarrier(Segment* seg, bool faulted) {
+  // Widen first, then lift: whoever reads the summary after the write it
+  // allows sees the universal set.
+  std::atomic_ref<RefSet>(seg->summary).store(kRefSetUniv, std::memory_order_release);
+  std::atomic_ref<unsigned>(seg->shieldMode).store(kShieldNone, std::memory_order_relaxed);
+  bool wasProtected =
+      std::atomic_ref<unsigned>(seg->protMode).exchange(kShieldNone, std::memory_order_acq_rel) !=
+      kShieldNone;
+  // After a fault, lift even if protMode was already clear: another thread
+  // faulting on the same segment may have cleared it and not yet called
+  // mprotect, and this thread's write must succeed when it is restarted.
+  if (wasProtected || faulted) vm::protect(seg->base, seg->size(), vm::Access::readWrite);
+}
+
+Size Shield::faultCount() {
+  return gFaults.load(std::memory_order_relaxed);
+}
+
+void Shield::protectRange(Addr base, Addr limit, unsigned mode) {
+  vm::Access access = (mode & kShieldRead) != 0    ? vm::Access::none
+                      : (mode & kShieldWrite) != 0 ? vm::Access::readOnly
+                                                   : vm::Access::readWrite;
+  vm::protect(base, Size(limit - base), access);
+}
+
+void Shield::sync(Segment* seg, unsigned mode) {
+  protectRange(seg->base, seg->limit, mode);
+  seg->protMode = mode;
+}
+
+void ProtectionBatch::apply() {
+  std::sort(segs_.begin(), segs_.end(),
+            [](const Segment* a, const Segment* b) { return a->base < b->base; });
+  Size i = 0, n = segs_.size();
+  while (i < n) {
+    unsigned mode = Shield::wanted(segs_[i]);
+    Addr base = segs_[i]->base, limit = segs_[i]->limit;
+    segs_[i]->protMode = mode;
+    Size j = i + 1;
+    for (; j < n && segs_[j]->base == limit && Shield::wanted(segs_[j]) == mode; ++j) {
+      limit = segs_[j]->limit;
+      segs_[j]->protMode = mode;
+    }
+    Shield::protectRange(base, limit, mode);
+    i = j;
+  }
+  segs_.clear();
+}
+
+}  // namespace mps::core

@@ -1,14 +1,26 @@
-// The shield (design brief, "Shield"): owns every protection change of
-// segment memory. The collector exposes a segment before it reads or
-// writes it and covers it afterwards; the shield decides when protection
-// actually changes. This first version has no barrier (segments are never
-// protected), so expose and cover only keep the books: their depth
-// counting and checks are what the protection barrier will build on,
-// without any change to the tracer or the pools.
+// The shield (design brief, "Shield"; manual/design/shield.md): owns every
+// protection change of segment memory, and the write barrier built on it.
+//
+// The barrier. After a trace has scanned a segment it knows the zones the
+// segment's references point into (its summary). The segment is then
+// protected against writes, so the summary stays true while the mutator
+// runs: the first write faults, the fault handler widens the summary to the
+// universal set and lifts the protection, and the write is retried. A
+// nursery collection then scans only the segments whose summary meets its
+// white zones (tracer/trace.cpp scanRememberedSet) instead of the whole
+// older heap.
+//
+// The collector exposes a segment before it reads or writes it and covers
+// it afterwards; exposing lifts the protection, covering puts back the mode
+// the segment wants (setMode) once the last expose is covered.
 #pragma once
 
+#include <vector>
+
+#include "arena/arena.hpp"
 #include "arena/segment.hpp"
 #include "base/check.hpp"
+#include "protect/pagealloc.hpp"
 
 namespace mps::core {
 
@@ -19,28 +31,95 @@ enum ShieldMode : unsigned {
   kShieldWrite = 1u << 1,
 };
 
+class Shield;
+
+// Protection changes of many segments at once (a condemnation, the end of a
+// trace): sorted by address, and neighbours that want the same access
+// changed with one mprotect. A trace changes hundreds of segments, mostly
+// neighbours (a generation's segments are allocated together), and each
+// mprotect call splits or merges kernel mappings and may shoot down other
+// cores' TLBs. Memory from PageAllocator: the world is stopped.
+class ProtectionBatch {
+ public:
+  ProtectionBatch() = default;
+  ProtectionBatch(const ProtectionBatch&) = delete;
+  ProtectionBatch& operator=(const ProtectionBatch&) = delete;
+  ~ProtectionBatch() { MPS_AVER(segs_.empty() && "a protection batch is applied"); }
+
+  // Applies every change added, then forgets them.
+  void apply();
+
+ private:
+  friend class Shield;
+  void add(Segment* seg) { segs_.push_back(seg); }
+  std::vector<Segment*, PageAllocator<Segment*>> segs_;
+};
+
 class Shield {
  public:
-  // Whether this platform build has a barrier. Without one the remembered
-  // set cannot rely on summaries and collections cannot be incremental.
-  static constexpr bool kHasBarrier = false;
+  // Registers `arena` with the fault handler and says whether its segments
+  // may be protected: the arena's grain must be whole pages (a client arena
+  // on a block with smaller grains cannot be protected page by page), the
+  // handler must install (libsigsegv), and the environment must not say
+  // MPS_WRITE_BARRIER=0. Without the barrier summaries stay universal and
+  // every collection scans every segment with references. Locked.
+  static bool registerArena(Arena* arena);
+  static void deregisterArena(Arena* arena);
 
   // The collector will access `seg`: its protection is lifted until the
   // matching cover. Nests.
   static void expose(Segment* seg) {
     ++seg->shieldDepth;
-    seg->protMode = kShieldNone;
+    if (seg->protMode != kShieldNone) sync(seg, kShieldNone);
   }
   static void cover(Segment* seg) {
     MPS_AVER(seg->shieldDepth > 0 && "shield: every cover matches an expose");
-    --seg->shieldDepth;
-    // A barrier would re-apply seg->shieldMode here once depth reaches 0.
+    if (--seg->shieldDepth == 0 && seg->protMode != seg->shieldMode) sync(seg, seg->shieldMode);
   }
-  // Sets the protection the segment wants while the mutator runs (e.g. a
-  // write barrier after its summary was made exact).
-  static void raise(Segment* seg, unsigned mode) { seg->shieldMode |= mode; }
-  static void lower(Segment* seg, unsigned mode) { seg->shieldMode &= ~mode; }
+  // Sets the protection the segment wants while the mutator runs; applied
+  // now if the segment is not exposed, else when it is covered.
+  static void setMode(Segment* seg, unsigned mode) {
+    seg->shieldMode = mode;
+    if (seg->shieldDepth == 0 && seg->protMode != mode) sync(seg, mode);
+  }
   static bool isExposed(const Segment* seg) { return seg->shieldDepth > 0; }
+
+  // The same three, with the protection change left to `batch` (nothing
+  // may touch the segment's memory until the batch is applied).
+  static void expose(Segment* seg, ProtectionBatch* batch) {
+    if (seg->shieldDepth++ == 0 && seg->protMode != kShieldNone) batch->add(seg);
+  }
+  static void cover(Segment* seg, ProtectionBatch* batch) {
+    MPS_AVER(seg->shieldDepth > 0 && "shield: every cover matches an expose");
+    if (--seg->shieldDepth == 0 && seg->protMode != seg->shieldMode) batch->add(seg);
+  }
+  static void setMode(Segment* seg, unsigned mode, ProtectionBatch* batch) {
+    seg->shieldMode = mode;
+    if (seg->shieldDepth == 0 && seg->protMode != mode) batch->add(seg);
+  }
+  // The protection `seg` should have now.
+  static unsigned wanted(const Segment* seg) {
+    return seg->shieldDepth > 0 ? kShieldNone : seg->shieldMode;
+  }
+
+  // The mutator (or a client callback) may write anything into `seg` from
+  // now on: its summary becomes universal and it is no longer protected.
+  // What the fault handler does (`faulted`); async-signal-safe.
+  static void dropBarrier(Segment* seg, bool faulted = false);
+  // `seg` is about to be freed: its memory goes back unprotected.
+  static void release(Segment* seg) {
+    seg->shieldMode = kShieldNone;
+    if (seg->protMode != kShieldNone) sync(seg, kShieldNone);
+  }
+
+  // Write faults the handler has resolved, in every arena (statistics and
+  // tests).
+  static Size faultCount();
+
+ private:
+  friend class ProtectionBatch;
+  static void sync(Segment* seg, unsigned mode);
+  static void protectRange(Addr base, Addr limit, unsigned mode);
 };
 
 }  // namespace mps::core

@@ -32,7 +32,10 @@ class AutoPool : public Pool {
   Generation* gen() const { return gen_; }
   Collector* collector() const { return Collector::of(arena_); }
 
-  void addSegment(Segment* seg) { segments_.append(&seg->poolRing); }
+  void addSegment(Segment* seg) {
+    MPS_AVER(seg->poolRing.isSingle() && "a segment is on one ring at a time");
+    segments_.append(&seg->poolRing);
+  }
   void removeSegment(Segment* seg) { seg->poolRing.remove(); }
   Size segmentCount() const { return segments_.length(); }
   template <class F>

@@ -8,6 +8,7 @@
 
 #include "base/keys.hpp"
 #include "messages/message.hpp"
+#include "shield/shield.hpp"
 #include "tracer/autopool.hpp"
 #include "tracer/root.hpp"
 #include "tracer/thread.hpp"
@@ -52,6 +53,7 @@ Res Collector::create(Collector** out, Arena* arena, const mps_arg_s* args) {
     c->destroy();
     return res;
   }
+  c->barrier_ = Shield::registerArena(arena);
   unsigned workers = MPS_ARG_OPTIONAL(args, ARENA_GC_WORKERS, u, 0u);
   c->setWorkers(workers != 0 ? workers : defaultWorkers());
   *out = c;
@@ -83,6 +85,7 @@ void Collector::destroy() {
   if (!onlyDefault)
     assertFail(__FILE__, __LINE__, "arena has no chains: destroy every chain before its arena");
   if (defaultChain_ != nullptr) defaultChain_->destroy();
+  if (barrier_) Shield::deregisterArena(arena_);
   delete workerPool_;
   workerPool_ = nullptr;
   if (messages_ != nullptr) {

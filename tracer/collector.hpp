@@ -116,6 +116,9 @@ class Collector {
   struct Stats {
     Size condemned = 0, live = 0, notCondemned = 0, reclaimed = 0;
     Size objectsMarked = 0, segmentsScanned = 0;
+    // Uncondemned segments with references whose summary kept them out of
+    // the remembered set (the write barrier at work).
+    Size segmentsSkipped = 0;
     unsigned workers = 0;
     double markSeconds = 0, totalSeconds = 0;
   };
@@ -123,6 +126,9 @@ class Collector {
   // Whether checked builds verify the heap after each collection (on by
   // default in checked builds; a test may switch it off to time things).
   bool verifyHeap = MPS_CHECKED != 0;
+  // Whether the write barrier protects this arena's segments
+  // (Shield::registerArena): summaries are narrowed and trusted.
+  bool hasBarrier() const { return barrier_; }
 
   Sig sig = kSig;
 
@@ -144,6 +150,7 @@ class Collector {
   Size collections_ = 0;
   unsigned workers_ = 1;
   WorkerPool* workerPool_ = nullptr;
+  bool barrier_ = false;
   Stats last_;
   double lastFullSeconds_ = 0.0;
   Size objectSize_ = 0;

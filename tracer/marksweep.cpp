@@ -2,6 +2,8 @@
 
 #include <new>
 
+#include "shield/shield.hpp"
+
 namespace mps::core {
 
 // Segments ------------------------------------------------------------------
@@ -356,6 +358,7 @@ MarkSweepSegment* MarkSweepPool::takeCached(RankSet rankSet) {
   seg->rankSet = rankSet;
   seg->gen = gen_;
   seg->summary = kRefSetUniv;
+  seg->summaryTraced = false;
   seg->white = 0;
   seg->grey = 0;
   seg->searchFrom_ = 0;
@@ -399,6 +402,7 @@ Size MarkSweepPool::releaseCached() {
 }
 
 void MarkSweepPool::freeSegment(MarkSweepSegment* seg) {
+  Shield::release(seg);
   MPS_AVER(seg->buffer == nullptr);
   Addr base = seg->base;
   Size size = seg->size();

@@ -55,13 +55,19 @@ class ScanState {
     Addr ref = *refIO;
     if (MPS_UNLIKELY(verifying)) return verifyRef(ref);
     Segment* seg = arena_->segmentOf(ref);
+    // Every reference that passed stage 1 lands in the summary with the
+    // value it has after the fix (design/shield.md .shield.summary): one
+    // into a white zone but not to a white object stays where it is.
     if (seg == nullptr) {
       checkUnowned(ref);
+      fixedSummary_ |= refSetOfAddr(ref, zoneShift());
       return Res::ok;
     }
-    if (!seg->isWhite(traces_)) return Res::ok;
-    if (MPS_UNLIKELY(rank_ == Rank::weak)) return seg->fixWeak(this, refIO);
-    Res res = seg->fix(this, refIO);
+    if (!seg->isWhite(traces_)) {
+      fixedSummary_ |= refSetOfAddr(ref, zoneShift());
+      return Res::ok;
+    }
+    Res res = MPS_UNLIKELY(rank_ == Rank::weak) ? seg->fixWeak(this, refIO) : seg->fix(this, refIO);
     if (res == Res::ok) fixedSummary_ |= refSetOfAddr(*refIO, zoneShift());
     return res;
   }

@@ -45,26 +45,39 @@ Trace::~Trace() {
 // Condemn ----------------------------------------------------------------------
 
 Res Trace::condemn(Chain* chain, unsigned top, bool all) {
-  Res res = Res::ok;
+  // First expose every segment to condemn, with one protection change per
+  // run of neighbours (whiten may write padding into them).
+  ProtectionBatch batch;
   forEachAutoPool(arena_, [&](AutoPool* pool) {
     pool->forEachSegment([&](Segment* seg) {
-      if (res != Res::ok) return;
       Generation* gen = seg->gen;
       bool condemned = all || (gen != nullptr && gen->chain == chain && gen->index <= top);
       if (!condemned) {
         notCondemned_ += seg->size();
         return;
       }
-      Size before = condemned_;
-      res = seg->whiten(this);
-      if (res == Res::ok) {
-        if (gen != nullptr) tallyFor(gen)->condemned += condemned_ - before;
-        if (rankSetHas(seg->rankSet, Rank::ambig)) condemnsAmbiguous_ = true;
-        condemnedSegs_.push_back(seg);
-        white_ |= refSetOfRange(seg->base, seg->limit, arena_->zoneShift());
-      }
+      Shield::setMode(seg, kShieldNone, &batch);  // settleSegments decides anew
+      Shield::expose(seg, &batch);
+      condemnedSegs_.push_back(seg);
     });
   });
+  batch.apply();
+  Res res = Res::ok;
+  Size whitened = 0;
+  for (Segment* seg : condemnedSegs_) {
+    if (res != Res::ok) break;
+    Generation* gen = seg->gen;
+    Size before = condemned_;
+    res = seg->whiten(this);
+    if (res != Res::ok) break;
+    seg->beginTracedSummary();
+    if (gen != nullptr) tallyFor(gen)->condemned += condemned_ - before;
+    if (rankSetHas(seg->rankSet, Rank::ambig)) condemnsAmbiguous_ = true;
+    white_ |= refSetOfRange(seg->base, seg->limit, arena_->zoneShift());
+    ++whitened;
+  }
+  // Those not whitened stay exposed until settleSegments covers them.
+  condemnedSegs_.resize(whitened);
   return res;
 }
 
@@ -121,7 +134,8 @@ Res Trace::scanAmbiguousSegments(Worker* worker) {
     pool->forEachSegment([&](Segment* seg) {
       if (res != Res::ok || seg->isWhite(traces()) || seg->rankSet != rankSetOf(Rank::ambig))
         return;
-      worker->ss.resetSummary();
+      // Never protected (settleSegments): scanned with the roots every time.
+      Shield::expose(seg);
       res = seg->scan(&worker->ss);
       ++segmentsScanned_;
     });
@@ -129,27 +143,66 @@ Res Trace::scanAmbiguousSegments(Worker* worker) {
   return res;
 }
 
-// Without a write barrier the summaries of segments that were not condemned
-// cannot be trusted (the mutator may have written any reference into them
-// since they were last scanned), so every such segment with references is
-// scanned: nothing narrows a segment's summary yet, it stays the universal
-// set and the summary test below never skips one. The protection barrier
-// will keep summaries true (narrowed after a scan, widened on a write fault),
-// and only then does the test start to save work. Narrowing a summary
-// without the barrier would lose objects.
+// The remembered set (design/shield.md .shield.remembered): an uncondemned
+// segment whose summary meets the white zones may hold references to white
+// objects, and is scanned; one whose summary does not cannot, and is passed
+// over. The write barrier keeps summaries true: narrowed to what a trace saw
+// (settleSegments), widened to the universal set by the first write after.
+// Without the barrier (Shield::registerArena refused) no summary is ever
+// narrowed and every segment with references is scanned.
 Res Trace::scanRememberedSet(Worker* worker) {
   Res res = Res::ok;
+  worker->flushSummary();  // what the roots saw belongs to no segment
   forEachAutoPool(arena_, [&](AutoPool* pool) {
     pool->forEachSegment([&](Segment* seg) {
       if (res != Res::ok || seg->isWhite(traces()) || seg->rankSet == kRankSetEmpty) return;
       if (seg->rankSet == rankSetOf(Rank::ambig)) return;  // scanned with the roots
-      if ((seg->summary & white_) == kRefSetEmpty) return;
-      worker->ss.resetSummary();
+      // Copied into during the root scans: its every object is grey already.
+      if (seg->summaryTraced) return;
+      if ((seg->summary & white_) == kRefSetEmpty) {
+        ++segmentsSkipped_;
+        return;
+      }
+      exposeForTrace(seg);
+      worker->scanning(seg);
       res = seg->scan(&worker->ss);
       ++segmentsScanned_;
     });
   });
+  worker->flushSummary();
   return res;
+}
+
+void Trace::exposeForTrace(Segment* seg) {
+  MPS_AVER(!seg->summaryTraced && "a trace exposes a segment once");
+  // Wanting no protection first, so that covering does not protect again
+  // before settleSegments has decided.
+  Shield::setMode(seg, kShieldNone);
+  Shield::expose(seg);
+  seg->beginTracedSummary();
+}
+
+void Trace::settleSegments(bool ok) {
+  bool barrier = collector_->hasBarrier();
+  ProtectionBatch batch;
+  forEachAutoPool(arena_, [&](AutoPool* pool) {
+    pool->forEachSegment([&](Segment* seg) {
+      if (seg->summaryTraced) {
+        seg->summaryTraced = false;
+        // An abandoned trace did not scan everything it meant to.
+        seg->summary = ok && barrier ? seg->traceSummary : kRefSetUniv;
+      }
+      // The mutator writes into a segment with an allocation buffer
+      // unhindered (objects are initialised there): no summary holds.
+      if (seg->buffer != nullptr) seg->summary = kRefSetUniv;
+      bool protect = barrier && seg->buffer == nullptr && seg->rankSet != kRankSetEmpty &&
+                     !rankSetHas(seg->rankSet, Rank::ambig) && seg->summary != kRefSetUniv;
+      Shield::setMode(seg, protect ? kShieldWrite : kShieldNone, &batch);
+      if (seg->shieldDepth > 0) Shield::cover(seg, &batch);
+      MPS_AVER(seg->shieldDepth == 0 && "a trace covers every segment it exposed");
+    });
+  });
+  batch.apply();
 }
 
 // Grey objects ---------------------------------------------------------------------
@@ -162,6 +215,19 @@ namespace {
 constexpr Size kPrefetchDepth = 8;
 
 }  // namespace
+
+void Worker::switchSummary(Segment* next) {
+  if (summarySeg_ != nullptr) {
+    RefSet seen = ss.summary();
+    std::atomic_ref<RefSet> acc(summarySeg_->traceSummary);
+    // Read first: the zones saturate quickly, and a read keeps the line
+    // shared between the workers scanning the same segment.
+    if ((acc.load(std::memory_order_relaxed) & seen) != seen)
+      acc.fetch_or(seen, std::memory_order_relaxed);
+  }
+  ss.resetSummary();
+  summarySeg_ = next;
+}
 
 void Worker::finishOldest() {
   PendingFix f = pending_[pendingHead_];
@@ -193,13 +259,17 @@ Res drainStack(Worker* worker, const std::atomic<bool>* stop, AfterScan&& afterS
       ++count;
     }
     if (count == 0) {
-      if (!worker->hasPending()) return Res::ok;
+      if (!worker->hasPending()) {
+        worker->flushSummary();
+        return Res::ok;
+      }
       worker->finishPending();  // may make more objects grey
       continue;
     }
     GreyRef g = fifo[head];
     head = (head + 1) % kPrefetchDepth;
     --count;
+    worker->scanning(g.seg);
     Res res = g.seg->scanObject(&worker->ss, g.object);
     ++worker->objectsScanned;
     if (MPS_UNLIKELY(res != Res::ok)) {
@@ -207,7 +277,10 @@ Res drainStack(Worker* worker, const std::atomic<bool>* stop, AfterScan&& afterS
       // the FIFO does not matter.
       return res;
     }
-    if (stop != nullptr && MPS_UNLIKELY(stop->load(std::memory_order_relaxed))) return Res::ok;
+    if (stop != nullptr && MPS_UNLIKELY(stop->load(std::memory_order_relaxed))) {
+      worker->flushSummary();
+      return Res::ok;
+    }
     afterScan();
   }
 }
@@ -319,6 +392,9 @@ Res Trace::drain() {
   Worker* first = workers_[0];
   if (!parallel_) return drainStack(first, nullptr, [] {});
   WorkerPool* pool = collector_->workerPool_;
+  // Workers read the arena's tables on every fix while one of them may
+  // allocate to-space (Arena::setConcurrentReaders).
+  arena_->setConcurrentReaders(true);
   Drain drain;
   drain.workers = &workers_;
   drain.width = int(workers_.size());
@@ -347,6 +423,7 @@ Res Trace::drain() {
     MPS_HAPPENS_BEFORE(&gTaskHandOff);
   });
   MPS_HAPPENS_AFTER(&gTaskHandOff);
+  arena_->setConcurrentReaders(false);
   for (Worker* w : workers_)
     if (w->res != Res::ok) return w->res;
   return Res::ok;
@@ -407,14 +484,23 @@ void Trace::verify() {
   ScanState& ss = checker.ss;
   ss.verifying = true;
   ss.c._w = kRefSetUniv;  // every reference reaches fix2
+  Size narrowSummaries = 0;
   forEachAutoPool(arena_, [&](AutoPool* pool) {
     pool->forEachSegment([&](Segment* seg) {
       if (seg->rankSet == kRankSetEmpty) return;
       Shield::expose(seg);
+      ss.resetSummary();
       (void)seg->scan(&ss);
+      // .shield.summary: the summary covers every reference the segment
+      // holds (the white set is universal here, so every reference reached
+      // the unfixed summary).
+      if ((ss.c._ufs & ~seg->summary) != 0) ++narrowSummaries;
       Shield::cover(seg);
     });
   });
+  if (narrowSummaries != 0)
+    assertFail(__FILE__, __LINE__,
+               "heap verifier: a segment's summary covers every zone its references point into");
   collector_->forEachRoot([&](Root* root) {
     if (root->rank() != Rank::ambig) (void)root->scan(&ss);
   });
@@ -436,11 +522,9 @@ Res Trace::run(Chain* chain, unsigned top, bool all) {
     workers_.back()->index = i;
   }
 
-  // Every segment of an automatic pool may be touched (condemned, or
-  // scanned as part of the remembered set): expose them all for the
-  // collection. Condemned ones are covered as they are reclaimed, the
-  // others at the end.
-  forEachAutoPool(arena_, [&](AutoPool* pool) { pool->forEachSegment(Shield::expose); });
+  // Segments are exposed as the trace comes to them (condemned, scanned
+  // whole, copied into); settleSegments covers them at the end with the
+  // protection their new summaries allow.
   flip();
   Res res = condemn(chain, top, all);
   if (res == Res::ok) {
@@ -456,16 +540,12 @@ Res Trace::run(Chain* chain, unsigned top, bool all) {
     endPools(res != Res::ok);
     markSeconds_ = secondsSince(tm);
   }
-  forEachAutoPool(arena_, [&](AutoPool* pool) {
-    pool->forEachSegment([&](Segment* seg) {
-      if (!seg->isWhite(traces())) Shield::cover(seg);
-    });
-  });
   if (res != Res::ok) {
     abandon();
   } else {
     reclaim();
   }
+  settleSegments(res == Res::ok);
   Size objectsScanned = 0, objectsMarked = 0;
   for (Worker* w : workers_) {
     objectsScanned += w->objectsScanned;
@@ -479,6 +559,7 @@ Res Trace::run(Chain* chain, unsigned top, bool all) {
   stats.reclaimed = reclaimed_;
   stats.objectsMarked = objectsMarked;
   stats.segmentsScanned = segmentsScanned_;
+  stats.segmentsSkipped = segmentsSkipped_;
   stats.workers = n;
   stats.markSeconds = markSeconds_;
   stats.totalSeconds = secondsSince(t0);

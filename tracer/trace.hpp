@@ -83,6 +83,17 @@ class alignas(64) Worker {
     ++pendingCount_;
   }
   bool hasPending() const { return pendingCount_ != 0; }
+
+  // Summaries (design/shield.md .shield.summary): the worker is about to
+  // scan an object (or the whole) of `seg`. The zones seen since the last
+  // switch are added to the previous segment's trace summary. Most grey
+  // objects follow one of the same segment, so this is one compare.
+  MPS_FORCE_INLINE void scanning(Segment* seg) {
+    if (seg != summarySeg_) switchSummary(seg);
+  }
+  // Adds the zones seen to the current segment's trace summary and starts
+  // afresh with none (before scans that belong to no segment: roots).
+  void flushSummary() { switchSummary(nullptr); }
   // Finishes every deferred fix (they may push grey objects).
   void finishPending() {
     while (pendingCount_ != 0)
@@ -106,6 +117,8 @@ class alignas(64) Worker {
   // with the fixes of a few objects.
   static constexpr Size kFixDepth = 16;
   void finishOldest();
+  void switchSummary(Segment* next);
+  Segment* summarySeg_ = nullptr;
   PendingFix pending_[kFixDepth];
   Size pendingHead_ = 0;
   Size pendingCount_ = 0;
@@ -176,6 +189,14 @@ class Trace {
   // pool sets up and closes its to-space buffers).
   void beginPools();
   void endPools(bool abandoned);
+  // The trace will read or write `seg` (it condemns it or scans it whole):
+  // its protection is lifted until the end of the trace, and its summary is
+  // rebuilt from what the trace scans in it.
+  void exposeForTrace(Segment* seg);
+  // The end of the trace, world still stopped: every segment gets the
+  // summary the trace built for it, and the protection that summary allows
+  // (design/shield.md .shield.protect).
+  void settleSegments(bool ok);
 
   Collector* collector_;
   Arena* arena_;
@@ -192,6 +213,7 @@ class Trace {
   std::atomic<Size> preserved_{0};
   Size reclaimed_ = 0;
   Size segmentsScanned_ = 0;
+  Size segmentsSkipped_ = 0;  // remembered set: passed over by their summaries
   double markSeconds_ = 0;
   RefSet moved_ = kRefSetEmpty;
   std::mutex allocLock_;

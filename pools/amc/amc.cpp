@@ -406,17 +406,18 @@ Res AMCPool::bufferInit(Buffer* buffer, const mps_arg_s* args) {
   return Res::ok;
 }
 
-Res AMCPool::newSegment(AMCSegment** segOut, Size size, Generation* gen, SegmentSource source) {
+Res AMCPool::newSegment(AMCSegment** segOut, Size size, Generation* gen) {
   Size segSize = alignUp(size, arena_->grainSize());
   Size grains = segSize >> alignShift_;
   bool high = gen->index > 0;
   Ring<Segment>& cache = cache_[high ? 1 : 0];
-  if (source != SegmentSource::arena && segSize == segSize_ && !cache.isSingle()) {
+  if (segSize == segSize_ && !cache.isSingle()) {
     auto* seg = static_cast<AMCSegment*>(cache.first());
     seg->poolRing.remove();
     cachedBytes_ -= segSize;
     std::memset(seg->states_, AMCSegment::kNone, grains);
     seg->summary = kRefSetUniv;
+    seg->summaryTraced = false;
     seg->white = seg->grey = 0;
     seg->large_ = seg->toSpace_ = false;
     seg->gen = gen;
@@ -425,7 +426,6 @@ Res AMCPool::newSegment(AMCSegment** segOut, Size size, Generation* gen, Segment
     *segOut = seg;
     return Res::ok;
   }
-  if (source == SegmentSource::cache) return Res::resource;
   // .amc.zones: older generations from the top of the arena, the nursery
   // from the bottom, so that references between older objects mostly fail
   // the white-zone test of a nursery collection (fix stage 1) and never
@@ -457,6 +457,7 @@ void AMCPool::freeSegment(AMCSegment* seg) {
   MPS_AVER(seg->buffer == nullptr);
   Addr base = seg->base;
   Size size = seg->size();
+  Shield::release(seg);
   removeSegment(seg);
   seg->~AMCSegment();
   arena_->controlFree(seg, segmentBytes(size >> alignShift_));
@@ -554,35 +555,24 @@ void AMCPool::traceBegin(Trace* trace) {
   // reference may turn up after its object was copied, too late to pin it.
   // Such a trace keeps every survivor in place, as if to-space had run out.
   toSpaceExhausted_.store(trace->condemnsAmbiguous(), std::memory_order_relaxed);
-  if (trace->parallel() && !trace->condemnsAmbiguous()) stockToSpace(trace);
+  if (trace->parallel() && !trace->condemnsAmbiguous()) reserveToSpace(trace);
 }
 
-void AMCPool::stockToSpace(Trace* trace) {
-  // .amc.tospace.stock: enough empty segments in the cache, on each side of
-  // the arena, for the condemned bytes of the generations promoting there
-  // plus a segment per worker (what a copying collector may need at worst). If the survivors need
-  // more, the rest are pinned where they are (.amc.limit), which is always correct.
-  Size want[2] = {0, 0};
+void AMCPool::reserveToSpace(Trace* trace) {
+  // .amc.tospace: workers allocate to-space from the arena as they copy,
+  // one at a time, but the arena may not add a chunk while others read its
+  // tables. Make sure, before any reference is fixed, that the arena has
+  // free address space for the worst case (every condemned byte survives,
+  // plus a segment per worker). Only address space: nothing is committed
+  // until a worker needs it.
+  Size want = 0;
   forEachSegment([&](Segment* s) {
     auto* seg = static_cast<AMCSegment*>(s);
-    if (!seg->isWhite(trace->traces()) || seg->large_) return;
-    want[promotionOf(seg->gen)->index > 0 ? 1 : 0] += Size(seg->condemnLimit_ - seg->base);
+    if (seg->isWhite(trace->traces()) && !seg->large_) want += Size(seg->condemnLimit_ - seg->base);
   });
-  Generation* sideGen[2] = {chain_->gen(0), chain_->gen(chain_->count() - 1)};
-  for (int side = 0; side < 2; ++side) {
-    if (want[side] == 0) continue;
-    want[side] += trace->workerCount() * segSize_;
-    Size have = 0;
-    cache_[side].forEach([&](Segment* seg) { have += seg->size(); });
-    while (have < want[side]) {
-      AMCSegment* seg;
-      if (newSegment(&seg, segSize_, sideGen[side], SegmentSource::arena) != Res::ok) break;
-      removeSegment(seg);
-      cache_[side].append(&seg->poolRing);
-      cachedBytes_ += seg->size();
-      have += seg->size();
-    }
-  }
+  if (want == 0) return;
+  want += trace->workerCount() * segSize_;
+  (void)arena_->ensureFreeSpace(want);  // short of it, copies pin instead (.amc.limit)
 }
 
 void AMCPool::close(ToSpace* ts) {
@@ -600,18 +590,16 @@ bool AMCPool::refill(ToSpace* ts, Size size, Generation* gen, Trace* trace) {
   if (segSize < segSize_) segSize = segSize_;
   AMCSegment* seg;
   {
-    // Workers copy in parallel: the pool's cache and segment ring are not
-    // theirs to change at once, and the arena's tables, which other
-    // workers read on every fix, are not to change at all
-    // (.amc.tospace.stock): a parallel trace copies only into segments
-    // stocked before it.
+    // Workers copy in parallel: the pool's cache and segment ring, and the
+    // arena's tables, are changed by one of them at a time (.amc.tospace).
     std::unique_lock<std::mutex> guard(trace->allocLock(), std::defer_lock);
     if (trace->parallel()) guard.lock();
-    SegmentSource source = trace->parallel() ? SegmentSource::cache : SegmentSource::any;
-    if (newSegment(&seg, segSize, gen, source) != Res::ok) return false;
+    if (newSegment(&seg, segSize, gen) != Res::ok) return false;
     seg->toSpace_ = true;
-    // Covered with every other uncondemned segment at the end of the trace.
+    // Covered at the end of the trace (Trace::settleSegments), with the
+    // summary of the copies its workers scanned.
     Shield::expose(seg);
+    seg->beginTracedSummary();
   }
   ts->seg = seg;
   ts->alloc = seg->base;
@@ -659,8 +647,7 @@ Addr AMCPool::copy(Worker* worker, AMCSegment* from, Addr ref, AMCSegment** toSe
 }
 
 void AMCPool::traceEnd(Trace* trace, bool abandoned) {
-  // What the stock for to-space (.amc.tospace.stock) left unused beyond the
-  // cache's limit goes back to the arena.
+  // Empty segments beyond the cache's limit go back to the arena.
   for (Ring<Segment>& cache : cache_) {
     while (cachedBytes_ > cacheLimit() && !cache.isSingle()) {
       auto* seg = static_cast<AMCSegment*>(cache.first());

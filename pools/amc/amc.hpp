@@ -167,15 +167,13 @@ class AMCPool final : public AutoPool {
     Addr limit = nullptr;
     Size copied = 0;  // bytes copied into this generation by this worker
   };
-  // Where a new segment may come from: the cache of empty segments or the
-  // arena (any), the cache only, or the arena only.
-  enum class SegmentSource { any, cache, arena };
-  Res newSegment(AMCSegment** segOut, Size size, Generation* gen,
-                 SegmentSource source = SegmentSource::any);
+  // A segment for `gen`: from the cache of empty segments if one fits,
+  // else from the arena.
+  Res newSegment(AMCSegment** segOut, Size size, Generation* gen);
   // The most bytes of empty segments the cache keeps between traces.
   Size cacheLimit() const;
-  // Fills the cache with empty segments for a parallel trace's to-space.
-  void stockToSpace(Trace* trace);
+  // Makes sure the arena has address space for a parallel trace's to-space.
+  void reserveToSpace(Trace* trace);
   void freeSegment(AMCSegment* seg);
   // Closes the worker's to-space buffer (pads its tail) and opens one with
   // room for `size` bytes. False if the arena refused the memory.
