@@ -3,6 +3,7 @@
 #include <cstring>
 #include <new>
 
+#include "arena/segment.hpp"
 #include "base/keys.hpp"
 #include "mpsacl.h"
 #include "mpsavm.h"
@@ -434,18 +435,39 @@ Res Arena::commitGrains(Chunk* chunk, Size first, Size limit) {
 
 // Grains -------------------------------------------------------------------------
 
-Res Arena::allocGrains(Addr* baseOut, Size size, Pool* pool, bool high) {
+Res Arena::allocGrains(Addr* baseOut, Size size, Pool* pool, bool high, Word avoidZones) {
   MPS_AVERT(Arena, this);
   MPS_AVER(size > 0 && isAligned(size, grainSize()));
   Size n = size >> grainShift_;
   Chunk* found = nullptr;
   Size index = 0;
+  Size stripe = Size(1) << zoneShift_;
   auto search = [&](Chunk* chunk) {
-    if (found == nullptr && chunk->grains > chunk->firstUsable &&
-        chunk->allocated.findResetRun(&index, chunk->firstUsable, chunk->grains, n, high))
-      found = chunk;
+    if (found != nullptr || chunk->grains <= chunk->firstUsable) return;
+    Size from = chunk->firstUsable, to = chunk->grains;
+    while (from < to && chunk->allocated.findResetRun(&index, from, to, n, high)) {
+      Addr runBase = chunk->addrOf(index), runLimit = chunk->addrOf(index + n);
+      if ((refSetOfRange(runBase, runLimit, zoneShift_) & avoidZones) == 0) {
+        found = chunk;
+        return;
+      }
+      // The run touches an avoided zone: look again beyond the stripe it
+      // starts (or, from the top, ends) in. At most one try per stripe.
+      if (!high) {
+        Addr next = alignUp(runBase + 1, stripe);
+        from = next >= chunk->limit ? to : chunk->indexOf(next);
+      } else {
+        Addr prev = alignDown(runLimit - 1, stripe);
+        to = prev <= chunk->addrOf(from) ? from : chunk->indexOf(prev);
+      }
+    }
   };
   chunks_.forEach(search);
+  if (found == nullptr && avoidZones != 0) {
+    // No room outside the avoided zones: anywhere will do.
+    avoidZones = 0;
+    chunks_.forEach(search);
+  }
   Chunk* grown = nullptr;
   if (found == nullptr) {
     if (!isVirtual() || concurrentReaders_) return Res::resource;

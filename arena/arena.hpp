@@ -66,10 +66,11 @@ class Arena {
   Res extend(Addr base, Size size);
 
   // Gives `size` bytes (a multiple of the grain size) of fresh committed
-  // memory to `pool`, from the lowest (or highest) addresses that fit. Fails
-  // with Res::commitLimit, Res::resource or Res::memory leaving the arena as
-  // it was. Locked.
-  Res allocGrains(Addr* baseOut, Size size, Pool* pool, bool high = false);
+  // memory to `pool`, from the lowest (or highest) addresses that fit, in
+  // none of the zones of `avoidZones` if there is such room (a set of zones,
+  // bit z for zone z: see zoneShift). Fails with Res::commitLimit,
+  // Res::resource or Res::memory leaving the arena as it was. Locked.
+  Res allocGrains(Addr* baseOut, Size size, Pool* pool, bool high = false, Word avoidZones = 0);
   // Returns grains obtained by allocGrains; they become spare. Locked.
   void freeGrains(Addr base, Size size);
 

@@ -430,9 +430,14 @@ Res AMCPool::newSegment(AMCSegment** segOut, Size size, Generation* gen) {
   // from the bottom, so that references between older objects mostly fail
   // the white-zone test of a nursery collection (fix stage 1) and never
   // reach the segment lookup.
+  // .amc.zones.null: and the nursery out of the zone of address 0, which
+  // every segment holding a null reference has in its summary: a nursery
+  // there would make every older segment meet the white set.
+  RefSet avoid = high ? kRefSetEmpty : refSetOfAddr(nullptr, arena_->zoneShift());
   Addr base;
-  Res res = arena_->allocGrains(&base, segSize, this, high);
-  if (res != Res::ok && releaseCached() > 0) res = arena_->allocGrains(&base, segSize, this, high);
+  Res res = arena_->allocGrains(&base, segSize, this, high, avoid);
+  if (res != Res::ok && releaseCached() > 0)
+    res = arena_->allocGrains(&base, segSize, this, high, avoid);
   if (res != Res::ok) return res;
   void* p;
   res = arena_->controlAlloc(&p, segmentBytes(grains));
