@@ -77,7 +77,11 @@ typedef struct result_s {
   int ok;         /* the long-lived tree survived intact */
   double seconds; /* wall time of the workload */
   unsigned long collections;
-  double pause_median_ms, pause_max_ms, pause_total_ms;
+  /* Pauses of nursery collections (generation 0 only) and of the others
+   * (older generations with it), told apart by the GC start message's
+   * reason. */
+  unsigned long nursery_count, older_count;
+  double nursery_median_ms, nursery_max_ms, older_median_ms, older_max_ms, pause_total_ms;
   double heap_mb; /* AMC: peak committed; Boehm: heap size */
 } result_s;
 
@@ -169,12 +173,25 @@ static void node_pad(mps_addr_t p, size_t size) {
   *(uintptr_t*)p = ((uintptr_t)size << 2) | TAG_PAD;
 }
 
-/* Pause times, from pairs of GC-start and GC messages. */
-static double* pauses;
-static size_t pause_count, pause_cap;
-static int have_start;
+/* Pause times, from pairs of GC-start and GC messages: [0] nursery
+ * collections, [1] the others. */
+typedef struct pauses_s {
+  double* ms;
+  size_t count, cap;
+} pauses_s;
+static pauses_s pauses[2];
+static int have_start, start_older;
 static mps_clock_t start_clock;
 static size_t peak_committed;
+
+static void add_pause(pauses_s* p, double ms) {
+  if (p->count == p->cap) {
+    p->cap = p->cap == 0 ? 256 : 2 * p->cap;
+    p->ms = realloc(p->ms, p->cap * sizeof *p->ms);
+    if (p->ms == NULL) die("realloc", MPS_RES_MEMORY);
+  }
+  p->ms[p->count++] = ms;
+}
 
 static void amc_poll(void) {
   mps_message_t msg;
@@ -184,17 +201,13 @@ static void amc_poll(void) {
     if (!have_start) {
       if (!mps_message_get(&msg, arena, mps_message_type_gc_start())) return;
       start_clock = mps_message_clock(arena, msg);
+      start_older = strncmp(mps_message_gc_start_why(arena, msg), "Generation 0 ", 13) != 0;
       mps_message_discard(arena, msg);
       have_start = 1;
     }
     if (!mps_message_get(&msg, arena, mps_message_type_gc())) return;
-    if (pause_count == pause_cap) {
-      pause_cap = pause_cap == 0 ? 256 : 2 * pause_cap;
-      pauses = realloc(pauses, pause_cap * sizeof *pauses);
-      if (pauses == NULL) die("realloc", MPS_RES_MEMORY);
-    }
-    pauses[pause_count++] =
-        (double)(mps_message_clock(arena, msg) - start_clock) / (double)mps_clocks_per_sec();
+    add_pause(&pauses[start_older], (double)(mps_message_clock(arena, msg) - start_clock) * 1e3 /
+                                        (double)mps_clocks_per_sec());
     mps_message_discard(arena, msg);
     have_start = 0;
   }
@@ -449,13 +462,25 @@ static void run_child(enum collector kind, result_s* out) {
       break;
   }
   out->seconds = now_seconds() - t0;
-  if (pause_count > 0) {
-    size_t k;
-    qsort(pauses, pause_count, sizeof *pauses, compare_doubles);
-    out->pause_median_ms = pauses[pause_count / 2] * 1e3;
-    out->pause_max_ms = pauses[pause_count - 1] * 1e3;
-    for (k = 0; k < pause_count; ++k)
-      out->pause_total_ms += pauses[k] * 1e3;
+  {
+    size_t g, k;
+    double* median[2];
+    double* max[2];
+    median[0] = &out->nursery_median_ms;
+    median[1] = &out->older_median_ms;
+    max[0] = &out->nursery_max_ms;
+    max[1] = &out->older_max_ms;
+    out->nursery_count = (unsigned long)pauses[0].count;
+    out->older_count = (unsigned long)pauses[1].count;
+    for (g = 0; g < 2; ++g) {
+      pauses_s* p = &pauses[g];
+      if (p->count == 0) continue;
+      qsort(p->ms, p->count, sizeof *p->ms, compare_doubles);
+      *median[g] = p->ms[p->count / 2];
+      *max[g] = p->ms[p->count - 1];
+      for (k = 0; k < p->count; ++k)
+        out->pause_total_ms += p->ms[k];
+    }
   }
 }
 
@@ -533,7 +558,7 @@ int main(int argc, char** argv) {
   }
 
   printf("%-12s %8s %11s %11s %16s %8s  %s\n", "", "wall s", "max RSS MB", "collections",
-         "pause med/max ms", "heap MB", "long-lived tree");
+         "nursery pause ms", "heap MB", "long-lived tree");
   for (k = 0; k < 3; ++k) {
     const result_s* r = &results[k];
     char collections[32] = "-", pause[32] = "-", heap[32] = "-";
@@ -541,7 +566,8 @@ int main(int argc, char** argv) {
       snprintf(collections, sizeof collections, "%lu", r->collections);
       snprintf(heap, sizeof heap, "%.1f", r->heap_mb);
     }
-    if (k == AMC) snprintf(pause, sizeof pause, "%.2f / %.2f", r->pause_median_ms, r->pause_max_ms);
+    if (k == AMC)
+      snprintf(pause, sizeof pause, "%.2f / %.2f", r->nursery_median_ms, r->nursery_max_ms);
     printf("%-12s %8.3f %11.1f %11s %16s %8s  %s\n", names[k], r->seconds, (double)rss[k] / 1024.0,
            collections, pause, heap, ok[k] ? "intact" : "DAMAGED");
   }
@@ -553,9 +579,12 @@ int main(int argc, char** argv) {
         "(target <= 1.5x: %s)\n",
         time_ratio, verdict(time_ratio <= 0.7), rss_ratio, verdict(rss_ratio <= 1.5));
     printf(
-        "AMC spent %.0f ms in %lu collections (heap MB: AMC's peak committed memory; "
+        "AMC pauses (median / max ms): %lu nursery collections %.2f / %.2f, %lu of older\n"
+        "generations %.2f / %.2f; %.0f ms in all (heap MB: AMC's peak committed memory;\n"
         "Boehm's heap size at the end)\n",
-        results[AMC].pause_total_ms, results[AMC].collections);
+        results[AMC].nursery_count, results[AMC].nursery_median_ms, results[AMC].nursery_max_ms,
+        results[AMC].older_count, results[AMC].older_median_ms, results[AMC].older_max_ms,
+        results[AMC].pause_total_ms);
   }
   if (!all_ok) {
     fprintf(stderr, "mps_demo: a run failed or its long-lived tree was damaged\n");

@@ -61,7 +61,10 @@ bool barrierWanted() {
 }  // namespace
 
 bool Shield::registerArena(Arena* arena) {
-  if (!barrierWanted() || arena->grainSize() % vm::pageSize() != 0) return false;
+  // Only memory the arena mapped itself: a client arena's blocks need not be
+  // page aligned, and the client may not expect them to be protected.
+  if (!barrierWanted() || !arena->isVirtual() || arena->grainSize() % vm::pageSize() != 0)
+    return false;
   std::call_once(gInstallOnce, [] { gInstalled = sigsegv_install_handler(&onFault) == 0; });
   if (!gInstalled) return false;
   for (std::atomic<Arena*>& slot : gArenas) {

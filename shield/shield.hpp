@@ -58,9 +58,9 @@ class ProtectionBatch {
 class Shield {
  public:
   // Registers `arena` with the fault handler and says whether its segments
-  // may be protected: the arena's grain must be whole pages (a client arena
-  // on a block with smaller grains cannot be protected page by page), the
-  // handler must install (libsigsegv), and the environment must not say
+  // may be protected: it must be a VM arena (a client arena's blocks need
+  // not be page aligned) with grains of whole pages, the handler must
+  // install (libsigsegv), and the environment must not say
   // MPS_WRITE_BARRIER=0. Without the barrier summaries stay universal and
   // every collection scans every segment with references. Locked.
   static bool registerArena(Arena* arena);

@@ -241,7 +241,11 @@ bool Collector::poll() {
   if (due == nullptr) return false;
   int top = due->highestOverCapacity();
   if (top < 0) return false;
-  (void)collectChain(due, unsigned(top), "Generation 0 of a chain has reached capacity.");
+  // The reasons say which collections are nursery collections (clients
+  // that report pause times tell them apart by it).
+  (void)collectChain(due, unsigned(top),
+                     top == 0 ? "Generation 0 of a chain has reached capacity."
+                              : "Older generations of a chain have reached capacity.");
   return true;
 }
 

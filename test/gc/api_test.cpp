@@ -800,7 +800,8 @@ TEST_F(GcApi, GcMessagesOfAChainCollectionCountTheOtherPoolAsNotCondemned) {
   ASSERT_TRUE(mps_message_get(&start, arena, mps_message_type_gc_start()));
   ASSERT_TRUE(mps_message_get(&end, arena, mps_message_type_gc()));
   EXPECT_FALSE(mps_message_poll(arena));
-  EXPECT_NE(mps_message_gc_start_why(arena, start), nullptr);
+  EXPECT_STREQ(mps_message_gc_start_why(arena, start),
+               "Generation 0 of a chain has reached capacity.");
   EXPECT_GE(mps_message_clock(arena, start), before);
   EXPECT_LE(mps_message_clock(arena, start), mps_message_clock(arena, end));
   size_t live = mps_message_gc_live_size(arena, end);
