@@ -114,6 +114,9 @@ void Shield::sync(Segment* seg, unsigned mode) {
 void ProtectionBatch::apply() {
   std::sort(segs_.begin(), segs_.end(),
             [](const Segment* a, const Segment* b) { return a->base < b->base; });
+  // A segment added twice (its wanted mode changed, then it was covered)
+  // changes once.
+  segs_.erase(std::unique(segs_.begin(), segs_.end()), segs_.end());
   Size i = 0, n = segs_.size();
   while (i < n) {
     unsigned mode = Shield::wanted(segs_[i]);

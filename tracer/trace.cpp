@@ -56,7 +56,7 @@ Res Trace::condemn(Chain* chain, unsigned top, bool all) {
         notCondemned_ += seg->size();
         return;
       }
-      Shield::setMode(seg, kShieldNone, &batch);  // settleSegments decides anew
+      seg->shieldMode = kShieldNone;  // settleSegments decides anew
       Shield::expose(seg, &batch);
       condemnedSegs_.push_back(seg);
     });
