@@ -16,7 +16,8 @@
 // other cores running the process to flush their TLBs (measured: a third of
 // the demo's collection time was in the kernel before this cache). The
 // cache holds a few blocks of each power-of-two size, up to kPageCacheBytes
-// in all; its lock is a std::mutex, which never allocates.
+// in all; its lock is a std::mutex, which never allocates, and is only
+// ever tried (a busy cache is bypassed).
 #pragma once
 
 #include <sys/mman.h>
@@ -38,8 +39,10 @@ class PageCache {
   // A block of at least `bytes` (rounded up to a power of two of pages).
   static void* take(std::size_t bytes) {
     std::size_t cls = classOf(bytes);
-    if (cls < kClasses) {
-      std::lock_guard<std::mutex> guard(lock());
+    // try_lock, never lock: the holder may be a thread this collection
+    // has stopped (collecting another arena); then the cache is skipped.
+    std::unique_lock<std::mutex> guard(lock(), std::try_to_lock);
+    if (cls < kClasses && guard.owns_lock()) {
       Bin& bin = bins()[cls];
       if (bin.count > 0) {
         cachedBytes() -= sizeOf(cls);
@@ -54,8 +57,8 @@ class PageCache {
   // Gives back a block from take(bytes).
   static void give(void* p, std::size_t bytes) {
     std::size_t cls = classOf(bytes);
-    if (cls < kClasses) {
-      std::lock_guard<std::mutex> guard(lock());
+    std::unique_lock<std::mutex> guard(lock(), std::try_to_lock);
+    if (cls < kClasses && guard.owns_lock()) {
       Bin& bin = bins()[cls];
       if (bin.count < kBlocksPerClass && cachedBytes() + sizeOf(cls) <= kPageCacheBytes) {
         bin.blocks[bin.count++] = p;

@@ -640,9 +640,19 @@ Addr AMCPool::copy(Worker* worker, AMCSegment* from, Addr ref, AMCSegment** toSe
     if (n > kPrefetchWords) n = kPrefetchWords;
     RefSet white = worker->ss.white();
     Shift zs = worker->ss.zoneShift();
-    for (Size i = 0; i < n; ++i)
-      if ((white >> ((words[i] >> zs) & (kWordBits - 1)) & 1) != 0)
-        __builtin_prefetch(reinterpret_cast<const void*>(words[i]));
+    for (Size i = 0; i < n; ++i) {
+      if ((white >> ((words[i] >> zs) & (kWordBits - 1)) & 1) == 0) continue;
+      auto* target = reinterpret_cast<Addr>(words[i]);
+      __builtin_prefetch(target);
+      // And, for an object of this pool, its state byte, for writing: the
+      // fix will compare-and-swap it, and a line fetched for reading would
+      // have to be fetched again for ownership.
+      Segment* seg = arena_->segmentOf(target);
+      if (seg != nullptr && seg->pool == this && seg->isWhite(worker->ss.traces())) {
+        auto* amcSeg = static_cast<AMCSegment*>(seg);
+        __builtin_prefetch(&amcSeg->states_[amcSeg->indexOf(format->baseOf(target))], 1);
+      }
+    }
   }
   Addr newRef = format->clientOf(newBase);
   format->fwd(ref, newRef);
