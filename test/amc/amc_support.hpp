@@ -18,6 +18,20 @@
 
 namespace mps::test {
 
+// A parked VM arena of `size` bytes whose collections use `workers` workers.
+inline mps_res_t makeParkedArena(mps_arena_t* arena, unsigned workers,
+                                 size_t size = size_t(64) << 20) {
+  mps_res_t res;
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_ARENA_SIZE, size);
+    MPS_ARGS_ADD(args, MPS_KEY_ARENA_GC_WORKERS, workers);
+    res = mps_arena_create_k(arena, mps_arena_class_vm(), args);
+  }
+  MPS_ARGS_END(args);
+  if (res == MPS_RES_OK) mps_arena_park(*arena);
+  return res;
+}
+
 // Collects generations 0..top of `chain` now (a nursery collection when
 // top is 0).
 inline mps_res_t collectGenerations(mps_arena_t arena, mps_chain_t chain, unsigned top) {

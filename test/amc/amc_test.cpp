@@ -20,13 +20,7 @@ constexpr size_t kAmbigRoots = 16;
 class AmcTest : public ::testing::Test {
  protected:
   void make(unsigned workers = 1) {
-    MPS_ARGS_BEGIN(args) {
-      MPS_ARGS_ADD(args, MPS_KEY_ARENA_SIZE, size_t(64) << 20);
-      MPS_ARGS_ADD(args, MPS_KEY_ARENA_GC_WORKERS, workers);
-      ASSERT_EQ(mps_arena_create_k(&arena, mps_arena_class_vm(), args), MPS_RES_OK);
-    }
-    MPS_ARGS_END(args);
-    mps_arena_park(arena);
+    ASSERT_EQ(makeParkedArena(&arena, workers), MPS_RES_OK);
     ASSERT_EQ(makeMovingFormat(&fmt, arena), MPS_RES_OK);
     ASSERT_EQ(makeMovingFormat(&leafFmt, arena, true), MPS_RES_OK);
     mps_gen_param_s gens[3] = {{256, 0.8}, {512, 0.5}, {1024, 0.5}};

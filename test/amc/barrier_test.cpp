@@ -25,13 +25,7 @@ constexpr size_t kRoots = 256;
 class BarrierTest : public ::testing::Test {
  protected:
   void make(unsigned workers = 1) {
-    MPS_ARGS_BEGIN(args) {
-      MPS_ARGS_ADD(args, MPS_KEY_ARENA_SIZE, size_t(64) << 20);
-      MPS_ARGS_ADD(args, MPS_KEY_ARENA_GC_WORKERS, workers);
-      ASSERT_EQ(mps_arena_create_k(&arena, mps_arena_class_vm(), args), MPS_RES_OK);
-    }
-    MPS_ARGS_END(args);
-    mps_arena_park(arena);
+    ASSERT_EQ(makeParkedArena(&arena, workers), MPS_RES_OK);
     ASSERT_EQ(makeMovingFormat(&fmt, arena), MPS_RES_OK);
     mps_gen_param_s gens[2] = {{1024, 0.8}, {4096, 0.5}};
     ASSERT_EQ(mps_chain_create(&chain, arena, 2, gens), MPS_RES_OK);
@@ -63,18 +57,25 @@ class BarrierTest : public ::testing::Test {
     return reinterpret_cast<core::Arena*>(arena)->segmentOf(p);
   }
 
+  // A list of `length` objects with ids firstId.. (the head has the last),
+  // linked through slot 0; slot 1 is free for the tests. Null if out of memory.
+  Object* makeList(mps_word_t firstId, size_t length) {
+    Object* head = nullptr;
+    for (size_t i = 0; i < length; ++i) {
+      Object* o = allocObject(ap, firstId + i, 2);
+      if (o == nullptr) return nullptr;
+      o->refs[0] = head;
+      head = o;
+    }
+    return head;
+  }
+
   // Old objects: `count` lists of `length` objects, each list's head in a
   // root, promoted out of the nursery by one nursery collection.
   void makeOldLists(size_t count, size_t length) {
     for (size_t l = 0; l < count; ++l) {
-      Object* head = nullptr;
-      for (size_t i = 0; i < length; ++i) {
-        Object* o = allocObject(ap, l * length + i + 1, 2);
-        ASSERT_NE(o, nullptr);
-        o->refs[0] = head;
-        head = o;
-      }
-      roots[l] = head;
+      roots[l] = makeList(l * length + 1, length);
+      ASSERT_NE(roots[l], nullptr);
     }
     ASSERT_EQ(collectGenerations(arena, chain, 0), MPS_RES_OK);
     for (size_t l = 0; l < count; ++l)
@@ -192,13 +193,8 @@ TEST_F(BarrierTest, StartMessagesTellNurseryCollectionsFromOlderOnes) {
   // Live lists of 64 KiB each, kept in the roots: the older generation
   // (4 MiB) fills up too.
   for (size_t l = 0; l < 160 && (nursery == 0 || older == 0); ++l) {
-    Object* head = nullptr;
-    for (size_t i = 0; i < 2048; ++i) {
-      Object* o = allocObject(ap, i + 1, 2);
-      ASSERT_NE(o, nullptr);
-      o->refs[0] = head;
-      head = o;
-    }
+    Object* head = makeList(1, 2048);
+    ASSERT_NE(head, nullptr);
     roots[l % kRoots] = head;
     mps_message_t m;
     while (mps_message_get(&m, arena, mps_message_type_gc_start())) {
