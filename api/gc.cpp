@@ -747,15 +747,16 @@ void mps_arena_formatted_objects_walk(mps_arena_t handle, mps_formatted_objects_
     auto* autoPool = static_cast<AutoPool*>(pool);
     if (autoPool->format() == nullptr) return;
     StepperClosure c{f, autoPool->format(), pool, p, s};
+    // The stepper only reads (walking.md), which the write barrier allows:
+    // segments keep their protection, so a store by another thread during
+    // the walk still faults and widens the summary.
     autoPool->forEachSegment([&](Segment* seg) {
-      mps::core::Shield::expose(seg);
       seg->walk(
           [](Segment*, Addr object, void* closure) {
             auto* sc = static_cast<StepperClosure*>(closure);
             sc->f(object, toHandle(sc->format), toHandle(sc->pool), sc->p, sc->s);
           },
           &c);
-      mps::core::Shield::cover(seg);
     });
   });
 }
@@ -787,8 +788,11 @@ mps_res_t mps_pool_walk(mps_pool_t handle, mps_area_scan_t scanArea, void* closu
   PoolWalkClosure c{scanArea, closure, autoPool->format(), &ss, MPS_RES_OK};
   autoPool->forEachSegment([&](Segment* seg) {
     if (c.res != MPS_RES_OK) return;
-    mps::core::Shield::expose(seg);
-    ss.resetSummary();
+    // The scanner may store references (walking.md): the segment leaves the
+    // barrier (universal summary, unprotected) until a collection scans it
+    // again. Lifting the protection only for the walk would miss stores by
+    // other threads meanwhile, which the walk does not stop.
+    mps::core::Shield::dropBarrier(seg);
     seg->walk(
         [](Segment*, Addr object, void* cl) {
           auto* w = static_cast<PoolWalkClosure*>(cl);
@@ -797,10 +801,7 @@ mps_res_t mps_pool_walk(mps_pool_t handle, mps_area_scan_t scanArea, void* closu
           w->res = w->scanArea(w->ss->handle(), object, limit, w->closure);
         },
         &c);
-    // The scanner may have stored new references (fixing them, so the scan
-    // state saw them): the summary keeps covering what the segment holds.
-    seg->summary |= ss.summary();
-    mps::core::Shield::cover(seg);
+
   });
   return c.res;
 }
@@ -819,15 +820,14 @@ void mps_amc_apply(mps_pool_t handle, mps_amc_apply_stepper_t f, void* p, size_t
     void* p;
     size_t s;
   } apply{f, p, s};
+  // Read-only, like mps_arena_formatted_objects_walk: protection stays.
   static_cast<AutoPool*>(pool)->forEachSegment([&](Segment* seg) {
-    mps::core::Shield::expose(seg);
     seg->walk(
         [](Segment*, Addr object, void* closure) {
           auto* a = static_cast<Apply*>(closure);
           a->f(object, a->p, a->s);
         },
         &apply);
-    mps::core::Shield::cover(seg);
   });
 }
 

@@ -5,8 +5,8 @@
 // Collections are atomic: every registered mutator thread other than the
 // caller is suspended for the whole collection, so the mutator never sees a
 // partly collected heap. (Incremental collection with a pause-time target
-// arrives with the protection barrier; the phases below are already the
-// units it will interleave.)
+// will also need the read barrier; the write barrier exists (shield/), and
+// the phases below are already the units an incremental trace interleaves.)
 //
 // Locking: every method is called with the arena lock held.
 #pragma once

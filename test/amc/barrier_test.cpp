@@ -213,6 +213,46 @@ TEST_F(BarrierTest, StartMessagesTellNurseryCollectionsFromOlderOnes) {
   EXPECT_GT(older, 0u);
 }
 
+TEST_F(BarrierTest, ReadOnlyWalksKeepTheProtectionAndPoolWalkDropsIt) {
+  make();
+  makeOldLists(2, 2000);
+  core::Segment* seg = segmentOf(roots[0]);
+  ASSERT_EQ(seg->protMode, unsigned(core::kShieldWrite));
+  size_t visited = 0;
+  mps_arena_formatted_objects_walk(
+      arena, [](mps_addr_t, mps_fmt_t, mps_pool_t, void* p, size_t) { ++*static_cast<size_t*>(p); },
+      &visited, 0);
+  EXPECT_GE(visited, 4000u);
+  EXPECT_EQ(seg->protMode, unsigned(core::kShieldWrite)) << "a read-only walk lifted the barrier";
+  mps_amc_apply(amc, [](mps_addr_t, void*, size_t) {}, nullptr, 0);
+  EXPECT_EQ(seg->protMode, unsigned(core::kShieldWrite));
+
+  // mps_pool_walk's scanner may store references: here it hangs a young
+  // object from every old one, and the next nursery collection must keep
+  // them all.
+  static Object* young;
+  young = allocObject(ap, 4242, 0);
+  ASSERT_NE(young, nullptr);
+  ASSERT_EQ(mps_pool_walk(
+                amc,
+                [](mps_ss_t, void* base, void*, void*) -> mps_res_t {
+                  auto* o = static_cast<Object*>(base);
+                  if (tagOf(o) == kObjectTag && refCount(o) == 2) o->refs[1] = young;
+                  return MPS_RES_OK;
+                },
+                nullptr),
+            MPS_RES_OK);
+  EXPECT_EQ(seg->protMode, unsigned(core::kShieldNone));
+  EXPECT_EQ(seg->summary, core::kRefSetUniv);
+  ASSERT_EQ(collectGenerations(arena, chain, 0), MPS_RES_OK);
+  auto* o = static_cast<Object*>(roots[0]);
+  auto* y = static_cast<Object*>(o->refs[1]);
+  ASSERT_NE(y, nullptr);
+  EXPECT_EQ(tagOf(y), kObjectTag);
+  EXPECT_EQ(y->id, 4242u);
+  EXPECT_EQ(seg->protMode, unsigned(core::kShieldWrite)) << "scanned again, protected again";
+}
+
 TEST_F(BarrierTest, DisabledByTheEnvironmentEverySegmentIsScanned) {
   ::setenv("MPS_WRITE_BARRIER", "0", 1);
   make();
