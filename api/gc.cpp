@@ -801,7 +801,6 @@ mps_res_t mps_pool_walk(mps_pool_t handle, mps_area_scan_t scanArea, void* closu
           w->res = w->scanArea(w->ss->handle(), object, limit, w->closure);
         },
         &c);
-
   });
   return c.res;
 }

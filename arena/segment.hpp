@@ -132,10 +132,10 @@ class Segment {
     summaryTraced = true;
     traceSummary = kRefSetEmpty;
   }
-  TraceSet white = 0;               // condemned for these traces
-  TraceSet grey = 0;                // must be scanned for these traces
-  Generation* gen = nullptr;        // the generation it belongs to (tracer)
-  Buffer* buffer = nullptr;         // the allocation buffer attached, if any
+  TraceSet white = 0;         // condemned for these traces
+  TraceSet grey = 0;          // must be scanned for these traces
+  Generation* gen = nullptr;  // the generation it belongs to (tracer)
+  Buffer* buffer = nullptr;   // the allocation buffer attached, if any
   // Shield state (shield/): how deep the collector has exposed the segment,
   // and the protection the segment wants and the one it has.
   unsigned shieldDepth = 0;

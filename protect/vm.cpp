@@ -42,8 +42,8 @@ Res commit(Addr base, Size size) {
   MPS_AVER(isAligned(base, pageSize()) && isAligned(size, pageSize()));
   // MAP_FIXED over our own reservation swaps PROT_NONE pages for fresh
   // zero-filled ones; it is the one call that both commits and zeroes.
-  void* p = ::mmap(base, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-                   -1, 0);
+  void* p =
+      ::mmap(base, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
   if (p == MAP_FAILED) return Res::memory;
   MPS_AVER(p == base);
   return Res::ok;
@@ -53,8 +53,8 @@ void decommit(Addr base, Size size) {
   MPS_AVER(isAligned(base, pageSize()) && isAligned(size, pageSize()));
   // Replace with an inaccessible, unbacked mapping: the pages are returned to
   // the OS and any stray access faults instead of reading stale data.
-  void* p = ::mmap(base, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
-                   -1, 0);
+  void* p =
+      ::mmap(base, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
   MPS_AVER(p == base);
   (void)p;
 }

@@ -224,7 +224,8 @@ TEST_F(BarrierTest, ReadOnlyWalksKeepTheProtectionAndPoolWalkDropsIt) {
       &visited, 0);
   EXPECT_GE(visited, 4000u);
   EXPECT_EQ(seg->protMode, unsigned(core::kShieldWrite)) << "a read-only walk lifted the barrier";
-  mps_amc_apply(amc, [](mps_addr_t, void*, size_t) {}, nullptr, 0);
+  mps_amc_apply(
+      amc, [](mps_addr_t, void*, size_t) {}, nullptr, 0);
   EXPECT_EQ(seg->protMode, unsigned(core::kShieldWrite));
 
   // mps_pool_walk's scanner may store references: here it hangs a young
