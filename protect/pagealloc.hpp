@@ -13,8 +13,9 @@
 // Freed mappings are kept for reuse (PageCache): a collection builds and
 // drops the same arrays every time, and each fresh mapping costs page
 // faults, and each munmap takes the address-space lock and interrupts the
-// other cores running the process to flush their TLBs (measured: a third of
-// the demo's collection time was in the kernel before this cache). The
+// other cores running the process to flush their TLBs (with this cache and
+// batched protection changes, the demo's collections took a fifth less
+// time: manual/design/roots-and-threads.md). The
 // cache holds a few blocks of each power-of-two size, up to kPageCacheBytes
 // in all; its lock is a std::mutex, which never allocates, and is only
 // ever tried (a busy cache is bypassed).
