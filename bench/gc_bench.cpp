@@ -339,6 +339,7 @@ struct AmsAlloc {
   // Leaf data outside the collected heap: it holds no references.
   double* array(std::size_t n) { return static_cast<double*>(std::malloc(n * sizeof(double))); }
   void dropArray(double* a) { std::free(a); }
+  void dropTree(Node*) {}  // the collector finds it dead
 };
 
 struct BoehmAlloc {
@@ -356,6 +357,31 @@ struct BoehmAlloc {
     return static_cast<double*>(GC_MALLOC_ATOMIC(n * sizeof(double)));
   }
   void dropArray(double*) {}
+  void dropTree(Node*) {}
+};
+
+// The baseline without a collector: every tree is freed when dropped, node
+// by node, as a C program would.
+struct MallocAlloc {
+  Node* node(Node* l, Node* r) {
+    Node* n = static_cast<Node*>(std::malloc(sizeof(Node)));
+    if (n == nullptr) die("malloc", 0);
+    n->left = l;
+    n->right = r;
+    n->i = 0;
+    n->j = 0;
+    return n;
+  }
+  double* array(std::size_t n) { return static_cast<double*>(std::malloc(n * sizeof(double))); }
+  void dropArray(double* a) { std::free(a); }
+  void dropTree(Node* n) {
+    while (n != nullptr) {  // recurse left, iterate right
+      Node* right = n->right;
+      dropTree(n->left);
+      std::free(n);
+      n = right;
+    }
+  }
 };
 
 // ---------------------------------------------------------------------------
@@ -416,7 +442,9 @@ std::size_t gcbenchNodeBytes() {
 // One whole run; false if the long-lived data did not survive intact.
 template <class A>
 __attribute__((noinline)) bool gcbench(A& a) {
-  benchmark::DoNotOptimize(makeTree(a, kStretchDepth));
+  Node* stretch = makeTree(a, kStretchDepth);
+  benchmark::DoNotOptimize(stretch);
+  a.dropTree(stretch);
 
   Node* longLived = a.node(nullptr, nullptr);
   populate(a, kLongLivedDepth, longLived);
@@ -431,13 +459,18 @@ __attribute__((noinline)) bool gcbench(A& a) {
       Node* t = a.node(nullptr, nullptr);
       populate(a, d, t);
       benchmark::DoNotOptimize(t);
+      a.dropTree(t);
     }
-    for (long k = 0; k < iters; ++k)
-      benchmark::DoNotOptimize(makeTree(a, d));
+    for (long k = 0; k < iters; ++k) {
+      Node* t = makeTree(a, d);
+      benchmark::DoNotOptimize(t);
+      a.dropTree(t);
+    }
   }
 
   bool ok = countNodes(longLived) == treeNodes(kLongLivedDepth) && array[999] == 1.0 / 1000.0;
   benchmark::DoNotOptimize(longLived);
+  a.dropTree(longLived);
   a.dropArray(array);
   return ok;
 }
@@ -559,6 +592,15 @@ void gcbenchBoehm(benchmark::State& state) {
   double runs = double(state.iterations());
   state.counters["collections"] = double(GC_get_gc_no() - before) / runs;
   state.counters["heap_MB"] = double(GC_get_heap_size()) / 1e6;
+  state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(gcbenchNodeBytes()));
+  if (!ok) state.SkipWithError("the long-lived data did not survive");
+}
+
+void gcbenchMalloc(benchmark::State& state) {
+  MallocAlloc alloc;
+  bool ok = true;
+  for (auto _ : state)
+    ok = gcbench(alloc) && ok;
   state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(gcbenchNodeBytes()));
   if (!ok) state.SkipWithError("the long-lived data did not survive");
 }
@@ -744,15 +786,22 @@ void printSummary() {
   const Figure* boehm = figureOf("gcbench/boehm");
   const Figure* ams = figureOf("gcbench/ams");
   const Figure* amc = figureOf("gcbench/amc");
-  for (auto [label, f] :
-       {std::pair{"boehm", boehm}, std::pair{"ams", ams}, std::pair{"amc", amc}}) {
+  const Figure* mallocFree = figureOf("gcbench/malloc");
+  for (auto [label, f] : {std::pair{"boehm", boehm}, std::pair{"ams", ams}, std::pair{"amc", amc},
+                          std::pair{"malloc/free", mallocFree}}) {
     if (f == nullptr) {
       std::printf("%-24s %10s\n", label, "-");
+      continue;
+    }
+    if (f == mallocFree) {  // no collections, no heap of its own to report
+      std::printf("%-24s %10.3f %12s %9s\n", label, f->seconds, "-", "-");
       continue;
     }
     std::printf("%-24s %10.3f %12.1f %9.1f\n", label, f->seconds, counterOf(f, "collections"),
                 counterOf(f, "heap_MB"));
   }
+  if (mallocFree != nullptr && amc != nullptr && mallocFree->seconds > 0)
+    std::printf("%-24s %10.2f\n", "AMC / malloc wall time", amc->seconds / mallocFree->seconds);
   if (boehm != nullptr && ams != nullptr && boehm->seconds > 0) {
     double ratio = ams->seconds / boehm->seconds;
     std::printf("%-24s %10.2f %12s %9s  <= %.1f %s\n", "AMS / Boehm wall time", ratio, "", "",
@@ -801,6 +850,10 @@ void registerAll() {
       ->UseRealTime()
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("gcbench/amc", gcbenchAmc)
+      ->Iterations(1)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("gcbench/malloc", gcbenchMalloc)
       ->Iterations(1)
       ->UseRealTime()
       ->Unit(benchmark::kMillisecond);
