@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "amc_support.hpp"
+#include "seed.hpp"
+#include "shield/shield.hpp"
 
 namespace mps::test {
 namespace {
@@ -113,6 +115,142 @@ TEST(AmcThreads, MutatorsAllocateWhileAnotherThreadCollects) {
     checkList(&s, t, kObjects);
   EXPECT_FALSE(s.failed.load());
   mps_arena_release(s.arena);
+  mps_root_destroy(root);
+  mps_pool_destroy(s.pool);
+  mps_chain_destroy(chain);
+  mps_fmt_destroy(fmt);
+  mps_arena_destroy(s.arena);
+}
+
+// The write barrier with several mutators: each thread hangs young objects
+// from random objects of its own older list (stores into protected
+// segments, shared between the threads since promotion interleaves their
+// objects) while the main thread runs nursery collections. Every store must
+// be seen: at the end each older object's slot 1 holds the last young
+// object stored there.
+constexpr int kStoreThreads = 3;
+constexpr size_t kOldLength = 400;
+constexpr int kStores = 3000;
+
+struct StoreShared {
+  mps_arena_t arena;
+  mps_pool_t pool;
+  mps_addr_t heads[kStoreThreads];
+  std::vector<mps_word_t> expected[kStoreThreads];  // young ids by list position
+  std::atomic<int> ready{0};
+  std::atomic<int> done{0};
+  std::atomic<bool> failed{false};
+};
+
+Object* nthOf(StoreShared* s, int t, size_t n) {
+  auto* o = static_cast<Object*>(s->heads[t]);
+  for (size_t i = 0; i < n && o != nullptr; ++i)
+    o = static_cast<Object*>(o->refs[0]);
+  return o;
+}
+
+bool checkStores(StoreShared* s, int t) {
+  for (size_t i = 0; i < kOldLength; ++i) {
+    Object* o = nthOf(s, t, i);
+    if (o == nullptr || tagOf(o) != kObjectTag) return false;
+    auto* y = static_cast<Object*>(o->refs[1]);
+    mps_word_t want = s->expected[t][i];
+    if (want == 0 ? y != nullptr : (y == nullptr || tagOf(y) != kObjectTag || y->id != want))
+      return false;
+  }
+  return true;
+}
+
+void storer(StoreShared* s, int t) {
+  mps_thr_t thread;
+  mps_root_t stackRoot;
+  mps_ap_t ap;
+  void* cold = __builtin_frame_address(0);
+  if (mps_thread_reg(&thread, s->arena) != MPS_RES_OK ||
+      mps_root_create_thread(&stackRoot, s->arena, thread, cold) != MPS_RES_OK ||
+      mps_ap_create_k(&ap, s->pool, mps_args_none) != MPS_RES_OK) {
+    s->failed = true;
+    s->ready++;
+    s->done++;
+    return;
+  }
+  for (size_t i = 0; i < kOldLength && !s->failed; ++i) {
+    Object* o = allocObject(ap, 1000000 * mps_word_t(t + 1) + i, 2);
+    if (o == nullptr) {
+      s->failed = true;
+      break;
+    }
+    o->refs[0] = s->heads[t];
+    s->heads[t] = o;
+  }
+  s->expected[t].assign(kOldLength, 0);
+  s->ready++;
+  // Wait for a collection that promotes the list.
+  while (s->ready.load() <= kStoreThreads && !s->failed)
+    std::this_thread::yield();
+  Rng rng(testSeed(77) + mps_word_t(t));
+  for (int k = 1; k <= kStores && !s->failed; ++k) {
+    mps_word_t id = 10000000 * mps_word_t(t + 1) + mps_word_t(k);
+    Object* young = allocObject(ap, id, 0);
+    if (young == nullptr) {
+      s->failed = true;
+      break;
+    }
+    size_t n = size_t(rng.below(kOldLength));
+    Object* old = nthOf(s, t, n);
+    old->refs[1] = young;
+    s->expected[t][n] = id;
+    if (k % 1000 == 0 && !checkStores(s, t)) s->failed = true;
+  }
+  mps_ap_destroy(ap);
+  mps_root_destroy(stackRoot);
+  mps_thread_dereg(thread);
+  s->done++;
+}
+
+TEST(AmcThreads, StoresIntoOlderObjectsFromSeveralThreadsAreAllSeen) {
+  static StoreShared s;
+  ASSERT_EQ(makeParkedArena(&s.arena, 2), MPS_RES_OK);
+  mps_fmt_t fmt;
+  ASSERT_EQ(makeMovingFormat(&fmt, s.arena), MPS_RES_OK);
+  mps_gen_param_s gens[2] = {{256, 0.8}, {8192, 0.5}};
+  mps_chain_t chain;
+  ASSERT_EQ(mps_chain_create(&chain, s.arena, 2, gens), MPS_RES_OK);
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
+    MPS_ARGS_ADD(args, MPS_KEY_CHAIN, chain);
+    ASSERT_EQ(mps_pool_create_k(&s.pool, s.arena, mps_class_amc(), args), MPS_RES_OK);
+  }
+  MPS_ARGS_END(args);
+  for (auto& h : s.heads)
+    h = nullptr;
+  mps_root_t root;
+  ASSERT_EQ(mps_root_create_table(&root, s.arena, mps_rank_exact(), 0, s.heads, kStoreThreads),
+            MPS_RES_OK);
+  core::Size faultsBefore = core::Shield::faultCount();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kStoreThreads; ++t)
+    threads.emplace_back(storer, &s, t);
+  while (s.ready.load() < kStoreThreads)
+    std::this_thread::yield();
+  // Promote every list, then let the stores begin. The arena is parked:
+  // only these nursery collections run.
+  ASSERT_EQ(collectGenerations(s.arena, chain, 0), MPS_RES_OK);
+  s.ready++;
+  int collections = 0;
+  while (s.done.load() < kStoreThreads) {
+    ASSERT_EQ(collectGenerations(s.arena, chain, 0), MPS_RES_OK);
+    ++collections;
+    std::this_thread::yield();
+  }
+  for (auto& th : threads)
+    th.join();
+  EXPECT_FALSE(s.failed.load());
+  EXPECT_GT(collections, 0);
+  EXPECT_GT(core::Shield::faultCount(), faultsBefore) << "no store met the barrier";
+  ASSERT_EQ(collectGenerations(s.arena, chain, 0), MPS_RES_OK);
+  for (int t = 0; t < kStoreThreads; ++t)
+    EXPECT_TRUE(checkStores(&s, t)) << "thread " << t;
   mps_root_destroy(root);
   mps_pool_destroy(s.pool);
   mps_chain_destroy(chain);
