@@ -606,6 +606,77 @@ void gcbenchMalloc(benchmark::State& state) {
 }
 
 // ---------------------------------------------------------------------------
+// What the write barrier saves: nursery collections beside a large older
+// generation. 64 MB of trees (16 of depth 16) are built, held by an exact
+// root and promoted by a full collection; then a run allocates 256 MB of
+// short-lived trees through an 8 MiB nursery and, after every
+// kBarrierStoreEvery trees, stores `stores` young nodes into leaves of the
+// older trees (each such store makes its segment part of the next nursery
+// collection's remembered set). The older generation's capacity is large
+// enough that only nursery collections run. `barrier/off` creates its
+// arena with MPS_WRITE_BARRIER=0: every nursery collection then scans the
+// whole older generation.
+
+constexpr int kBarrierOldTrees = 16;
+constexpr int kBarrierOldDepth = 16;
+constexpr int kBarrierYoungDepth = 10;  // 2047 nodes, 64 KiB
+constexpr long kBarrierTrees = (std::size_t(256) << 20) / (treeNodes(kBarrierYoungDepth) * sizeof(Node));
+constexpr long kBarrierStoreEvery = 16;
+
+__attribute__((noinline)) void runBarrier(benchmark::State& state, void* cold, bool barrier) {
+  if (!barrier) ::setenv("MPS_WRITE_BARRIER", "0", 1);
+  AmcHeap heap(std::size_t(512) << 20, 8 << 10, 1 << 20);
+  if (!barrier) ::unsetenv("MPS_WRITE_BARRIER");
+  static Node* old[kBarrierOldTrees];
+  mps_root_t root;
+  mps_res_t res = mps_root_create_table(&root, heap.arena, mps_rank_exact(), 0,
+                                        reinterpret_cast<mps_addr_t*>(old), kBarrierOldTrees);
+  if (res != MPS_RES_OK) die("mps_root_create_table", res);
+  long stores = long(state.range(0));
+  {
+    ThreadRoot thread(heap.arena, cold);
+    AmsAlloc alloc{heap.ap};
+    for (Node*& t : old)
+      t = makeTree(alloc, kBarrierOldDepth);
+    mps_arena_collect(heap.arena);  // promotes them out of the nursery
+    mps_arena_release(heap.arena);
+    (void)heap.takePauses();
+    std::uint64_t rng = 0x9E3779B97F4A7C15ull;
+    for (auto _ : state) {
+      for (long k = 0; k < kBarrierTrees; ++k) {
+        benchmark::DoNotOptimize(makeTree(alloc, kBarrierYoungDepth));
+        if (k % kBarrierStoreEvery != 0) continue;
+        for (long n = 0; n < stores; ++n) {
+          // Down a random path of a random older tree to a leaf.
+          rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+          Node* leaf = old[(rng >> 33) % kBarrierOldTrees];
+          for (int d = 0; d < kBarrierOldDepth; ++d)
+            leaf = ((rng >> d) & 1) != 0 ? leaf->right : leaf->left;
+          leaf->left = alloc.node(nullptr, nullptr);
+        }
+      }
+    }
+    AmcHeap::Pauses pauses = heap.takePauses();
+    pauseCounters(state, "nursery_pause", pauses.nursery);
+    state.counters["collections"] = double(pauses.nursery.size() + pauses.older.size());
+    state.counters["older_collections"] = double(pauses.older.size());
+    state.counters["survived_MB"] = heap.liveBytes / 1e6;
+    mps_arena_park(heap.arena);
+  }
+  mps_root_destroy(root);
+}
+
+void barrierOn(benchmark::State& state) {
+  void* cold = &cold;
+  runBarrier(state, cold, true);
+}
+
+void barrierOff(benchmark::State& state) {
+  void* cold = &cold;
+  runBarrier(state, cold, false);
+}
+
+// ---------------------------------------------------------------------------
 // Marking rate. The heap is built once and shared by the worker counts, so
 // every count marks exactly the same objects at the same addresses.
 
@@ -820,6 +891,22 @@ void printSummary() {
         amcFullPauseMs);
   }
 
+  if (figureOf("barrier/on/0") != nullptr || figureOf("barrier/off/0") != nullptr) {
+    std::printf(
+        "\nbarrier: AMC nursery collections (8 MiB) beside a 64 MB older generation; 256 MB\n"
+        "allocated per run, N young nodes stored into older trees every %ld trees\n",
+        kBarrierStoreEvery);
+    std::printf("%-24s %10s %12s %16s\n", "barrier, N", "s/run", "collections",
+                "nursery pause ms");
+    for (const char* name : {"barrier/on/0", "barrier/off/0", "barrier/on/10", "barrier/off/10"}) {
+      const Figure* f = figureOf(name);
+      if (f == nullptr) continue;
+      std::printf("%-24s %10.3f %12.0f %7.2f / %6.2f\n", name + 8, f->seconds,
+                  counterOf(f, "collections"), counterOf(f, "nursery_pause_median_ms"),
+                  counterOf(f, "nursery_pause_max_ms"));
+    }
+  }
+
   std::printf("\nmark: live heap %zu objects, %.1f MB; mps_arena_collect, wall time\n",
               kMarkObjects, double(kMarkBytes) / 1e6);
   std::printf("%-24s %10s %12s %9s  %s\n", "workers", "ms", "Mobjects/s", "MB/s", "target");
@@ -857,6 +944,15 @@ void registerAll() {
       ->Iterations(1)
       ->UseRealTime()
       ->Unit(benchmark::kMillisecond);
+  using Fn = void (*)(benchmark::State&);
+  for (auto [name, f] : {std::pair<const char*, Fn>{"barrier/on", barrierOn},
+                         std::pair<const char*, Fn>{"barrier/off", barrierOff}})
+    benchmark::RegisterBenchmark(name, f)
+        ->Arg(0)
+        ->Arg(10)
+        ->Iterations(1)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
   for (unsigned workers : {1u, 2u})
     benchmark::RegisterBenchmark(("mark/workers:" + std::to_string(workers)).c_str(),
                                  [workers](benchmark::State& state) { mark(state, workers); })
