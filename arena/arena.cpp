@@ -28,6 +28,23 @@ Arena::Arena(const ArenaClass* arenaClass, Shift grainShift)
 
 // Creation ------------------------------------------------------------------
 
+namespace {
+
+// Zones (design brief, "Tracing"): the first chunk is spread over the 64
+// zones, a zone being a stripe of at least size/64 bytes (and at least a
+// grain), so that segments far apart fall in different zones and the zone
+// test of fix stage 1 tells them apart. Rounded up, so that the chunk never
+// spans more than 64 stripes: otherwise its two ends would share zones, and
+// the nursery (allocated from the bottom) would share them with the older
+// generations (from the top).
+Shift zoneShiftFor(Size size, Shift grainShift) {
+  Shift sizeShift = log2(size);
+  if (!isPowerOfTwo(size)) ++sizeShift;
+  return sizeShift > 6 + grainShift ? sizeShift - 6 : grainShift;
+}
+
+}  // namespace
+
 Res Arena::create(Arena** arenaOut, const ArenaClass* arenaClass, const mps_arg_s* args) {
   MPS_AVERT(ArenaClass, arenaClass);
   bool vmClass = arenaClass->virtualMemory;
@@ -55,10 +72,14 @@ Res Arena::create(Arena** arenaOut, const ArenaClass* arenaClass, const mps_arg_
   if (vmClass) {
     size = MPS_ARG_OPTIONAL(args, ARENA_SIZE, size, kDefaultArenaSize);
     if (size < kWordBits * grainSize) size = kWordBits * grainSize;
-    // Whole granules of the chunk map and whole grains, which may be larger.
-    const Size align = grainSize > ChunkMap::kGranule ? grainSize : ChunkMap::kGranule;
+    // Whole granules of the chunk map and whole grains, which may be larger;
+    // and the start of a zone's stripe, so that the chunk's stripes are
+    // whole and its two ends never share a zone (zoneShiftFor).
+    Size align = grainSize > ChunkMap::kGranule ? grainSize : ChunkMap::kGranule;
     if (sizeTooLarge(size, align)) return Res::resource;
     size = alignUp(size, align);
+    Size stripe = Size(1) << zoneShiftFor(size, grainShift);
+    if (stripe > align) align = stripe;
     Res res = vm::reserve(&base, size, align);
     if (res != Res::ok) return res;
     owns = true;
@@ -96,13 +117,7 @@ Res Arena::create(Arena** arenaOut, const ArenaClass* arenaClass, const mps_arg_
   arena->spare_ = spare;
   arena->growthDesired_ = size;
   arena->growthMinimum_ = 0;
-  // Spread the first chunk over the 64 zones: a zone is a stripe of
-  // size/64 bytes (at least a grain), so segments far apart fall in different
-  // zones and the zone test of fix stage 1 can tell them apart.
-  {
-    Shift sizeShift = log2(size);
-    arena->zoneShift_ = sizeShift > 6 + grainShift ? sizeShift - 6 : grainShift;
-  }
+  arena->zoneShift_ = zoneShiftFor(size, grainShift);
   arena->extended_ =
       reinterpret_cast<ChunkCallback>(MPS_ARG_OPTIONAL(args, ARENA_EXTENDED, fun, nullptr));
   arena->contracted_ =

@@ -816,7 +816,9 @@ class SummaryReporter : public benchmark::ConsoleReporter {
       if (run.error_occurred) continue;
       bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
       if (run.run_type == Run::RT_Aggregate && !median) continue;
-      Figure& f = figures[run.run_name.function_name];
+      const auto& name = run.run_name;
+      Figure& f = figures[name.args.empty() ? name.function_name
+                                            : name.function_name + "/" + name.args];
       if (median || !f.fromMedian) {
         f.seconds = run.GetAdjustedRealTime() / benchmark::GetTimeUnitMultiplier(run.time_unit);
         f.counters.clear();

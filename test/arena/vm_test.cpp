@@ -12,6 +12,7 @@
 
 #include "arena/arena.hpp"
 #include "arena/chunk.hpp"
+#include "arena/segment.hpp"
 #include "assertions.hpp"
 #include "core_arena.hpp"
 #include "mpsavm.h"
@@ -45,6 +46,44 @@ TEST(VMArena, DefaultsReserveAddressSpaceAndCommitOnlyTheHeader) {
   Size tableBytes = (256 * MiB / arena->grainSize()) * sizeof(Tract);
   EXPECT_LT(arena->committed(), tableBytes);
   EXPECT_TRUE(isValid(arena.get()));
+}
+
+TEST(VMArena, TheFirstChunksEndsNeverShareAZone) {
+  // The nursery is allocated from the bottom and older generations from
+  // the top: if the two ends of the chunk shared a zone, a nursery
+  // collection's white set would meet every older segment's summary.
+  for (Size size : {Size(64) * MiB, Size(100) * MiB, Size(256) * MiB, Size(300) * MiB}) {
+    ArenaGuard arena(makeVMArena(Args().size(MPS_KEY_ARENA_SIZE, size)));
+    ASSERT_NE(arena.get(), nullptr);
+    Addr low, high;
+    ASSERT_EQ(arena->allocGrains(&low, arena->grainSize(), nullptr), Res::ok);
+    ASSERT_EQ(arena->allocGrains(&high, arena->grainSize(), nullptr, true), Res::ok);
+    Shift zs = arena->zoneShift();
+    EXPECT_NE(zoneOf(low, zs), zoneOf(high, zs)) << size / MiB << " MiB";
+    // At most 64 stripes from one end to the other, whole ones.
+    EXPECT_LT((wordOf(high) >> zs) - (wordOf(low) >> zs), 64u) << size / MiB << " MiB";
+    arena->freeGrains(low, arena->grainSize());
+    arena->freeGrains(high, arena->grainSize());
+  }
+}
+
+TEST(VMArena, AllocationAvoidsZonesWhileThereIsRoomElsewhere) {
+  ArenaGuard arena(makeVMArena(Args().size(MPS_KEY_ARENA_SIZE, 64 * MiB)));
+  ASSERT_NE(arena.get(), nullptr);
+  Shift zs = arena->zoneShift();
+  Addr first;
+  ASSERT_EQ(arena->allocGrains(&first, arena->grainSize(), nullptr), Res::ok);
+  RefSet avoid = refSetOfAddr(first, zs);
+  Addr p;
+  ASSERT_EQ(arena->allocGrains(&p, arena->grainSize(), nullptr, false, avoid), Res::ok);
+  EXPECT_EQ(refSetOfAddr(p, zs) & avoid, 0u) << "the lowest room outside the zone";
+  EXPECT_GT(p, first);
+  // Every zone avoided: any room will do.
+  Addr q;
+  ASSERT_EQ(arena->allocGrains(&q, arena->grainSize(), nullptr, false, kRefSetUniv), Res::ok);
+  arena->freeGrains(first, arena->grainSize());
+  arena->freeGrains(p, arena->grainSize());
+  arena->freeGrains(q, arena->grainSize());
 }
 
 TEST(VMArena, KeywordArgumentsAreHonoured) {
