@@ -141,18 +141,6 @@ class Segment {
   unsigned shieldDepth = 0;
   unsigned shieldMode = 0;
   unsigned protMode = 0;
-  // The barrier's backoff for segments written again and again
-  // (design/shield.md .shield.backoff): set by the fault handler; the number
-  // of consecutive collections after which the segment faulted again; and
-  // how many more collections it stays unprotected.
-  bool barrierFaulted = false;
-  unsigned char barrierStreak = 0;
-  unsigned char barrierBackoff = 0;
-  // An emptied segment reused for new objects starts with no history.
-  void forgetBarrierHistory() {
-    barrierFaulted = false;
-    barrierStreak = barrierBackoff = 0;
-  }
   Ring<Segment> poolRing{this};
 };
 

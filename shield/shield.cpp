@@ -93,24 +93,6 @@ void Shield::dropBarrier(Segment* seg, bool faulted) {
   // faulting on the same segment may have cleared it and not yet called
   // mprotect, and this thread's write must succeed when it is restarted.
   if (wasProtected || faulted) vm::protect(seg->base, seg->size(), vm::Access::readWrite);
-  if (faulted) std::atomic_ref<bool>(seg->barrierFaulted).store(true, std::memory_order_relaxed);
-}
-
-bool Shield::worthProtecting(Segment* seg) {
-  if (seg->barrierFaulted) {
-    // Written since it was last protected: the mutator may well write it
-    // again. Leave it unprotected for 1, 3, 7, then 15 collections (it is
-    // scanned by each: cheaper, for 64 KiB, than a fault and two
-    // protection changes), longer the more often this happens in a row.
-    seg->barrierFaulted = false;
-    if (seg->barrierStreak < kMaxBackoffShift) ++seg->barrierStreak;
-    seg->barrierBackoff = static_cast<unsigned char>((1u << seg->barrierStreak) - 1);
-  } else if (seg->protMode != kShieldNone) {
-    seg->barrierStreak = 0;  // protected a whole cycle without a write
-  }
-  if (seg->barrierBackoff == 0) return true;
-  --seg->barrierBackoff;
-  return false;
 }
 
 Size Shield::faultCount() {

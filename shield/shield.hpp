@@ -116,13 +116,6 @@ class Shield {
   // tests).
   static Size faultCount();
 
-  // At the end of a trace, for a segment whose summary allows protection:
-  // whether to protect it now, or leave it out of the barrier for this
-  // cycle because it was written repeatedly (.shield.backoff). World
-  // stopped.
-  static bool worthProtecting(Segment* seg);
-  static constexpr unsigned kMaxBackoffShift = 4;
-
  private:
   friend class ProtectionBatch;
   static void sync(Segment* seg, unsigned mode);

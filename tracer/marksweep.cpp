@@ -359,7 +359,6 @@ MarkSweepSegment* MarkSweepPool::takeCached(RankSet rankSet) {
   seg->gen = gen_;
   seg->summary = kRefSetUniv;
   seg->summaryTraced = false;
-  seg->forgetBarrierHistory();
   seg->white = 0;
   seg->grey = 0;
   seg->searchFrom_ = 0;

@@ -197,12 +197,6 @@ void Trace::settleSegments(bool ok) {
       if (seg->buffer != nullptr) seg->summary = kRefSetUniv;
       bool protect = barrier && seg->buffer == nullptr && seg->rankSet != kRankSetEmpty &&
                      !rankSetHas(seg->rankSet, Rank::ambig) && seg->summary != kRefSetUniv;
-      // A segment the mutator keeps writing stays out of the barrier for a
-      // while: unprotected, so its summary must be universal.
-      if (protect && !Shield::worthProtecting(seg)) {
-        protect = false;
-        seg->summary = kRefSetUniv;
-      }
       Shield::setMode(seg, protect ? kShieldWrite : kShieldNone, &batch);
       if (seg->shieldDepth > 0) Shield::cover(seg, &batch);
       MPS_AVER(seg->shieldDepth == 0 && "a trace covers every segment it exposed");

@@ -418,7 +418,6 @@ Res AMCPool::newSegment(AMCSegment** segOut, Size size, Generation* gen) {
     std::memset(seg->states_, AMCSegment::kNone, grains);
     seg->summary = kRefSetUniv;
     seg->summaryTraced = false;
-    seg->forgetBarrierHistory();
     seg->white = seg->grey = 0;
     seg->large_ = seg->toSpace_ = false;
     seg->gen = gen;

@@ -146,51 +146,11 @@ TEST_F(BarrierTest, AWriteToAnOlderObjectIsSeenByTheNextNurseryCollection) {
   EXPECT_EQ(tagOf(moved), kObjectTag);
   EXPECT_EQ(moved->id, 77u);
   EXPECT_EQ(generationOf(arena, moved), 1);
-  // Just written, the segment sits out one collection (.shield.backoff):
-  // unprotected, universal summary, scanned by the next nursery collection.
-  EXPECT_EQ(seg->protMode, unsigned(core::kShieldNone));
-  EXPECT_EQ(seg->summary, core::kRefSetUniv);
-  ASSERT_EQ(collectGenerations(arena, chain, 0), MPS_RES_OK);
-  // Not written since: protected again, with a summary that now includes
-  // where the young object went.
+  // Scanned again, the segment is protected again with a summary that now
+  // includes where the young object went.
   EXPECT_EQ(seg->protMode, unsigned(core::kShieldWrite));
   core::Shift zs = reinterpret_cast<core::Arena*>(arena)->zoneShift();
   EXPECT_NE(seg->summary & core::refSetOfAddr(moved, zs), 0u);
-  EXPECT_EQ(old->refs[1], static_cast<void*>(moved));
-}
-
-TEST_F(BarrierTest, ASegmentWrittenEveryCycleStaysOutOfTheBarrierLongerEachTime) {
-  make();
-  makeOldLists(1, 2000);
-  auto* old = static_cast<Object*>(roots[0]);
-  core::Segment* seg = segmentOf(old);
-  ASSERT_EQ(seg->protMode, unsigned(core::kShieldWrite));
-  // Written while protected, then left alone: out for 1 collection, then 3,
-  // then 7 (each streak of faults doubles the wait), every store kept.
-  core::Size faults = core::Shield::faultCount();
-  for (unsigned streak = 1; streak <= 3; ++streak) {
-    ASSERT_EQ(seg->protMode, unsigned(core::kShieldWrite)) << "streak " << streak;
-    Object* young = allocObject(ap, 100 + streak, 0);
-    ASSERT_NE(young, nullptr);
-    old->refs[1] = young;
-    EXPECT_EQ(core::Shield::faultCount(), ++faults);
-    unsigned out = (1u << streak) - 1;
-    for (unsigned k = 0; k < out; ++k) {
-      ASSERT_EQ(collectGenerations(arena, chain, 0), MPS_RES_OK);
-      EXPECT_EQ(seg->protMode, unsigned(core::kShieldNone)) << "streak " << streak << ", " << k;
-      EXPECT_EQ(seg->summary, core::kRefSetUniv);
-    }
-    ASSERT_EQ(collectGenerations(arena, chain, 0), MPS_RES_OK);
-    EXPECT_EQ(static_cast<Object*>(old->refs[1])->id, 100 + streak);
-  }
-  // Protected for a whole cycle without a write: the streak starts over.
-  EXPECT_EQ(seg->protMode, unsigned(core::kShieldWrite));
-  ASSERT_EQ(collectGenerations(arena, chain, 0), MPS_RES_OK);
-  old->refs[1] = nullptr;
-  ASSERT_EQ(collectGenerations(arena, chain, 0), MPS_RES_OK);
-  EXPECT_EQ(seg->protMode, unsigned(core::kShieldNone)) << "out for one collection only";
-  ASSERT_EQ(collectGenerations(arena, chain, 0), MPS_RES_OK);
-  EXPECT_EQ(seg->protMode, unsigned(core::kShieldWrite));
 }
 
 TEST_F(BarrierTest, ManyWritesFromSeveralWorkersKeepTheGraph) {
@@ -292,7 +252,7 @@ TEST_F(BarrierTest, ReadOnlyWalksKeepTheProtectionAndPoolWalkDropsIt) {
   EXPECT_EQ(tagOf(y), kObjectTag);
   EXPECT_EQ(y->id, 4242u);
   // Out of the barrier since the walk: protected again after the collection
-  // that scanned it (the walk was no fault, so no backoff).
+  // that scanned it.
   EXPECT_EQ(seg->protMode, unsigned(core::kShieldWrite)) << "scanned again, protected again";
 }
 
