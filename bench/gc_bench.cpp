@@ -620,7 +620,8 @@ void gcbenchMalloc(benchmark::State& state) {
 constexpr int kBarrierOldTrees = 16;
 constexpr int kBarrierOldDepth = 16;
 constexpr int kBarrierYoungDepth = 10;  // 2047 nodes, 64 KiB
-constexpr long kBarrierTrees = (std::size_t(256) << 20) / (treeNodes(kBarrierYoungDepth) * sizeof(Node));
+constexpr long kBarrierTrees =
+    (std::size_t(256) << 20) / (treeNodes(kBarrierYoungDepth) * sizeof(Node));
 constexpr long kBarrierStoreEvery = 16;
 
 __attribute__((noinline)) void runBarrier(benchmark::State& state, void* cold, bool barrier) {
@@ -817,8 +818,8 @@ class SummaryReporter : public benchmark::ConsoleReporter {
       bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
       if (run.run_type == Run::RT_Aggregate && !median) continue;
       const auto& name = run.run_name;
-      Figure& f = figures[name.args.empty() ? name.function_name
-                                            : name.function_name + "/" + name.args];
+      Figure& f =
+          figures[name.args.empty() ? name.function_name : name.function_name + "/" + name.args];
       if (median || !f.fromMedian) {
         f.seconds = run.GetAdjustedRealTime() / benchmark::GetTimeUnitMultiplier(run.time_unit);
         f.counters.clear();
@@ -898,8 +899,7 @@ void printSummary() {
         "\nbarrier: AMC nursery collections (8 MiB) beside a 64 MB older generation; 256 MB\n"
         "allocated per run, N young nodes stored into older trees every %ld trees\n",
         kBarrierStoreEvery);
-    std::printf("%-24s %10s %12s %16s\n", "barrier, N", "s/run", "collections",
-                "nursery pause ms");
+    std::printf("%-24s %10s %12s %16s\n", "barrier, N", "s/run", "collections", "nursery pause ms");
     for (const char* name : {"barrier/on/0", "barrier/off/0", "barrier/on/10", "barrier/off/10"}) {
       const Figure* f = figureOf(name);
       if (f == nullptr) continue;
@@ -949,12 +949,8 @@ void registerAll() {
   using Fn = void (*)(benchmark::State&);
   for (auto [name, f] : {std::pair<const char*, Fn>{"barrier/on", barrierOn},
                          std::pair<const char*, Fn>{"barrier/off", barrierOff}})
-    benchmark::RegisterBenchmark(name, f)
-        ->Arg(0)
-        ->Arg(10)
-        ->Iterations(1)
-        ->UseRealTime()
-        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(name, f)->Arg(0)->Arg(10)->Iterations(1)->UseRealTime()->Unit(
+        benchmark::kMillisecond);
   for (unsigned workers : {1u, 2u})
     benchmark::RegisterBenchmark(("mark/workers:" + std::to_string(workers)).c_str(),
                                  [workers](benchmark::State& state) { mark(state, workers); })

@@ -15,6 +15,40 @@
 namespace mps::test {
 namespace {
 
+// An AMC pool of moving-format objects on a two-generation chain, and an
+// exact root over `heads`, in a parked arena with two marking workers.
+struct ThreadHeap {
+  mps_arena_t arena = nullptr;
+  mps_fmt_t fmt = nullptr;
+  mps_chain_t chain = nullptr;
+  mps_pool_t pool = nullptr;
+  mps_root_t root = nullptr;
+
+  void create(size_t nurseryKiB, size_t olderKiB, mps_addr_t* heads, size_t count) {
+    ASSERT_EQ(makeParkedArena(&arena, 2), MPS_RES_OK);
+    ASSERT_EQ(makeMovingFormat(&fmt, arena), MPS_RES_OK);
+    mps_gen_param_s gens[2] = {{nurseryKiB, 0.8}, {olderKiB, 0.5}};
+    ASSERT_EQ(mps_chain_create(&chain, arena, 2, gens), MPS_RES_OK);
+    MPS_ARGS_BEGIN(args) {
+      MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
+      MPS_ARGS_ADD(args, MPS_KEY_CHAIN, chain);
+      ASSERT_EQ(mps_pool_create_k(&pool, arena, mps_class_amc(), args), MPS_RES_OK);
+    }
+    MPS_ARGS_END(args);
+    for (size_t i = 0; i < count; ++i)
+      heads[i] = nullptr;
+    ASSERT_EQ(mps_root_create_table(&root, arena, mps_rank_exact(), 0, heads, count), MPS_RES_OK);
+  }
+  void destroy() {
+    mps_arena_park(arena);
+    mps_root_destroy(root);
+    mps_pool_destroy(pool);
+    mps_chain_destroy(chain);
+    mps_fmt_destroy(fmt);
+    mps_arena_destroy(arena);
+  }
+};
+
 constexpr int kThreads = 3;
 constexpr mps_word_t kObjects = 4000;
 
@@ -74,28 +108,11 @@ void mutator(Shared* s, int t) {
 
 TEST(AmcThreads, MutatorsAllocateWhileAnotherThreadCollects) {
   static Shared s;
-  MPS_ARGS_BEGIN(args) {
-    MPS_ARGS_ADD(args, MPS_KEY_ARENA_SIZE, size_t(64) << 20);
-    MPS_ARGS_ADD(args, MPS_KEY_ARENA_GC_WORKERS, 2u);
-    ASSERT_EQ(mps_arena_create_k(&s.arena, mps_arena_class_vm(), args), MPS_RES_OK);
-  }
-  MPS_ARGS_END(args);
-  mps_fmt_t fmt;
-  ASSERT_EQ(makeMovingFormat(&fmt, s.arena), MPS_RES_OK);
-  mps_gen_param_s gens[2] = {{128, 0.8}, {512, 0.5}};
-  mps_chain_t chain;
-  ASSERT_EQ(mps_chain_create(&chain, s.arena, 2, gens), MPS_RES_OK);
-  MPS_ARGS_BEGIN(args) {
-    MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
-    MPS_ARGS_ADD(args, MPS_KEY_CHAIN, chain);
-    ASSERT_EQ(mps_pool_create_k(&s.pool, s.arena, mps_class_amc(), args), MPS_RES_OK);
-  }
-  MPS_ARGS_END(args);
-  for (auto& h : s.heads)
-    h = nullptr;
-  mps_root_t root;
-  ASSERT_EQ(mps_root_create_table(&root, s.arena, mps_rank_exact(), 0, s.heads, kThreads),
-            MPS_RES_OK);
+  ThreadHeap heap;
+  ASSERT_NO_FATAL_FAILURE(heap.create(128, 512, s.heads, kThreads));
+  s.arena = heap.arena;
+  s.pool = heap.pool;
+  mps_arena_release(s.arena);
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t)
     threads.emplace_back(mutator, &s, t);
@@ -114,12 +131,7 @@ TEST(AmcThreads, MutatorsAllocateWhileAnotherThreadCollects) {
   for (int t = 0; t < kThreads; ++t)
     checkList(&s, t, kObjects);
   EXPECT_FALSE(s.failed.load());
-  mps_arena_release(s.arena);
-  mps_root_destroy(root);
-  mps_pool_destroy(s.pool);
-  mps_chain_destroy(chain);
-  mps_fmt_destroy(fmt);
-  mps_arena_destroy(s.arena);
+  heap.destroy();
 }
 
 // The write barrier with several mutators: each thread hangs young objects
@@ -210,23 +222,11 @@ void storer(StoreShared* s, int t) {
 
 TEST(AmcThreads, StoresIntoOlderObjectsFromSeveralThreadsAreAllSeen) {
   static StoreShared s;
-  ASSERT_EQ(makeParkedArena(&s.arena, 2), MPS_RES_OK);
-  mps_fmt_t fmt;
-  ASSERT_EQ(makeMovingFormat(&fmt, s.arena), MPS_RES_OK);
-  mps_gen_param_s gens[2] = {{256, 0.8}, {8192, 0.5}};
-  mps_chain_t chain;
-  ASSERT_EQ(mps_chain_create(&chain, s.arena, 2, gens), MPS_RES_OK);
-  MPS_ARGS_BEGIN(args) {
-    MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
-    MPS_ARGS_ADD(args, MPS_KEY_CHAIN, chain);
-    ASSERT_EQ(mps_pool_create_k(&s.pool, s.arena, mps_class_amc(), args), MPS_RES_OK);
-  }
-  MPS_ARGS_END(args);
-  for (auto& h : s.heads)
-    h = nullptr;
-  mps_root_t root;
-  ASSERT_EQ(mps_root_create_table(&root, s.arena, mps_rank_exact(), 0, s.heads, kStoreThreads),
-            MPS_RES_OK);
+  ThreadHeap heap;
+  ASSERT_NO_FATAL_FAILURE(heap.create(256, 8192, s.heads, kStoreThreads));
+  s.arena = heap.arena;
+  s.pool = heap.pool;
+  mps_chain_t chain = heap.chain;
   core::Size faultsBefore = core::Shield::faultCount();
   std::vector<std::thread> threads;
   for (int t = 0; t < kStoreThreads; ++t)
@@ -251,11 +251,7 @@ TEST(AmcThreads, StoresIntoOlderObjectsFromSeveralThreadsAreAllSeen) {
   ASSERT_EQ(collectGenerations(s.arena, chain, 0), MPS_RES_OK);
   for (int t = 0; t < kStoreThreads; ++t)
     EXPECT_TRUE(checkStores(&s, t)) << "thread " << t;
-  mps_root_destroy(root);
-  mps_pool_destroy(s.pool);
-  mps_chain_destroy(chain);
-  mps_fmt_destroy(fmt);
-  mps_arena_destroy(s.arena);
+  heap.destroy();
 }
 
 }  // namespace
