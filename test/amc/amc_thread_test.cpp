@@ -15,6 +15,33 @@
 namespace mps::test {
 namespace {
 
+// The calling thread as a mutator: registered, its stack (from `cold`) an
+// ambiguous root, with an allocation point on `pool`; undone at the end of
+// the scope.
+class Mutator {
+ public:
+  Mutator(mps_arena_t arena, mps_pool_t pool, void* cold) {
+    ok_ = mps_thread_reg(&thread_, arena) == MPS_RES_OK;
+    ok_ = ok_ && mps_root_create_thread(&root_, arena, thread_, cold) == MPS_RES_OK;
+    ok_ = ok_ && mps_ap_create_k(&ap, pool, mps_args_none) == MPS_RES_OK;
+  }
+  ~Mutator() {
+    if (ap != nullptr) mps_ap_destroy(ap);
+    if (root_ != nullptr) mps_root_destroy(root_);
+    if (thread_ != nullptr) mps_thread_dereg(thread_);
+  }
+  Mutator(const Mutator&) = delete;
+  Mutator& operator=(const Mutator&) = delete;
+  bool ok() const { return ok_; }
+
+  mps_ap_t ap = nullptr;
+
+ private:
+  bool ok_ = false;
+  mps_thr_t thread_ = nullptr;
+  mps_root_t root_ = nullptr;
+};
+
 // An AMC pool of moving-format objects on a two-generation chain, and an
 // exact root over `heads`, in a parked arena with two marking workers.
 struct ThreadHeap {
@@ -72,16 +99,12 @@ void checkList(Shared* s, int t, mps_word_t n) {
   if (o != nullptr) s->failed = true;
 }
 
-void mutator(Shared* s, int t) {
-  mps_thr_t thread;
-  mps_root_t stackRoot;
-  mps_ap_t ap;
-  void* cold = __builtin_frame_address(0);
-  if (mps_thread_reg(&thread, s->arena) != MPS_RES_OK ||
-      mps_root_create_thread(&stackRoot, s->arena, thread, cold) != MPS_RES_OK ||
-      mps_ap_create_k(&ap, s->pool, mps_args_none) != MPS_RES_OK) {
+// The body of mutator(): the thread stays registered until it returns.
+void mutate(Shared* s, int t) {
+  Mutator m(s->arena, s->pool, __builtin_frame_address(0));
+  mps_ap_t ap = m.ap;
+  if (!m.ok()) {
     s->failed = true;
-    s->done++;
     return;
   }
   for (mps_word_t id = 1; id <= kObjects && !s->failed; ++id) {
@@ -100,10 +123,11 @@ void mutator(Shared* s, int t) {
     s->heads[t] = p;
     if (id % 500 == 0) checkList(s, t, id);
   }
-  mps_ap_destroy(ap);
-  mps_root_destroy(stackRoot);
-  mps_thread_dereg(thread);
-  s->done++;
+}
+
+void mutator(Shared* s, int t) {
+  mutate(s, t);
+  s->done++;  // deregistered by now: the test may destroy the pool
 }
 
 TEST(AmcThreads, MutatorsAllocateWhileAnotherThreadCollects) {
@@ -173,17 +197,13 @@ bool checkStores(StoreShared* s, int t) {
   return true;
 }
 
-void storer(StoreShared* s, int t) {
-  mps_thr_t thread;
-  mps_root_t stackRoot;
-  mps_ap_t ap;
-  void* cold = __builtin_frame_address(0);
-  if (mps_thread_reg(&thread, s->arena) != MPS_RES_OK ||
-      mps_root_create_thread(&stackRoot, s->arena, thread, cold) != MPS_RES_OK ||
-      mps_ap_create_k(&ap, s->pool, mps_args_none) != MPS_RES_OK) {
+// The body of storer(): the thread stays registered until it returns.
+void store(StoreShared* s, int t) {
+  Mutator m(s->arena, s->pool, __builtin_frame_address(0));
+  mps_ap_t ap = m.ap;
+  if (!m.ok()) {
     s->failed = true;
     s->ready++;
-    s->done++;
     return;
   }
   for (size_t i = 0; i < kOldLength && !s->failed; ++i) {
@@ -214,9 +234,10 @@ void storer(StoreShared* s, int t) {
     s->expected[t][n] = id;
     if (k % 1000 == 0 && !checkStores(s, t)) s->failed = true;
   }
-  mps_ap_destroy(ap);
-  mps_root_destroy(stackRoot);
-  mps_thread_dereg(thread);
+}
+
+void storer(StoreShared* s, int t) {
+  store(s, t);
   s->done++;
 }
 
