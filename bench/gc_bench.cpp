@@ -73,6 +73,22 @@ mps_arena_t createArena(std::size_t bytes) {
   return arena;
 }
 
+// A pool of `poolClass` with format `fmt` on `chain`, and an allocation
+// point on it, or the benchmark dies.
+void createPoolAndAp(mps_pool_t* poolOut, mps_ap_t* apOut, mps_arena_t arena,
+                     mps_pool_class_t poolClass, mps_fmt_t fmt, mps_chain_t chain) {
+  mps_res_t res;
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
+    MPS_ARGS_ADD(args, MPS_KEY_CHAIN, chain);
+    res = mps_pool_create_k(poolOut, arena, poolClass, args);
+  }
+  MPS_ARGS_END(args);
+  if (res != MPS_RES_OK) die("mps_pool_create_k", res);
+  res = mps_ap_create_k(apOut, *poolOut, mps_args_none);
+  if (res != MPS_RES_OK) die("mps_ap_create_k", res);
+}
+
 // The AMS format: every object in the pool is a Node. The scan method fixes
 // the two references; AMS never moves objects, so a fixed reference only
 // needs writing back if the collector changed it.
@@ -118,15 +134,7 @@ class AmsHeap {
     mps_gen_param_s gen = {nurseryKiB, 0.85};
     res = mps_chain_create(&chain_, arena, 1, &gen);
     if (res != MPS_RES_OK) die("mps_chain_create", res);
-    MPS_ARGS_BEGIN(args) {
-      MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt_);
-      MPS_ARGS_ADD(args, MPS_KEY_CHAIN, chain_);
-      res = mps_pool_create_k(&pool_, arena, mps_class_ams(), args);
-    }
-    MPS_ARGS_END(args);
-    if (res != MPS_RES_OK) die("mps_pool_create_k(ams)", res);
-    res = mps_ap_create_k(&ap, pool_, mps_args_none);
-    if (res != MPS_RES_OK) die("mps_ap_create_k", res);
+    createPoolAndAp(&pool_, &ap, arena, mps_class_ams(), fmt_, chain_);
   }
   ~AmsHeap() {
     mps_arena_park(arena);
@@ -232,15 +240,7 @@ class AmcHeap {
     }
     res = mps_chain_create(&chain_, arena, count, gens);
     if (res != MPS_RES_OK) die("mps_chain_create", res);
-    MPS_ARGS_BEGIN(args) {
-      MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt_);
-      MPS_ARGS_ADD(args, MPS_KEY_CHAIN, chain_);
-      res = mps_pool_create_k(&pool_, arena, mps_class_amc(), args);
-    }
-    MPS_ARGS_END(args);
-    if (res != MPS_RES_OK) die("mps_pool_create_k(amc)", res);
-    res = mps_ap_create_k(&ap, pool_, mps_args_none);
-    if (res != MPS_RES_OK) die("mps_ap_create_k", res);
+    createPoolAndAp(&pool_, &ap, arena, mps_class_amc(), fmt_, chain_);
     mps_message_type_enable(arena, mps_message_type_gc_start());
     mps_message_type_enable(arena, mps_message_type_gc());
   }

@@ -391,12 +391,10 @@ void MarkSweepPool::segmentEmptied(MarkSweepSegment* seg) {
 
 Size MarkSweepPool::releaseCached() {
   Size released = 0;
-  while (Segment* s = cache_.first()) {
-    auto* seg = static_cast<MarkSweepSegment*>(s);
-    seg->poolRing.remove();
+  while (Segment* seg = cache_.first()) {
     cachedBytes_ -= seg->size();
     released += seg->size();
-    freeSegment(seg);
+    freeSegment(static_cast<MarkSweepSegment*>(seg));  // takes it off the cache's ring
   }
   return released;
 }

@@ -492,14 +492,10 @@ void AMCPool::segmentEmptied(AMCSegment* seg) {
 Size AMCPool::releaseCached() {
   Size released = 0;
   for (Ring<Segment>& cache : cache_)
-    while (Segment* s = cache.first()) {
-      auto* seg = static_cast<AMCSegment*>(s);
-      seg->poolRing.remove();
+    while (Segment* seg = cache.first()) {
       cachedBytes_ -= seg->size();
       released += seg->size();
-      // freeSegment removes it from the pool's ring: put it back there first.
-      addSegment(seg);
-      freeSegment(seg);
+      freeSegment(static_cast<AMCSegment*>(seg));  // takes it off the cache's ring
     }
   return released;
 }
@@ -662,16 +658,6 @@ Addr AMCPool::copy(Worker* worker, AMCSegment* from, Addr ref, AMCSegment** toSe
 }
 
 void AMCPool::traceEnd(Trace* trace, bool abandoned) {
-  // Empty segments beyond the cache's limit go back to the arena.
-  for (Ring<Segment>& cache : cache_) {
-    while (cachedBytes_ > cacheLimit() && !cache.isSingle()) {
-      auto* seg = static_cast<AMCSegment*>(cache.first());
-      seg->poolRing.remove();
-      cachedBytes_ -= seg->size();
-      addSegment(seg);  // freeSegment takes it off the pool's ring
-      freeSegment(seg);
-    }
-  }
   Size copied = 0;
   for (Size i = 0; i < toSpace_.size(); ++i) {
     ToSpace& ts = toSpace_[i];

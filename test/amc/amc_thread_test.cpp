@@ -9,38 +9,12 @@
 #include <vector>
 
 #include "amc_support.hpp"
+#include "mutator.hpp"
 #include "seed.hpp"
 #include "shield/shield.hpp"
 
 namespace mps::test {
 namespace {
-
-// The calling thread as a mutator: registered, its stack (from `cold`) an
-// ambiguous root, with an allocation point on `pool`; undone at the end of
-// the scope.
-class Mutator {
- public:
-  Mutator(mps_arena_t arena, mps_pool_t pool, void* cold) {
-    ok_ = mps_thread_reg(&thread_, arena) == MPS_RES_OK;
-    ok_ = ok_ && mps_root_create_thread(&root_, arena, thread_, cold) == MPS_RES_OK;
-    ok_ = ok_ && mps_ap_create_k(&ap, pool, mps_args_none) == MPS_RES_OK;
-  }
-  ~Mutator() {
-    if (ap != nullptr) mps_ap_destroy(ap);
-    if (root_ != nullptr) mps_root_destroy(root_);
-    if (thread_ != nullptr) mps_thread_dereg(thread_);
-  }
-  Mutator(const Mutator&) = delete;
-  Mutator& operator=(const Mutator&) = delete;
-  bool ok() const { return ok_; }
-
-  mps_ap_t ap = nullptr;
-
- private:
-  bool ok_ = false;
-  mps_thr_t thread_ = nullptr;
-  mps_root_t root_ = nullptr;
-};
 
 // An AMC pool of moving-format objects on a two-generation chain, and an
 // exact root over `heads`, in a parked arena with two marking workers.

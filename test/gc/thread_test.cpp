@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "mutator.hpp"
 #include "object_format.hpp"
 #include "seed.hpp"
 
@@ -228,13 +229,9 @@ TEST(GcThreads, ALocalOfAnotherSuspendedThreadKeepsItsObjects) {
       std::this_thread::yield();
   };
   std::thread b([&] {
-    void* cold = __builtin_frame_address(0);
-    mps_thr_t thread;
-    mps_root_t root;
-    mps_ap_t ap;
-    ASSERT_EQ(mps_thread_reg(&thread, heap.arena), MPS_RES_OK);
-    ASSERT_EQ(mps_root_create_thread(&root, heap.arena, thread, cold), MPS_RES_OK);
-    ASSERT_EQ(mps_ap_create_k(&ap, heap.pool, mps_args_none), MPS_RES_OK);
+    Mutator m(heap.arena, heap.pool, __builtin_frame_address(0));
+    ASSERT_TRUE(m.ok());
+    mps_ap_t ap = m.ap;
     Object* volatile head = makeList(ap, 100, 30);
     makeGarbage(ap, 500);
     scrubStack();
@@ -247,9 +244,6 @@ TEST(GcThreads, ALocalOfAnotherSuspendedThreadKeepsItsObjects) {
     mps_arena_release(heap.arena);
     phase = 4;
     waitFor(5);
-    mps_ap_destroy(ap);
-    mps_root_destroy(root);
-    mps_thread_dereg(thread);
   });
   void* cold = __builtin_frame_address(0);
   mps_thr_t thread;
@@ -315,13 +309,9 @@ TEST(GcThreads, AnObjectHeldOnlyInAnotherThreadsRegisterSurvives) {
   std::atomic<char> ready{0};
   std::atomic<mps_word_t> result{0};
   std::thread b([&] {
-    void* cold = __builtin_frame_address(0);
-    mps_thr_t thread;
-    mps_root_t root;
-    mps_ap_t ap;
-    ASSERT_EQ(mps_thread_reg(&thread, heap.arena), MPS_RES_OK);
-    ASSERT_EQ(mps_root_create_thread(&root, heap.arena, thread, cold), MPS_RES_OK);
-    ASSERT_EQ(mps_ap_create_k(&ap, heap.pool, mps_args_none), MPS_RES_OK);
+    Mutator m(heap.arena, heap.pool, __builtin_frame_address(0));
+    ASSERT_TRUE(m.ok());
+    mps_ap_t ap = m.ap;
     mps_word_t scrambled = allocScrambled(ap, 1);
     (void)allocScrambled(ap, 2);  // the control: held nowhere
     makeGarbage(ap, 100);
@@ -349,9 +339,6 @@ TEST(GcThreads, AnObjectHeldOnlyInAnotherThreadsRegisterSurvives) {
           "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
           "xmm13", "xmm14", "xmm15", "memory", "cc");
     result = out;
-    mps_ap_destroy(ap);
-    mps_root_destroy(root);
-    mps_thread_dereg(thread);
   });
   while (ready.load() == 0)
     std::this_thread::yield();
