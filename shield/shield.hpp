@@ -76,16 +76,9 @@ class Shield {
     MPS_AVER(seg->shieldDepth > 0 && "shield: every cover matches an expose");
     if (--seg->shieldDepth == 0 && seg->protMode != seg->shieldMode) sync(seg, seg->shieldMode);
   }
-  // Sets the protection the segment wants while the mutator runs; applied
-  // now if the segment is not exposed, else when it is covered.
-  static void setMode(Segment* seg, unsigned mode) {
-    seg->shieldMode = mode;
-    if (seg->shieldDepth == 0 && seg->protMode != mode) sync(seg, mode);
-  }
-  static bool isExposed(const Segment* seg) { return seg->shieldDepth > 0; }
 
-  // The same three, with the protection change left to `batch` (nothing
-  // may touch the segment's memory until the batch is applied).
+  // The same two, with the protection change left to `batch` (nothing may
+  // touch the segment's memory until the batch is applied).
   static void expose(Segment* seg, ProtectionBatch* batch) {
     if (seg->shieldDepth++ == 0 && seg->protMode != kShieldNone) batch->add(seg);
   }
@@ -93,6 +86,9 @@ class Shield {
     MPS_AVER(seg->shieldDepth > 0 && "shield: every cover matches an expose");
     if (--seg->shieldDepth == 0 && seg->protMode != seg->shieldMode) batch->add(seg);
   }
+  // Sets the protection the segment wants while the mutator runs: changed
+  // when `batch` is applied if the segment is not exposed, else when it is
+  // covered.
   static void setMode(Segment* seg, unsigned mode, ProtectionBatch* batch) {
     seg->shieldMode = mode;
     if (seg->shieldDepth == 0 && seg->protMode != mode) batch->add(seg);

@@ -45,9 +45,8 @@ Trace::~Trace() {
 // Condemn ----------------------------------------------------------------------
 
 Res Trace::condemn(Chain* chain, unsigned top, bool all) {
-  // First expose every segment to condemn, with one protection change per
-  // run of neighbours (whiten may write padding into them).
-  ProtectionBatch batch;
+  // First expose every segment to condemn (whiten may write padding into
+  // them).
   forEachAutoPool(arena_, [&](AutoPool* pool) {
     pool->forEachSegment([&](Segment* seg) {
       Generation* gen = seg->gen;
@@ -56,12 +55,10 @@ Res Trace::condemn(Chain* chain, unsigned top, bool all) {
         notCondemned_ += seg->size();
         return;
       }
-      seg->shieldMode = kShieldNone;  // settleSegments decides anew
-      Shield::expose(seg, &batch);
       condemnedSegs_.push_back(seg);
     });
   });
-  batch.apply();
+  exposeForTrace(condemnedSegs_);
   Res res = Res::ok;
   Size whitened = 0;
   for (Segment* seg : condemnedSegs_) {
@@ -70,13 +67,13 @@ Res Trace::condemn(Chain* chain, unsigned top, bool all) {
     Size before = condemned_;
     res = seg->whiten(this);
     if (res != Res::ok) break;
-    seg->beginTracedSummary();
     if (gen != nullptr) tallyFor(gen)->condemned += condemned_ - before;
     if (rankSetHas(seg->rankSet, Rank::ambig)) condemnsAmbiguous_ = true;
     white_ |= refSetOfRange(seg->base, seg->limit, arena_->zoneShift());
     ++whitened;
   }
-  // Those not whitened stay exposed until settleSegments covers them.
+  // Those not whitened stay exposed until settleSegments covers them (the
+  // trace is abandoned, so they keep no narrowed summary either).
   condemnedSegs_.resize(whitened);
   return res;
 }
@@ -151,11 +148,10 @@ Res Trace::scanAmbiguousSegments(Worker* worker) {
 // Without the barrier (Shield::registerArena refused) no summary is ever
 // narrowed and every segment with references is scanned.
 Res Trace::scanRememberedSet(Worker* worker) {
-  Res res = Res::ok;
-  worker->flushSummary();  // what the roots saw belongs to no segment
+  SegmentList remembered;
   forEachAutoPool(arena_, [&](AutoPool* pool) {
     pool->forEachSegment([&](Segment* seg) {
-      if (res != Res::ok || seg->isWhite(traces()) || seg->rankSet == kRankSetEmpty) return;
+      if (seg->isWhite(traces()) || seg->rankSet == kRankSetEmpty) return;
       if (seg->rankSet == rankSetOf(Rank::ambig)) return;  // scanned with the roots
       // Copied into during the root scans: its every object is grey already.
       if (seg->summaryTraced) return;
@@ -163,23 +159,33 @@ Res Trace::scanRememberedSet(Worker* worker) {
         ++segmentsSkipped_;
         return;
       }
-      exposeForTrace(seg);
-      worker->scanning(seg);
-      res = seg->scan(&worker->ss);
-      ++segmentsScanned_;
+      remembered.push_back(seg);
     });
   });
+  exposeForTrace(remembered);
+  Res res = Res::ok;
+  worker->flushSummary();  // what the roots saw belongs to no segment
+  for (Segment* seg : remembered) {
+    worker->scanning(seg);
+    res = seg->scan(&worker->ss);
+    if (res != Res::ok) break;
+    ++segmentsScanned_;
+  }
   worker->flushSummary();
   return res;
 }
 
-void Trace::exposeForTrace(Segment* seg) {
-  MPS_AVER(!seg->summaryTraced && "a trace exposes a segment once");
-  // Wanting no protection first, so that covering does not protect again
-  // before settleSegments has decided.
-  Shield::setMode(seg, kShieldNone);
-  Shield::expose(seg);
-  seg->beginTracedSummary();
+void Trace::exposeForTrace(const SegmentList& segs) {
+  ProtectionBatch batch;
+  for (Segment* seg : segs) {
+    MPS_AVER(!seg->summaryTraced && "a trace exposes a segment once");
+    // Wanting no protection, so that nothing protects it again before
+    // settleSegments has decided.
+    seg->shieldMode = kShieldNone;
+    Shield::expose(seg, &batch);
+    seg->beginTracedSummary();
+  }
+  batch.apply();
 }
 
 void Trace::settleSegments(bool ok) {

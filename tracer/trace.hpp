@@ -189,10 +189,12 @@ class Trace {
   // pool sets up and closes its to-space buffers).
   void beginPools();
   void endPools(bool abandoned);
-  // The trace will read or write `seg` (it condemns it or scans it whole):
-  // its protection is lifted until the end of the trace, and its summary is
-  // rebuilt from what the trace scans in it.
-  void exposeForTrace(Segment* seg);
+  using SegmentList = std::vector<Segment*, PageAllocator<Segment*>>;
+  // The trace will read or write these segments (it condemns them or scans
+  // them whole): their protection is lifted until the end of the trace, one
+  // change per run of neighbours, and their summaries are rebuilt from what
+  // the trace scans in them.
+  void exposeForTrace(const SegmentList& segs);
   // The end of the trace, world still stopped: every segment gets the
   // summary the trace built for it, and the protection that summary allows
   // (design/shield.md .shield.protect).
@@ -202,7 +204,7 @@ class Trace {
   Arena* arena_;
   const char* why_;
   RefSet white_ = kRefSetEmpty;
-  std::vector<Segment*, PageAllocator<Segment*>> condemnedSegs_;
+  SegmentList condemnedSegs_;
   // A few generations: searched linearly.
   std::vector<GenerationTally, PageAllocator<GenerationTally>> tallies_;
   std::vector<Worker*, PageAllocator<Worker*>> workers_;
