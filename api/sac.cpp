@@ -52,7 +52,6 @@ void mps_sac_flush(mps_sac_t sac) {
 
 mps_res_t mps_sac_fill(mps_addr_t* pOut, mps_sac_t sac, size_t size, mps_bool_t) {
   MPS_AVER_ALWAYS(pOut != NULL);
-  MPS_AVER_ALWAYS(size > 0);
   SegregatedCache* cache = SegregatedCache::ofExternal(sac);
   Addr p;
   Res res;
@@ -67,7 +66,6 @@ mps_res_t mps_sac_fill(mps_addr_t* pOut, mps_sac_t sac, size_t size, mps_bool_t)
 }
 
 void mps_sac_empty(mps_sac_t sac, mps_addr_t p, size_t size) {
-  MPS_AVER_ALWAYS(size > 0);
   SegregatedCache* cache = SegregatedCache::ofExternal(sac);
   ArenaEntry entry(arenaOf(cache));
   MPS_AVERT(SegregatedCache, cache);
@@ -76,7 +74,6 @@ void mps_sac_empty(mps_sac_t sac, mps_addr_t p, size_t size) {
 
 mps_res_t mps_sac_alloc(mps_addr_t* pOut, mps_sac_t sac, size_t size, mps_bool_t unused) {
   MPS_AVER_ALWAYS(pOut != NULL);
-  MPS_AVER_ALWAYS(size > 0);
   Addr p;
   if (SegregatedCache::popCached(sac, size, &p)) {
     *pOut = p;
@@ -86,7 +83,6 @@ mps_res_t mps_sac_alloc(mps_addr_t* pOut, mps_sac_t sac, size_t size, mps_bool_t
 }
 
 void mps_sac_free(mps_sac_t sac, mps_addr_t p, size_t size) {
-  MPS_AVER_ALWAYS(size > 0);
   if (SegregatedCache::pushCached(sac, static_cast<Addr>(p), size)) return;
   mps_sac_empty(sac, p, size);
 }

@@ -1,5 +1,7 @@
 #include "arena/sac.hpp"
 
+#include <bit>
+#include <climits>
 #include <new>
 
 #include "arena/arena.hpp"
@@ -10,8 +12,8 @@ Size SegregatedCache::entriesFor(Size classes, Size middle) {
   Size even = 2 * (classes - 1 - middle) + 1;  // classes above the middle, then the sentinel
   Size odd = 2 * (middle + 1);                 // the middle class and those below
   Size entries = even > odd ? even : odd;
-  // At least the declared array: the macros' search compares the first
-  // kFlatEntries entries without branching (mps.h, _mps_SAC_FIND).
+  // At least the declared array, which code compiled with an earlier mps.h
+  // reads whole (it counted over the first kFlatEntries entries).
   return entries > kFlatEntries ? entries : kFlatEntries;
 }
 
@@ -20,6 +22,43 @@ Size SegregatedCache::classOfEntry(Size i) const {
   Size j = i / 2;
   if (i % 2 == 0) return j < classes_ - 1 - middle_ ? middle_ + 1 + j : classes_;
   return j <= middle_ ? middle_ - j : classes_;
+}
+
+Size SegregatedCache::lookupShiftFor(const Size* blockSizes, Size classes) {
+  // The largest slot that divides every block size, so that no slot straddles
+  // two classes, and no larger than keeps a size of 0 ((0 - 1) >> shift)
+  // beyond the table.
+  constexpr Size kShiftMax = sizeof(Size) * CHAR_BIT - 9;
+  static_assert((SIZE_MAX >> kShiftMax) >= kLookupSlots);
+  Size shift = kShiftMax;
+  for (Size c = 0; c < classes; ++c) {
+    Size s = Size(std::countr_zero(blockSizes[c]));
+    if (s < shift) shift = s;
+  }
+  return shift;
+}
+
+void SegregatedCache::initLookup() {
+  Lookup* lookup = lookupOf(ext_);
+  Size shift = lookupShiftFor(blockSizes(), classes_);
+  Size slots = blockSize(classes_ - 1) >> shift;
+  if (slots > kLookupSlots) slots = kLookupSlots;
+  // Slot k holds sizes ((k << shift), (k + 1) << shift]: the smallest class
+  // at least (k + 1) << shift.
+  // Entry indices are below 2 * kClassesMax, so a byte holds them.
+  static_assert(2 * kClassesMax <= UCHAR_MAX + 1);
+  Size c = 0;
+  for (Size k = 0; k < kLookupSlots; ++k) {
+    if (k < slots) {
+      while (blockSize(c) < ((k + 1) << shift))
+        ++c;
+      lookup->_entry[k] = static_cast<unsigned char>(indexOfClass(c));
+    } else {
+      lookup->_entry[k] = 0;
+    }
+  }
+  lookup->_limit = slots;
+  lookup->_shift = shift;
 }
 
 bool SegregatedCache::lockHeld() const {
@@ -69,7 +108,8 @@ Res SegregatedCache::create(SegregatedCache** cacheOut, Pool* pool, Size classes
   }
 
   Size entries = entriesFor(classesCount, middle);
-  Size publicBytes = offsetof(_mps_sac_s, _freelists) + entries * sizeof(Entry);
+  static_assert(sizeof(Lookup) % alignof(_mps_sac_s) == 0);
+  Size publicBytes = sizeof(Lookup) + offsetof(_mps_sac_s, _freelists) + entries * sizeof(Entry);
   Size privateOffset = alignUp(publicBytes, alignof(SegregatedCache));
   Size objectSize = privateOffset + sizeof(SegregatedCache) + classesCount * sizeof(Size);
   void* base;
@@ -77,8 +117,8 @@ Res SegregatedCache::create(SegregatedCache** cacheOut, Pool* pool, Size classes
   if (res != Res::ok) return res;
 
   // Control memory is not necessarily zeroed (large blocks are whole grains,
-  // possibly reused), so every entry is written, unused ones as zeros.
-  auto ext = static_cast<mps_sac_t>(base);
+  // possibly reused), so every entry and every slot is written.
+  auto ext = reinterpret_cast<mps_sac_t>(static_cast<std::byte*>(base) + sizeof(Lookup));
   ext->_middle = classes[middle].mps_block_size;
   ext->_trapped = 0;
   Entry* lists = entriesOf(ext);
@@ -100,6 +140,7 @@ Res SegregatedCache::create(SegregatedCache** cacheOut, Pool* pool, Size classes
     entry->_count_max = classes[c].mps_cached_count;
   }
   lists[cache->sentinelIndex()] = Entry{kOverlargeSize, 0, 0, cache};
+  cache->initLookup();
 
   pool->attachCache();
   MPS_AVERT(SegregatedCache, cache);
@@ -112,7 +153,7 @@ void SegregatedCache::destroy() {
   MPS_AVER(lockHeld());
   flush();
   Pool* pool = pool_;
-  void* base = ext_;
+  void* base = lookupOf(ext_);
   Size objectSize = objectSize_;
   // A stale handle must no longer lead to a cache.
   lists()[sentinelIndex()]._blocks = nullptr;
@@ -161,7 +202,6 @@ Res SegregatedCache::fill(Addr* pOut, Size size) {
   MPS_AVERT(SegregatedCache, this);
   MPS_AVER(lockHeld());
   MPS_AVER_ALWAYS(pOut != nullptr);
-  MPS_AVER_ALWAYS(size > 0);
   Size i = find(ext_, size);
   Size c = classOfEntry(i);
   if (c == classes_) {
@@ -208,7 +248,6 @@ void SegregatedCache::empty(Addr p, Size size) {
   MPS_AVERT(SegregatedCache, this);
   MPS_AVER(lockHeld());
   MPS_AVER_ALWAYS(p != nullptr);
-  MPS_AVER_ALWAYS(size > 0);
   Size i = find(ext_, size);
   Size c = classOfEntry(i);
   if (c == classes_) {
@@ -243,6 +282,16 @@ bool SegregatedCache::check() const {
   MPS_CHECKL(reinterpret_cast<const std::byte*>(blockSizes() + classes_) <=
              reinterpret_cast<const std::byte*>(ext_) + objectSize_);
   MPS_CHECKL(ext_->_middle == blockSize(middle_));
+  // The class table: every slot in use names the entry the search finds for
+  // the slot's largest size (and so, the slot lying within one class, for
+  // all its sizes).
+  const Lookup* lookup = lookupOf(ext_);
+  MPS_CHECKL(lookup->_shift == lookupShiftFor(blockSizes(), classes_));
+  MPS_CHECKL(lookup->_limit <= kLookupSlots);
+  MPS_CHECKL(lookup->_limit == kLookupSlots ||
+             lookup->_limit << lookup->_shift == blockSize(classes_ - 1));
+  for (Size k = 0; k < lookup->_limit; ++k)
+    MPS_CHECKL(lookup->_entry[k] == search(ext_, (k + 1) << lookup->_shift));
   MPS_CHECKL(ext_->_trapped == 0);
 
   const Entry* sentinel = &lists()[sentinelIndex()];

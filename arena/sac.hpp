@@ -7,14 +7,15 @@
 //
 // One cache is one block of arena control memory:
 //
+//   [ _mps_sac_lookup_s: _entry[256], _limit, _shift        ]
 //   [ _mps_sac_s: _middle, _trapped, _freelists[entries()] ]  <- mps_sac_t
 //   [ SegregatedCache: the private part                    ]  <- SegregatedCache*
 //   [ Size blockSize[classesCount()]                        ]
 //
-// The client-visible part must come first, as mps_sac_t addresses it and the
-// macros index from there. Its array has exactly the entries the class layout
-// needs (it may be shorter or longer than the declared 2 * MPS_SAC_CLASS_LIMIT),
-// so the private part sits at a varying offset. To find it from an mps_sac_t,
+// The macros index from mps_sac_t: the class table just before it, MPS's
+// documented part from it. The array has the entries the class layout needs
+// and at least the declared 2 * MPS_SAC_CLASS_LIMIT (it may be longer), so the
+// private part sits at a varying offset. To find it from an mps_sac_t,
 // the overlarge sentinel's `_blocks`, which the macros never read (its `_count`
 // and `_count_max` are 0, so they always call out), points at it.
 //
@@ -24,6 +25,10 @@
 // overlarge sentinel (`_size` SIZE_MAX). Entry 2j+1 holds class m-j
 // (descending), but its `_size` is the block size of class m-j-1, the exclusive
 // lower bound of its interval (0 for the smallest class).
+//
+// The class table maps request sizes in slots of 1 << _shift bytes to
+// entries, so that the macros find a class without a data-dependent branch;
+// sizes outside it (0, and above _limit << _shift) take MPS's search.
 //
 // Locking: the client serialises use of one cache. create, destroy, flush,
 // fill, empty, alloc and free expect the caller to hold the arena lock;
@@ -50,11 +55,14 @@ class SegregatedCache {
   static constexpr Size kClassesMax = 64;
   // Entries every cache has at least (the size of the declared array).
   static constexpr Size kFlatEntries = 2 * MPS_SAC_CLASS_LIMIT;
+  // Slots of the class table.
+  static constexpr Size kLookupSlots = _MPS_SAC_LOOKUP_SLOTS;
   // `_size` of the overlarge sentinel: no request is larger, so the macros'
   // ascending search always stops there.
   static constexpr Size kOverlargeSize = SIZE_MAX;
 
   using Entry = _mps_sac_freelist_block_s;
+  using Lookup = _mps_sac_lookup_s;
 
   // Builds a cache in front of `pool` from `classesCount` class descriptions
   // (copied). Misuse is an assertion (always checked: a class smaller than a
@@ -105,6 +113,10 @@ class SegregatedCache {
   Size classesCount() const { return classes_; }
   Size middleClass() const { return middle_; }
   Size entries() const { return entries_; }
+  // Sizes up to lookupLimit() (a multiple of the slot, 1 << lookupShift()) go
+  // through the class table.
+  Size lookupShift() const { return lookupOf(ext_)->_shift; }
+  Size lookupLimit() const { return lookupOf(ext_)->_limit << lookupOf(ext_)->_shift; }
   // Block size of class `c` (0 ≤ c < classesCount(), ascending).
   Size blockSize(Size c) const { return blockSizes()[c]; }
   // Blocks currently cached for class `c`, and the most it may hold.
@@ -124,23 +136,37 @@ class SegregatedCache {
     return entriesOf(const_cast<mps_sac_t>(sac));
   }
 
-  // The search the macros perform (sac.md): the index of the entry whose size
-  // interval holds `size` (> 0). Above the middle, ascend the even entries
-  // until one is at least `size`; else descend the odd entries until one's
-  // exclusive lower bound is below `size`.
-  // Like the macros, it counts over the first kFlatEntries entries without
-  // branching (sizes are random, so a loop mispredicts), then continues.
+  // The class table just before a client handle (mps.h, _mps_sac_lookup_s).
+  static Lookup* lookupOf(mps_sac_t sac) {
+    return reinterpret_cast<Lookup*>(reinterpret_cast<std::byte*>(sac) - sizeof(Lookup));
+  }
+  static const Lookup* lookupOf(const _mps_sac_s* sac) {
+    return lookupOf(const_cast<mps_sac_t>(sac));
+  }
+
+  // What the macros do (mps.h, _mps_SAC_FIND): the index of the entry of the
+  // smallest class whose block size is at least `size`, the overlarge
+  // sentinel above the largest class, the smallest class for 0. Sizes in the
+  // table take one load and no data-dependent branch; the others search.
   static MPS_FORCE_INLINE Size find(const _mps_sac_s* sac, Size size) {
+    const Lookup* lookup = lookupOf(sac);
+    Size k = (size - 1) >> lookup->_shift;
+    if (k < lookup->_limit) return lookup->_entry[k];
+    return search(sac, size);
+  }
+  // MPS's search (sac.md): above the middle, ascend the even entries until
+  // one is at least `size`; else descend the odd entries until one's
+  // exclusive lower bound is below `size`. 0 searches as 1.
+  static Size search(const _mps_sac_s* sac, Size size) {
     const Entry* lists = entriesOf(sac);
+    size += Size(size == 0);
     Size i;
     if (size > sac->_middle) {
-      i = 0;
-      for (Size k = 0; k < kFlatEntries; k += 2) i += 2 * Size(size > lists[k]._size);
-      while (size > lists[i]._size) i += 2;
+      for (i = 0; size > lists[i]._size; i += 2) {
+      }
     } else {
-      i = 1;
-      for (Size k = 1; k < kFlatEntries; k += 2) i += 2 * Size(size <= lists[k]._size);
-      while (size <= lists[i]._size) i += 2;
+      for (i = 1; size <= lists[i]._size; i += 2) {
+      }
     }
     return i;
   }
@@ -148,9 +174,8 @@ class SegregatedCache {
   // The inline halves of the macros, for mps_sac_alloc / mps_sac_free: pop a
   // cached block for `size`, or push `p`, and say whether that was possible.
   // The cache is the client's, so they need no lock. A request of 0 bytes
-  // would run the odd-side search off the array, hence the cheap check.
+  // is served from the smallest class, as the macros serve it.
   static MPS_FORCE_INLINE bool popCached(mps_sac_t sac, Size size, Addr* pOut) {
-    MPS_AVER_ALWAYS(size > 0);
     Entry* entry = &entriesOf(sac)[find(sac, size)];
     if (entry->_count == 0) return false;
     void* block = entry->_blocks;
@@ -160,7 +185,6 @@ class SegregatedCache {
     return true;
   }
   static MPS_FORCE_INLINE bool pushCached(mps_sac_t sac, Addr p, Size size) {
-    MPS_AVER_ALWAYS(size > 0);
     MPS_AVER_ALWAYS(p != nullptr);
     Entry* entry = &entriesOf(sac)[find(sac, size)];
     if (entry->_count >= entry->_count_max) return false;
@@ -198,6 +222,10 @@ class SegregatedCache {
     return c > middle_ ? 2 * (c - middle_ - 1) : 2 * (middle_ - c) + 1;
   }
   Size sentinelIndex() const { return 2 * (classes_ - 1 - middle_); }
+  // log2 of the class table's slot for these block sizes.
+  static Size lookupShiftFor(const Size* blockSizes, Size classes);
+  // Writes the class table (the entries must be in place).
+  void initLookup();
   bool lockHeld() const;
   // Hands blocks of entry `e` back to the pool, most recently cached first,
   // until it holds `keep`.
@@ -208,7 +236,8 @@ class SegregatedCache {
   Size classes_;
   Size middle_;  // index of the middle class
   Size entries_;
-  Size objectSize_;  // bytes of control memory holding the whole cache
+  Size objectSize_;  // bytes of control memory holding the whole cache, from
+                     // the class table
 };
 
 }  // namespace mps::core

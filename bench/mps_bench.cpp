@@ -207,6 +207,20 @@ struct MVFFSAC : CachedPool {
   }
 };
 
+// Classes a client might choose without knowing its size distribution, as
+// glibc's tcache does: one every 16 bytes from 16 to 512 (32 classes), no
+// frequencies. More classes than the eight either side of the middle that
+// MPS's layout lets a search pass cheaply.
+struct MVFFSAC16 : CachedPool {
+  static constexpr const char* kName = "mvff+sac16";
+  bool init() {
+    static mps_sac_class_s classes[32];
+    for (std::size_t c = 0; c < 32; ++c)
+      classes[c] = {16 * (c + 1), 100, 0};
+    return createMVFF() && createSAC(classes, 32);
+  }
+};
+
 // One class of the unit size: the inline fast path of MFS.
 struct MFSSAC : CachedPool {
   static constexpr const char* kName = "mfs+sac";
@@ -320,7 +334,7 @@ class SummaryReporter : public benchmark::ConsoleReporter {
 // The targets, as ratios to malloc.
 double targetFor(const Key& k) {
   if (k.allocator == "mvff") return 0.4;
-  if (k.allocator == "mvff+sac") return 1.2;
+  if (k.allocator == "mvff+sac" || k.allocator == "mvff+sac16") return 1.5;
   if (k.allocator == "mfs+sac" && k.workload == Workload::fixed64) return 2.0;
   return 0;
 }
@@ -338,7 +352,7 @@ void printSummary() {
       char label[64];
       std::snprintf(label, sizeof label, "%s N=%zu", workloadName(w), n);
       // In registration order: malloc first, then the pools.
-      for (const char* allocator : {"malloc", "mvff", "mvff+sac", "mfs", "mfs+sac"}) {
+      for (const char* allocator : {"malloc", "mvff", "mvff+sac", "mvff+sac16", "mfs", "mfs+sac"}) {
         for (auto& [name, key] : registered) {
           if (key.workload != w || key.slots != n || key.allocator != allocator) continue;
           auto f = figures.find(name);
@@ -380,6 +394,7 @@ void registerAll() {
     add<Malloc, false>(n);
     add<MVFF, false>(n);
     add<MVFFSAC, false>(n);
+    add<MVFFSAC16, false>(n);
   }
   for (std::size_t n : kSlotCounts) {
     add<Malloc, true>(n);

@@ -648,6 +648,23 @@ typedef struct _mps_sac_s {
   _mps_sac_freelist_block_s _freelists[2 * MPS_SAC_CLASS_LIMIT];
 } _mps_sac_s;
 
+/* Not part of MPS's interface: the class table that mps_sac_create places
+ * in the same allocation immediately before every cache, which the macros
+ * below read as ((const _mps_sac_lookup_s *)sac)[-1]. A request of s bytes,
+ * 0 < s <= _limit << _shift, belongs to the class of entry
+ * _entry[(s - 1) >> _shift]; every class's block size is a multiple of
+ * 1 << _shift, so each slot lies within one class. Other sizes (0, and
+ * those above the table) search _freelists as MPS does, 0 as if it were 1.
+ * The entries and their encoding are unchanged, so code compiled with
+ * MPS's own macros still works with these caches. */
+#define _MPS_SAC_LOOKUP_SLOTS 256
+
+typedef struct _mps_sac_lookup_s {
+  unsigned char _entry[_MPS_SAC_LOOKUP_SLOTS];
+  size_t _limit;
+  size_t _shift;
+} _mps_sac_lookup_s;
+
 typedef struct mps_sac_class_s {
   size_t mps_block_size;
   size_t mps_cached_count;
@@ -666,86 +683,71 @@ extern void mps_sac_flush(mps_sac_t);
 extern mps_res_t mps_sac_fill(mps_addr_t*, mps_sac_t, size_t, mps_bool_t);
 extern void mps_sac_empty(mps_sac_t, mps_addr_t, size_t);
 
-/* Sets _mps_i to the entry whose size interval holds _mps_s. The even side
- * stops at the overlarge sentinel at the latest, the odd side at the
- * smallest class, whose _size is 0. A request for 0 bytes would run past
- * the end; like a 0-byte mps_alloc it is a client error.
- *
- * Every cache has at least 2 * MPS_SAC_CLASS_LIMIT entries, unused ones
- * continuing each side's order, so the search first counts over the first
- * eight entries of its side without branching (request sizes are usually
- * unpredictable, and a loop over them mispredicts), then continues with a
- * loop for caches with more classes. A size known at compile time takes the
- * loop, whose branches it predicts perfectly. */
-#define _mps_SAC_FIND_LOOP(_mps_sac, _mps_s, _mps_i, _mps_first, _mps_cmp) \
-  (_mps_i) = (_mps_first);                                                 \
-  while (_mps_cmp((_mps_s), (_mps_sac)->_freelists[_mps_i]._size))         \
-    (_mps_i) += 2;
-#define _mps_SAC_ABOVE(_mps_s, _mps_z) ((_mps_s) > (_mps_z))
-#define _mps_SAC_WITHIN(_mps_s, _mps_z) ((_mps_s) <= (_mps_z))
-#define _mps_SAC_COUNT(_mps_sac, _mps_s, _mps_first, _mps_cmp)                        \
-  (2 * ((size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first)]._size) +      \
-        (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 2]._size) +  \
-        (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 4]._size) +  \
-        (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 6]._size) +  \
-        (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 8]._size) +  \
-        (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 10]._size) + \
-        (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 12]._size) + \
-        (size_t)_mps_cmp((_mps_s), (_mps_sac)->_freelists[(_mps_first) + 14]._size)))
-#define _mps_SAC_FIND_SIDE(_mps_sac, _mps_s, _mps_i, _mps_first, _mps_cmp)                  \
-  _mps_SAC_FIND_LOOP(_mps_sac, _mps_s, _mps_i,                                              \
-                     (_mps_first) + _mps_SAC_COUNT(_mps_sac, _mps_s, _mps_first, _mps_cmp), \
-                     _mps_cmp)
+/* Sets _mps_i to the entry of the smallest class whose block size is at
+ * least _mps_s (the overlarge sentinel above the largest class; the
+ * smallest class for 0). A size in the class table takes one table load and
+ * no data-dependent branch: request sizes are usually unpredictable, and a
+ * loop over the classes mispredicts. Other sizes search as MPS does: up the
+ * even entries from 0 if above _middle (stopping at the sentinel at the
+ * latest), else down the odd ones from 1 (stopping at the smallest class,
+ * whose _size is 0). So does a size known at compile time (_mps_s_expr, the
+ * argument as written, under GCC and Clang): the search then takes the same
+ * branches every time, which predict perfectly and let the list be loaded
+ * without waiting for the table. */
 #if defined(__GNUC__)
 #define _mps_SAC_CONSTANT(_mps_s) __builtin_constant_p(_mps_s)
 #else
 #define _mps_SAC_CONSTANT(_mps_s) 0
 #endif
-#define _mps_SAC_FIND(_mps_sac, _mps_s, _mps_i, _mps_s_expr)           \
-  if ((_mps_s) > (_mps_sac)->_middle) {                                \
-    if (_mps_SAC_CONSTANT(_mps_s_expr)) {                              \
-      _mps_SAC_FIND_LOOP(_mps_sac, _mps_s, _mps_i, 0, _mps_SAC_ABOVE)  \
-    } else {                                                           \
-      _mps_SAC_FIND_SIDE(_mps_sac, _mps_s, _mps_i, 0, _mps_SAC_ABOVE)  \
-    }                                                                  \
-  } else {                                                             \
-    if (_mps_SAC_CONSTANT(_mps_s_expr)) {                              \
-      _mps_SAC_FIND_LOOP(_mps_sac, _mps_s, _mps_i, 1, _mps_SAC_WITHIN) \
-    } else {                                                           \
-      _mps_SAC_FIND_SIDE(_mps_sac, _mps_s, _mps_i, 1, _mps_SAC_WITHIN) \
-    }                                                                  \
-  }
-
-#define MPS_SAC_ALLOC_FAST(res_o, p_o, sac, size, unused)                  \
-  MPS_BEGIN                                                                \
-  size_t _mps_sac_index;                                                   \
-  size_t _mps_sac_size = (size);                                           \
-  _mps_SAC_FIND(sac, _mps_sac_size, _mps_sac_index,                        \
-                size) if ((sac)->_freelists[_mps_sac_index]._count != 0) { \
-    (p_o) = (sac)->_freelists[_mps_sac_index]._blocks;                     \
-    (sac)->_freelists[_mps_sac_index]._blocks = *(mps_addr_t*)(p_o);       \
-    --(sac)->_freelists[_mps_sac_index]._count;                            \
-    (res_o) = MPS_RES_OK;                                                  \
-  }                                                                        \
-  else {                                                                   \
-    (res_o) = mps_sac_fill(&(p_o), sac, _mps_sac_size, unused);            \
-  }                                                                        \
+#define _mps_SAC_LOOKUP(_mps_sac) ((const _mps_sac_lookup_s*)(const void*)(_mps_sac)-1)
+#define _mps_SAC_FIND(_mps_sac, _mps_s, _mps_i, _mps_s_expr)         \
+  MPS_BEGIN                                                          \
+  size_t _mps_k;                                                     \
+  if (!_mps_SAC_CONSTANT(_mps_s_expr) &&                             \
+      (_mps_k = ((_mps_s)-1) >> _mps_SAC_LOOKUP(_mps_sac)->_shift) < \
+          _mps_SAC_LOOKUP(_mps_sac)->_limit) {                       \
+    (_mps_i) = _mps_SAC_LOOKUP(_mps_sac)->_entry[_mps_k];            \
+  } else {                                                           \
+    size_t _mps_t = (_mps_s) + ((_mps_s) == 0);                      \
+    if (_mps_t > (_mps_sac)->_middle) {                              \
+      (_mps_i) = 0;                                                  \
+      while (_mps_t > (_mps_sac)->_freelists[_mps_i]._size)          \
+        (_mps_i) += 2;                                               \
+    } else {                                                         \
+      (_mps_i) = 1;                                                  \
+      while (_mps_t <= (_mps_sac)->_freelists[_mps_i]._size)         \
+        (_mps_i) += 2;                                               \
+    }                                                                \
+  }                                                                  \
   MPS_END
 
-#define MPS_SAC_FREE_FAST(sac, p, size)                                   \
-  MPS_BEGIN                                                               \
-  size_t _mps_sac_index;                                                  \
-  size_t _mps_sac_size = (size);                                          \
-  _mps_SAC_FIND(sac, _mps_sac_size, _mps_sac_index,                       \
-                size) if ((sac)->_freelists[_mps_sac_index]._count <      \
-                          (sac)->_freelists[_mps_sac_index]._count_max) { \
-    *(mps_addr_t*)(p) = (sac)->_freelists[_mps_sac_index]._blocks;        \
-    (sac)->_freelists[_mps_sac_index]._blocks = (p);                      \
-    ++(sac)->_freelists[_mps_sac_index]._count;                           \
-  }                                                                       \
-  else {                                                                  \
-    mps_sac_empty(sac, p, _mps_sac_size);                                 \
-  }                                                                       \
+#define MPS_SAC_ALLOC_FAST(res_o, p_o, sac, size, unused)            \
+  MPS_BEGIN                                                          \
+  size_t _mps_sac_index;                                             \
+  size_t _mps_sac_size = (size);                                     \
+  _mps_SAC_FIND(sac, _mps_sac_size, _mps_sac_index, size);           \
+  if ((sac)->_freelists[_mps_sac_index]._count != 0) {               \
+    (p_o) = (sac)->_freelists[_mps_sac_index]._blocks;               \
+    (sac)->_freelists[_mps_sac_index]._blocks = *(mps_addr_t*)(p_o); \
+    --(sac)->_freelists[_mps_sac_index]._count;                      \
+    (res_o) = MPS_RES_OK;                                            \
+  } else {                                                           \
+    (res_o) = mps_sac_fill(&(p_o), sac, _mps_sac_size, unused);      \
+  }                                                                  \
+  MPS_END
+
+#define MPS_SAC_FREE_FAST(sac, p, size)                                                          \
+  MPS_BEGIN                                                                                      \
+  size_t _mps_sac_index;                                                                         \
+  size_t _mps_sac_size = (size);                                                                 \
+  _mps_SAC_FIND(sac, _mps_sac_size, _mps_sac_index, size);                                       \
+  if ((sac)->_freelists[_mps_sac_index]._count < (sac)->_freelists[_mps_sac_index]._count_max) { \
+    *(mps_addr_t*)(p) = (sac)->_freelists[_mps_sac_index]._blocks;                               \
+    (sac)->_freelists[_mps_sac_index]._blocks = (p);                                             \
+    ++(sac)->_freelists[_mps_sac_index]._count;                                                  \
+  } else {                                                                                       \
+    mps_sac_empty(sac, p, _mps_sac_size);                                                        \
+  }                                                                                              \
   MPS_END
 
 /* Deprecated names. */

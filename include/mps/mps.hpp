@@ -348,17 +348,12 @@ class AllocationCache : public detail::Owner<mps_sac_t, mps_sac_destroy> {
   Result alloc(void*& p, std::size_t size) {
     mps_res_t res;
     mps_addr_t block;
-    // The inline search never ends for 0 bytes (a client error the macro does
-    // not check); the out-of-line call reports it.
-    if (size == 0) return mps_sac_alloc(&p, handle_, size, 0);
+    // 0 bytes, like malloc(0), gets a block of the smallest class.
     MPS_SAC_ALLOC_FAST(res, block, handle_, size, 0);
     if (res == MPS_RES_OK) p = block;
     return res;
   }
-  void free(void* p, std::size_t size) {
-    if (size == 0) return mps_sac_free(handle_, p, size);  // reports it, as for alloc
-    MPS_SAC_FREE_FAST(handle_, p, size);
-  }
+  void free(void* p, std::size_t size) { MPS_SAC_FREE_FAST(handle_, p, size); }
   // Returns every cached block to the pool.
   void flush() { mps_sac_flush(handle_); }
 };

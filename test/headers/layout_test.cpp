@@ -118,6 +118,15 @@ TEST(HeaderLayout, SegregatedAllocationCache) {
   static_assert(offsetof(mps_sac_class_s, mps_cached_count) == sizeof(std::size_t));
   static_assert(offsetof(mps_sac_class_s, mps_frequency) == 2 * sizeof(std::size_t));
   static_assert(std::is_same_v<mps_sac_classes_s, mps_sac_class_s>);
+
+  // The class table the macros read just before every cache.
+  static_assert(_MPS_SAC_LOOKUP_SLOTS == 256);
+  static_assert(offsetof(_mps_sac_lookup_s, _entry) == 0);
+  static_assert(sizeof(_mps_sac_lookup_s{}._entry) == 256);
+  static_assert(offsetof(_mps_sac_lookup_s, _limit) == 256);
+  static_assert(offsetof(_mps_sac_lookup_s, _shift) == 256 + sizeof(std::size_t));
+  static_assert(sizeof(_mps_sac_lookup_s) == 256 + 2 * sizeof(std::size_t));
+  static_assert(sizeof(_mps_sac_lookup_s) % alignof(_mps_sac_s) == 0);
 }
 
 TEST(HeaderLayout, PositionallyInitialisedStructures) {
@@ -170,16 +179,28 @@ TEST(HeaderLayout, PlatformMacros) {
 // A cache for classes of 16, 32 and 64 bytes with 32 as the middle class,
 // encoded as sac.md describes: even entries above the middle in increasing
 // size, then the overlarge sentinel; odd entries the middle and below in
-// decreasing size, each holding the next smaller class's size.
-class SacMacros : public ::testing::Test {
+// decreasing size, each holding the next smaller class's size. Just before
+// it, the class table the macros read first (_mps_sac_lookup_s): with
+// useTable_, slots of 16 bytes up to 64; without, no slots, so that every
+// size takes the search of the entries.
+class SacMacros : public ::testing::TestWithParam<bool> {
  protected:
   static constexpr std::size_t kEntry64 = 0, kEntry32 = 1, kSentinel = 2, kEntry16 = 3;
 
   void SetUp() override {
+    static_assert(offsetof(Cache, sac) == sizeof(_mps_sac_lookup_s));
+    _mps_sac_lookup_s& lookup = cache_.lookup;
+    for (std::size_t k = 0; k < _MPS_SAC_LOOKUP_SLOTS; ++k)
+      lookup._entry[k] = 0;
+    lookup._shift = 4;
+    lookup._limit = GetParam() ? 4 : 0;
+    lookup._entry[0] = kEntry16;
+    lookup._entry[1] = kEntry32;
+    lookup._entry[2] = lookup._entry[3] = kEntry64;
     sac_._middle = 32;
     sac_._trapped = 0;
-    // Unused entries continue each side's order, as every cache's do, for
-    // the macros' branch-free search: even ones overlarge, odd ones 0.
+    // Unused entries continue each side's order, as every cache's do: even
+    // ones overlarge, odd ones 0.
     for (std::size_t i = 0; i < 2 * MPS_SAC_CLASS_LIMIT; ++i)
       setEntry(i, i % 2 == 0 ? SIZE_MAX : 0, 0);
     setEntry(kEntry64, 64, 2);
@@ -202,15 +223,19 @@ class SacMacros : public ::testing::Test {
     ++sac_._freelists[i]._count;
   }
 
-  _mps_sac_s sac_{};
-  mps_sac_t sac = &sac_;
+  struct Cache {
+    _mps_sac_lookup_s lookup;
+    _mps_sac_s sac;
+  } cache_{};
+  _mps_sac_s& sac_ = cache_.sac;
+  mps_sac_t sac = &cache_.sac;
   void* blocks_[4][2] = {};
 };
 
-TEST_F(SacMacros, AllocPopsFromTheClassHoldingTheSize) {
+TEST_P(SacMacros, AllocPopsFromTheClassHoldingTheSize) {
   const struct {
     std::size_t size, entry;
-  } cases[] = {{1, kEntry16},  {16, kEntry16}, {17, kEntry32},
+  } cases[] = {{0, kEntry16},  {1, kEntry16},  {16, kEntry16}, {17, kEntry32},
                {32, kEntry32}, {33, kEntry64}, {64, kEntry64}};
   for (const auto& c : cases) {
     SetUp();
@@ -228,7 +253,7 @@ TEST_F(SacMacros, AllocPopsFromTheClassHoldingTheSize) {
   }
 }
 
-TEST_F(SacMacros, AllocFollowsTheLinkWord) {
+TEST_P(SacMacros, AllocFollowsTheLinkWord) {
   give(kEntry16, blocks_[0]);
   give(kEntry16, blocks_[1]);
   mps_res_t res = MPS_RES_FAIL;
@@ -240,10 +265,10 @@ TEST_F(SacMacros, AllocFollowsTheLinkWord) {
   EXPECT_EQ(sac_._freelists[kEntry16]._count, 1u);
 }
 
-TEST_F(SacMacros, FreePushesOntoTheClassHoldingTheSize) {
+TEST_P(SacMacros, FreePushesOntoTheClassHoldingTheSize) {
   const struct {
     std::size_t size, entry;
-  } cases[] = {{1, kEntry16},  {16, kEntry16}, {17, kEntry32},
+  } cases[] = {{0, kEntry16},  {1, kEntry16},  {16, kEntry16}, {17, kEntry32},
                {32, kEntry32}, {33, kEntry64}, {64, kEntry64}};
   for (const auto& c : cases) {
     SetUp();
@@ -258,5 +283,10 @@ TEST_F(SacMacros, FreePushesOntoTheClassHoldingTheSize) {
   EXPECT_EQ(sac_._freelists[kEntry32]._blocks, blocks_[2]);
   EXPECT_EQ(sac_._freelists[kEntry32]._count, 1u);
 }
+
+INSTANTIATE_TEST_SUITE_P(TableAndSearch, SacMacros, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return std::string(info.param ? "Table" : "Search");
+                         });
 
 }  // namespace

@@ -55,13 +55,6 @@ TEST_F(SacMisuseDeathTest, DestroyingAPoolWithACache) {
                                                 "destroy them before the pool"));
 }
 
-TEST_F(SacMisuseDeathTest, ZeroSizeRequest) {
-  SegregatedCache* cache = makeCache(grainPool(), {{32, 4, 1}});
-  Addr p = nullptr;
-  EXPECT_DEATH(cache->alloc(&p, 0), assertionReport("size > 0"));
-  EXPECT_DEATH(cache->fill(&p, 0), assertionReport("size > 0"));
-}
-
 #if MPS_CHECKED
 
 TEST_F(SacMisuseDeathTest, FreeingABlockOfAnotherPool) {
@@ -84,6 +77,18 @@ TEST_F(SacMisuseDeathTest, CorruptedCountIsFoundByCheck) {
   entry->_count = entry->_count_max + 1;
   EXPECT_DEATH(cache->flush(), assertionReport("entry->_count <= entry->_count_max"));
   entry->_count = 3;
+}
+
+TEST_F(SacMisuseDeathTest, CorruptedClassTableIsFoundByCheck) {
+  SegregatedCache* cache = makeCache(grainPool(), {{16, 4, 1}, {32, 4, 1}, {64, 4, 1}});
+  _mps_sac_lookup_s* lookup = SegregatedCache::lookupOf(cache->external());
+  ASSERT_EQ(lookup->_limit, 4u);
+  // Sizes 33 to 48 sent to the entry of the 32-byte class.
+  unsigned char saved = lookup->_entry[2];
+  lookup->_entry[2] = lookup->_entry[1];
+  EXPECT_DEATH(cache->flush(),
+               assertionReport("lookup->_entry[k] == search(ext_, (k + 1) << lookup->_shift)"));
+  lookup->_entry[2] = saved;
 }
 
 TEST_F(SacMisuseDeathTest, StaleHandle) {

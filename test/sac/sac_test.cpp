@@ -177,6 +177,90 @@ TEST_F(SacCache, CountOfOneKeepsTheLastFreedBlock) {
   macroFree(sac, p, 32);
 }
 
+// Every size from 0 to one past the largest class, through the macros: the
+// block comes from the list of the smallest class that fits (the pool sees
+// that class's block size), and freeing it with the same size puts it back
+// on that same list; one past the largest goes to the pool and back at its
+// aligned size. Classes of mixed slots, some beyond the class table.
+TEST_F(SacCache, EverySizeAllocatesAndFreesInTheSameClass) {
+  const std::vector<std::vector<Size>> layouts = {
+      {16, 32, 64, 128, 256, 512},
+      {16, 48, 80, 96, 112},
+      {16, 4096, 8192},  // 4096 and 8192 beyond 256 slots of 16 bytes
+  };
+  for (const auto& sizes : layouts) {
+    GrainPool* pool = grainPool();
+    std::vector<mps_sac_class_s> classes;
+    for (Size c = 0; c < sizes.size(); ++c)
+      classes.push_back({sizes[c], 4, unsigned(c + 1)});
+    SegregatedCache* cache = makeCache(pool, classes);
+    mps_sac_t sac = cache->external();
+    Size largest = sizes.back();
+    for (Size size = 0; size <= largest + 1 && !HasFatalFailure(); ++size) {
+      Size c = 0;
+      while (c < sizes.size() && sizes[c] < size)
+        ++c;
+      Size fills = gFillCalls, empties = gEmptyCalls;
+      Addr p = macroAlloc(sac, size);
+      ASSERT_NE(p, nullptr) << "size " << size;
+      std::memset(p, 0xA5, size);
+      if (c == sizes.size()) {
+        // Overlarge: straight from the pool and back.
+        EXPECT_EQ(gFillCalls, fills + 1) << "size " << size;
+        EXPECT_EQ(pool->liveSize(p), core::alignUp(size, pool->alignment()));
+        macroFree(sac, p, size);
+        EXPECT_EQ(gEmptyCalls, empties + 1) << "size " << size;
+        continue;
+      }
+      ASSERT_EQ(pool->liveSize(p), sizes[c]) << "size " << size;
+      std::vector<Size> before;
+      for (Size d = 0; d < sizes.size(); ++d)
+        before.push_back(cache->cachedCount(d));
+      macroFree(sac, p, size);
+      EXPECT_EQ(gEmptyCalls, empties) << "size " << size;
+      for (Size d = 0; d < sizes.size(); ++d)
+        ASSERT_EQ(cache->cachedCount(d), before[d] + (d == c ? 1 : 0))
+            << "size " << size << " class " << d;
+      // The block freed is the next one allocated for any size of its class.
+      EXPECT_EQ(macroAlloc(sac, sizes[c]), p) << "size " << size;
+      macroFree(sac, p, sizes[c]);
+    }
+    EXPECT_TRUE(cache->check());
+    destroyCache(cache);
+    EXPECT_EQ(pool->liveBlocks(), 0u);
+  }
+}
+
+// A request of 0 bytes, like malloc(0), gets a distinct block of the smallest
+// class, through the macros and the direct calls alike, and goes back there.
+TEST_F(SacCache, ZeroSizeRequestsUseTheSmallestClass) {
+  GrainPool* pool = grainPool();
+  SegregatedCache* cache = makeCache(pool, {{16, 8, 1}, {64, 8, 100}});
+  ASSERT_EQ(cache->middleClass(), 1u);
+  mps_sac_t sac = cache->external();
+  Addr a = macroAlloc(sac, 0);
+  Addr b = nullptr;
+  ASSERT_EQ(cache->alloc(&b, 0), Res::ok);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(pool->liveSize(a), 16u);
+  EXPECT_EQ(pool->liveSize(b), 16u);
+  Size cached = cache->cachedCount(0);
+  macroFree(sac, a, 0);
+  cache->free(b, 0);
+  EXPECT_EQ(cache->cachedCount(0), cached + 2);
+  EXPECT_EQ(cache->cachedCount(1), 0u);
+  // fill and empty, as the macros call them.
+  Addr c = nullptr;
+  cache->flush();
+  ASSERT_EQ(cache->fill(&c, 0), Res::ok);
+  EXPECT_EQ(pool->liveSize(c), 16u);
+  cache->empty(c, 0);
+  EXPECT_EQ(cache->cachedCount(0), 4u + 1u);
+  EXPECT_TRUE(cache->check());
+}
+
 TEST_F(SacCache, CacheOverMFS) {
   MFSPool* pool = mfsPool(32);
   // Put one extent in place so the pool's totals stay put below.
