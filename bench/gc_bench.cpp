@@ -13,6 +13,21 @@
 //            and with 2 marking workers (mps_arena_gc_workers_set). One
 //            iteration is one collection; the time is wall time around
 //            mps_arena_collect.
+//   interp   An interpreter-shaped client (a small Lisp's heap): pairs,
+//            boxed integers, strings and vectors in one AMC pool on the
+//            client chain of MPS's Scheme example (150 KB and 170 KB), a
+//            global environment and live lists mutated in place, and a
+//            high rate of short-lived temporaries; the same program on
+//            Boehm GC. A checksum of the live structure must agree.
+//   collect  The cost of one collection with nothing (or 1 MB) live: full
+//            collections (mps_arena_collect) and nursery collections that
+//            allocation triggers on a small chain.
+//
+// Every gc workload reports, per run, its wall, user and system time, the
+// collections, and the library's mprotect, mmap and munmap calls and the
+// protection faults it handled (counted by link-time wrappers, below);
+// gcbench and interp also report the maximum RSS of one run in a fresh
+// process.
 //
 // After the benchmarks, main() prints a summary with the ratios and the
 // project's targets (from the medians of the repetitions).
@@ -24,6 +39,7 @@
 #include <gc.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -31,8 +47,13 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include <sigsegv.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mps.h"
@@ -40,6 +61,64 @@
 #include "mpscamc.h"
 #include "mpscams.h"
 #include "mpslib.h"
+
+// ---------------------------------------------------------------------------
+// System calls and protection faults, counted at link time. CMakeLists.txt
+// links this program with -Wl,--wrap=mprotect,--wrap=mmap,... so that every
+// call to mprotect from an object file of this link (the library is the
+// static archive mps_static, whose object files are linked in) goes to
+// __wrap_mprotect, which counts it and calls the real one, __real_mprotect.
+// Shared libraries (Boehm's libgc, oneTBB, glibc's malloc) are not
+// rewritten: their calls are not counted, so these figures are MPS++'s own.
+// The library's write-barrier handler is installed through libsigsegv's
+// sigsegv_install_handler; the wrapper installs a handler that calls the
+// library's and counts the faults it handled.
+
+namespace syscount {
+std::atomic<std::uint64_t> mprotectCalls{0}, mmapCalls{0}, munmapCalls{0}, yieldCalls{0},
+    handledFaults{0};
+sigsegv_handler_t libraryHandler = nullptr;
+
+// Runs in the SIGSEGV handler: a relaxed, lock-free increment is safe there.
+int countingHandler(void* faultAddress, int serious) {
+  int handled = libraryHandler(faultAddress, serious);
+  if (handled != 0) handledFaults.fetch_add(1, std::memory_order_relaxed);
+  return handled;
+}
+}  // namespace syscount
+
+extern "C" {
+int __real_mprotect(void* addr, std::size_t len, int prot);
+void* __real_mmap(void* addr, std::size_t len, int prot, int flags, int fd, off_t offset);
+int __real_munmap(void* addr, std::size_t len);
+int __real_sched_yield();
+int __real_sigsegv_install_handler(sigsegv_handler_t handler);
+
+int __wrap_mprotect(void* addr, std::size_t len, int prot) {
+  syscount::mprotectCalls.fetch_add(1, std::memory_order_relaxed);
+  return __real_mprotect(addr, len, prot);
+}
+void* __wrap_mmap(void* addr, std::size_t len, int prot, int flags, int fd, off_t offset) {
+  syscount::mmapCalls.fetch_add(1, std::memory_order_relaxed);
+  return __real_mmap(addr, len, prot, flags, fd, offset);
+}
+int __wrap_munmap(void* addr, std::size_t len) {
+  syscount::munmapCalls.fetch_add(1, std::memory_order_relaxed);
+  return __real_munmap(addr, len);
+}
+// The library's spin locks yield with sched_yield, and so does
+// std::this_thread::yield in its marking workers (libstdc++ inlines it into
+// a call of sched_yield in the caller's object file). oneTBB's own waits
+// are in its shared library and are not counted.
+int __wrap_sched_yield() {
+  syscount::yieldCalls.fetch_add(1, std::memory_order_relaxed);
+  return __real_sched_yield();
+}
+int __wrap_sigsegv_install_handler(sigsegv_handler_t handler) {
+  syscount::libraryHandler = handler;
+  return __real_sigsegv_install_handler(&syscount::countingHandler);
+}
+}
 
 namespace {
 
@@ -120,7 +199,10 @@ mps_addr_t nodeSkip(mps_addr_t p) {
 // hardware threads, or MPS_GC_WORKERS from the environment).
 class AmsHeap {
  public:
-  AmsHeap(std::size_t arenaBytes, std::size_t nurseryKiB) {
+  AmsHeap(std::size_t arenaBytes, std::size_t nurseryKiB)
+      : AmsHeap(arenaBytes, std::vector<mps_gen_param_s>{{nurseryKiB, 0.85}}) {}
+  // The same on a chain of the given generations.
+  AmsHeap(std::size_t arenaBytes, const std::vector<mps_gen_param_s>& gens) {
     arena = createArena(arenaBytes);
     mps_res_t res;
     MPS_ARGS_BEGIN(args) {
@@ -131,8 +213,8 @@ class AmsHeap {
     }
     MPS_ARGS_END(args);
     if (res != MPS_RES_OK) die("mps_fmt_create_k", res);
-    mps_gen_param_s gen = {nurseryKiB, 0.85};
-    res = mps_chain_create(&chain_, arena, 1, &gen);
+    res = mps_chain_create(&chain_, arena, gens.size(),
+                           const_cast<mps_gen_param_s*>(gens.data()));
     if (res != MPS_RES_OK) die("mps_chain_create", res);
     createPoolAndAp(&pool_, &ap, arena, mps_class_ams(), fmt_, chain_);
   }
@@ -214,7 +296,10 @@ void amcNodePad(mps_addr_t p, std::size_t size) {
 // of `nurseryKiB`, and an older generation survivors are promoted to.
 class AmcHeap {
  public:
-  AmcHeap(std::size_t arenaBytes, std::size_t nurseryKiB, std::size_t olderKiB) {
+  AmcHeap(std::size_t arenaBytes, std::size_t nurseryKiB, std::size_t olderKiB)
+      : AmcHeap(arenaBytes, defaultGens(nurseryKiB, olderKiB)) {}
+  // The same on a chain of exactly the given generations (AMC_GENS ignored).
+  AmcHeap(std::size_t arenaBytes, const std::vector<mps_gen_param_s>& gens) {
     arena = createArena(arenaBytes);
     mps_res_t res;
     MPS_ARGS_BEGIN(args) {
@@ -228,21 +313,23 @@ class AmcHeap {
     }
     MPS_ARGS_END(args);
     if (res != MPS_RES_OK) die("mps_fmt_create_k", res);
-    mps_gen_param_s gens[3] = {{nurseryKiB, 0.85}, {olderKiB, 0.45}, {olderKiB * 4, 0.3}};
-    std::size_t count = 2;
-    // AMC_GENS="KiB,KiB,..." replaces the chain, for experiments.
-    if (const char* env = std::getenv("AMC_GENS")) {
-      count = 0;
-      for (char* end = nullptr; count < 3 && *env != 0; env = *end != 0 ? end + 1 : end) {
-        gens[count] = {std::strtoul(env, &end, 10), count == 0 ? 0.85 : 0.45};
-        ++count;
-      }
-    }
-    res = mps_chain_create(&chain_, arena, count, gens);
+    res = mps_chain_create(&chain_, arena, gens.size(),
+                           const_cast<mps_gen_param_s*>(gens.data()));
     if (res != MPS_RES_OK) die("mps_chain_create", res);
     createPoolAndAp(&pool_, &ap, arena, mps_class_amc(), fmt_, chain_);
     mps_message_type_enable(arena, mps_message_type_gc_start());
     mps_message_type_enable(arena, mps_message_type_gc());
+  }
+  // A nursery and an older generation, or AMC_GENS="KiB,KiB,..." from the
+  // environment, for experiments.
+  static std::vector<mps_gen_param_s> defaultGens(std::size_t nurseryKiB, std::size_t olderKiB) {
+    std::vector<mps_gen_param_s> gens{{nurseryKiB, 0.85}, {olderKiB, 0.45}};
+    if (const char* env = std::getenv("AMC_GENS")) {
+      gens.clear();
+      for (char* end = nullptr; gens.size() < 3 && *env != 0; env = *end != 0 ? end + 1 : end)
+        gens.push_back({std::strtoul(env, &end, 10), gens.empty() ? 0.85 : 0.45});
+    }
+    return gens;
   }
   ~AmcHeap() {
     mps_arena_park(arena);
@@ -296,13 +383,17 @@ class AmcHeap {
 };
 
 // The calling thread, registered with an arena and its stack and registers
-// an ambiguous root from `cold` down, for the lifetime of the object.
+// an ambiguous root from `cold` down, for the lifetime of the object. With
+// `scanned`, registered as a client written against MPS's Scheme example
+// does: mps_root_create_thread_scanned with mps_scan_area.
 class ThreadRoot {
  public:
-  ThreadRoot(mps_arena_t arena, void* cold) {
+  ThreadRoot(mps_arena_t arena, void* cold, bool scanned = false) {
     mps_res_t res = mps_thread_reg(&thr_, arena);
     if (res != MPS_RES_OK) die("mps_thread_reg", res);
-    res = mps_root_create_thread(&root_, arena, thr_, cold);
+    res = scanned ? mps_root_create_thread_scanned(&root_, arena, mps_rank_ambig(), 0, thr_,
+                                                   mps_scan_area, nullptr, cold)
+                  : mps_root_create_thread(&root_, arena, thr_, cold);
     if (res != MPS_RES_OK) die("mps_root_create_thread", res);
   }
   ~ThreadRoot() {
@@ -316,6 +407,83 @@ class ThreadRoot {
   mps_thr_t thr_ = nullptr;
   mps_root_t root_ = nullptr;
 };
+
+// ---------------------------------------------------------------------------
+// Per-run reporting: what a run cost the process, from snapshots taken
+// around the benchmark's timed loop (set-up and tear-down excluded).
+
+struct ProcessUsage {
+  double wall = 0, user = 0, sys = 0;  // seconds; user and sys of all threads
+  std::uint64_t mprotect = 0, mmap = 0, munmap = 0, faults = 0, yields = 0;
+  std::uint64_t pageFaults = 0;  // the kernel's minor faults, whole process: fresh pages touched
+
+  static ProcessUsage now() {
+    ProcessUsage u;
+    u.wall = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+                 .count();
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    u.user = double(ru.ru_utime.tv_sec) + double(ru.ru_utime.tv_usec) / 1e6;
+    u.sys = double(ru.ru_stime.tv_sec) + double(ru.ru_stime.tv_usec) / 1e6;
+    u.pageFaults = std::uint64_t(ru.ru_minflt);
+    u.mprotect = syscount::mprotectCalls.load(std::memory_order_relaxed);
+    u.mmap = syscount::mmapCalls.load(std::memory_order_relaxed);
+    u.munmap = syscount::munmapCalls.load(std::memory_order_relaxed);
+    u.faults = syscount::handledFaults.load(std::memory_order_relaxed);
+    u.yields = syscount::yieldCalls.load(std::memory_order_relaxed);
+    return u;
+  }
+};
+
+using Counters = std::map<std::string, double>;
+
+// The per-run counters: totals divided by `runs`. `collections` is the
+// total over the runs. `libraryCounts` is false for Boehm and malloc: their
+// system calls are in shared libraries the wrappers do not see, so their
+// counts would read as zero rather than as unknown.
+Counters usageCounters(const ProcessUsage& before, const ProcessUsage& after, double runs,
+                       double collections, bool libraryCounts) {
+  Counters c;
+  runs = std::max(runs, 1.0);
+  c["wall_s"] = (after.wall - before.wall) / runs;
+  c["user_s"] = (after.user - before.user) / runs;
+  c["sys_s"] = (after.sys - before.sys) / runs;
+  c["collections"] = collections / runs;
+  c["page_faults"] = double(after.pageFaults - before.pageFaults) / runs;
+  if (!libraryCounts) return c;
+  double gcs = std::max(collections, 1.0);
+  auto both = [&](const char* name, std::uint64_t ProcessUsage::*field) {
+    double total = double(after.*field - before.*field);
+    c[name] = total / runs;
+    c[std::string(name) + "_per_gc"] = total / gcs;
+  };
+  both("mprotect", &ProcessUsage::mprotect);
+  both("mmap", &ProcessUsage::mmap);
+  both("munmap", &ProcessUsage::munmap);
+  both("faults", &ProcessUsage::faults);
+  c["sched_yield"] = double(after.yields - before.yields) / runs;
+  return c;
+}
+
+// The same as benchmark counters; one benchmark iteration is one run.
+void reportUsage(benchmark::State& state, const ProcessUsage& before, const ProcessUsage& after,
+                 double collections, bool libraryCounts) {
+  for (auto& [name, value] : usageCounters(before, after, double(state.iterations()),
+                                           collections, libraryCounts))
+    state.counters[name] = value;
+}
+
+// The maximum RSS of one run of `workload` alone in a fresh process (this
+// program, started again with --gc_bench_child=NAME), in MB, measured
+// once per workload and remembered; 0 if it could not be measured. The
+// process's own high-water mark cannot serve: every collector's heap stays
+// in this process between benchmarks, in whatever order they run.
+double freshProcessMaxRssMB(const std::string& workload);
+
+void reportFreshProcessRss(benchmark::State& state, const std::string& workload) {
+  double mb = freshProcessMaxRssMB(workload);
+  if (mb > 0) state.counters["max_RSS_MB"] = mb;
+}
 
 // ---------------------------------------------------------------------------
 // Allocators for the tree algorithms: node(l, r) returns a new node with the
@@ -482,25 +650,40 @@ __attribute__((noinline)) bool gcbench(A& a) {
 constexpr std::size_t kGCBenchNurseryKiB = 64 << 10;
 AmsHeap* gcbenchHeap = nullptr;
 
-__attribute__((noinline)) void runGCBenchAms(benchmark::State& state, void* cold) {
-  if (gcbenchHeap == nullptr) gcbenchHeap = new AmsHeap(std::size_t(256) << 20, kGCBenchNurseryKiB);
-  mps_arena_t arena = gcbenchHeap->arena;
+// The chain a client would more likely give (MPS's own examples give
+// similar ones): an 8 MiB nursery and a 32 MiB older generation. The
+// "-client" variants run on it, beside the tuned chains above.
+const std::vector<mps_gen_param_s> kClientChain{{8 << 10, 0.85}, {32 << 10, 0.45}};
+AmsHeap* gcbenchAmsClientHeap = nullptr;
+
+__attribute__((noinline)) void runGCBenchAms(benchmark::State& state, void* cold, AmsHeap*& heap,
+                                             const std::vector<mps_gen_param_s>& gens,
+                                             const char* name) {
+  if (heap == nullptr) heap = new AmsHeap(std::size_t(256) << 20, gens);
+  mps_arena_t arena = heap->arena;
   ThreadRoot thread(arena, cold);
-  AmsAlloc alloc{gcbenchHeap->ap};
+  AmsAlloc alloc{heap->ap};
   mps_word_t before = mps_collections(arena);
   bool ok = true;
+  ProcessUsage usageBefore = ProcessUsage::now();
   for (auto _ : state)
     ok = gcbench(alloc) && ok;
-  double runs = double(state.iterations());
-  state.counters["collections"] = double(mps_collections(arena) - before) / runs;
+  ProcessUsage usageAfter = ProcessUsage::now();
+  reportUsage(state, usageBefore, usageAfter, double(mps_collections(arena) - before), true);
   state.counters["heap_MB"] = double(mps_arena_committed(arena)) / 1e6;
   state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(gcbenchNodeBytes()));
   if (!ok) state.SkipWithError("the long-lived data did not survive");
+  reportFreshProcessRss(state, name);
 }
 
 void gcbenchAms(benchmark::State& state) {
   void* cold = &cold;  // the cold end of the stack the collector scans
-  runGCBenchAms(state, cold);
+  runGCBenchAms(state, cold, gcbenchHeap, {{kGCBenchNurseryKiB, 0.85}}, "gcbench/ams");
+}
+
+void gcbenchAmsClient(benchmark::State& state) {
+  void* cold = &cold;
+  runGCBenchAms(state, cold, gcbenchAmsClientHeap, kClientChain, "gcbench/ams-client");
 }
 
 // The AMC heap of the gcbench runs, like the AMS one, lives as long as the
@@ -511,6 +694,7 @@ void gcbenchAms(benchmark::State& state) {
 constexpr std::size_t kAmcNurseryKiB = 16 << 10;
 constexpr std::size_t kAmcOlderKiB = 8 << 10;
 AmcHeap* gcbenchAmcHeap = nullptr;
+AmcHeap* gcbenchAmcClientHeap = nullptr;
 
 // Median and maximum of a list of pause times, in milliseconds.
 void pauseCounters(benchmark::State& state, const char* name, std::vector<double> pauses) {
@@ -524,37 +708,45 @@ void pauseCounters(benchmark::State& state, const char* name, std::vector<double
   state.counters[std::string(name) + "_total_ms"] = total * 1e3;
 }
 
-__attribute__((noinline)) void runGCBenchAmc(benchmark::State& state, void* cold) {
-  if (gcbenchAmcHeap == nullptr)
-    gcbenchAmcHeap = new AmcHeap(std::size_t(512) << 20, kAmcNurseryKiB, kAmcOlderKiB);
-  mps_arena_t arena = gcbenchAmcHeap->arena;
+__attribute__((noinline)) void runGCBenchAmc(benchmark::State& state, void* cold, AmcHeap*& heap,
+                                             const std::vector<mps_gen_param_s>& gens,
+                                             const char* name) {
+  if (heap == nullptr) heap = new AmcHeap(std::size_t(512) << 20, gens);
+  mps_arena_t arena = heap->arena;
   ThreadRoot thread(arena, cold);
-  AmsAlloc alloc{gcbenchAmcHeap->ap};
-  (void)gcbenchAmcHeap->takePauses();
-  gcbenchAmcHeap->liveBytes = gcbenchAmcHeap->condemnedBytes = 0;
+  AmsAlloc alloc{heap->ap};
+  (void)heap->takePauses();
+  heap->liveBytes = heap->condemnedBytes = 0;
   mps_word_t before = mps_collections(arena);
   bool ok = true;
+  ProcessUsage usageBefore = ProcessUsage::now();
   for (auto _ : state) {
     ok = gcbench(alloc) && ok;
     state.PauseTiming();
-    AmcHeap::Pauses pauses = gcbenchAmcHeap->takePauses();
+    AmcHeap::Pauses pauses = heap->takePauses();
     pauseCounters(state, "nursery_pause", pauses.nursery);
     pauseCounters(state, "older_pause", pauses.older);
     state.ResumeTiming();
   }
-  state.counters["survived_MB"] = gcbenchAmcHeap->liveBytes / 1e6 / double(state.iterations());
-  state.counters["condemned_MB"] =
-      gcbenchAmcHeap->condemnedBytes / 1e6 / double(state.iterations());
-  double runs = double(state.iterations());
-  state.counters["collections"] = double(mps_collections(arena) - before) / runs;
+  ProcessUsage usageAfter = ProcessUsage::now();
+  reportUsage(state, usageBefore, usageAfter, double(mps_collections(arena) - before), true);
+  state.counters["survived_MB"] = heap->liveBytes / 1e6 / double(state.iterations());
+  state.counters["condemned_MB"] = heap->condemnedBytes / 1e6 / double(state.iterations());
   state.counters["heap_MB"] = double(mps_arena_committed(arena)) / 1e6;
   state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(gcbenchNodeBytes()));
   if (!ok) state.SkipWithError("the long-lived data did not survive");
+  reportFreshProcessRss(state, name);
 }
 
 void gcbenchAmc(benchmark::State& state) {
   void* cold = &cold;
-  runGCBenchAmc(state, cold);
+  runGCBenchAmc(state, cold, gcbenchAmcHeap, AmcHeap::defaultGens(kAmcNurseryKiB, kAmcOlderKiB),
+                "gcbench/amc");
+}
+
+void gcbenchAmcClient(benchmark::State& state) {
+  void* cold = &cold;
+  runGCBenchAmc(state, cold, gcbenchAmcClientHeap, kClientChain, "gcbench/amc-client");
 }
 
 // The pause of a full AMC collection with GCBench's live data held (the
@@ -587,22 +779,28 @@ void gcbenchBoehm(benchmark::State& state) {
   BoehmAlloc alloc;
   GC_word before = GC_get_gc_no();
   bool ok = true;
+  ProcessUsage usageBefore = ProcessUsage::now();
   for (auto _ : state)
     ok = gcbench(alloc) && ok;
-  double runs = double(state.iterations());
-  state.counters["collections"] = double(GC_get_gc_no() - before) / runs;
+  ProcessUsage usageAfter = ProcessUsage::now();
+  reportUsage(state, usageBefore, usageAfter, double(GC_get_gc_no() - before), false);
   state.counters["heap_MB"] = double(GC_get_heap_size()) / 1e6;
   state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(gcbenchNodeBytes()));
   if (!ok) state.SkipWithError("the long-lived data did not survive");
+  reportFreshProcessRss(state, "gcbench/boehm");
 }
 
 void gcbenchMalloc(benchmark::State& state) {
   MallocAlloc alloc;
   bool ok = true;
+  ProcessUsage usageBefore = ProcessUsage::now();
   for (auto _ : state)
     ok = gcbench(alloc) && ok;
+  ProcessUsage usageAfter = ProcessUsage::now();
+  reportUsage(state, usageBefore, usageAfter, 0, false);
   state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(gcbenchNodeBytes()));
   if (!ok) state.SkipWithError("the long-lived data did not survive");
+  reportFreshProcessRss(state, "gcbench/malloc");
 }
 
 // ---------------------------------------------------------------------------
@@ -799,6 +997,712 @@ void mark(benchmark::State& state, unsigned workers) {
 }
 
 // ---------------------------------------------------------------------------
+// interp: the heap of a small Lisp interpreter written against MPS's C
+// interface, after MPS's own Scheme example: one AMC pool holds every
+// object (leaves too, told apart by the format), on the chain that example
+// gives (150 KB and 170 KB), the thread's stack is an ambiguous root and
+// the interpreter's globals an exact table root. One run builds a global
+// environment and a set of live lists (about 4 MB in all), then takes
+// interpSteps() random steps as an interpreter evaluating a list-shuffling
+// program would: temporary lists that die at once, `set!` of global
+// variables, slots of live lists replaced by fresh sub-structures, whole
+// lists shuffled into new spines. The random choices come from a fixed
+// seed, so every collector runs exactly the same program; the checksum of
+// what is live at the end must be the same for all of them.
+namespace interp {
+
+// Every object starts with a header word whose low two bits say what it is:
+//   ...11  an object: type in bits 2-3, length (bytes or slots) from bit 8;
+//   ...01  a padding object of (word >> 2) bytes;
+//   ...10  a forwarding marker to (word & ~3); the second word keeps the
+//          old object's size, as objects are not all the same size (so
+//          every object is at least two words).
+enum class Type : std::uintptr_t { pair = 0, integer = 1, string = 2, vector = 3 };
+constexpr std::uintptr_t kObjTag = 3;
+
+struct Obj {
+  std::uintptr_t header;
+};
+struct Pair {
+  std::uintptr_t header;
+  Obj* car;
+  Obj* cdr;
+};
+struct Int {
+  std::uintptr_t header;
+  std::int64_t value;
+};
+// A string is a header and its characters; a vector a header and its slots.
+
+constexpr std::uintptr_t headerOf(Type type, std::size_t length) {
+  return (std::uintptr_t(length) << 8) | (std::uintptr_t(type) << 2) | kObjTag;
+}
+Type typeOf(const Obj* o) {
+  return Type((o->header >> 2) & 3);
+}
+std::size_t lengthOf(const Obj* o) {
+  return o->header >> 8;
+}
+char* chars(Obj* s) {
+  return reinterpret_cast<char*>(s) + sizeof(std::uintptr_t);
+}
+Obj** slots(Obj* v) {
+  return reinterpret_cast<Obj**>(reinterpret_cast<char*>(v) + sizeof(std::uintptr_t));
+}
+Pair* asPair(Obj* o) {
+  return reinterpret_cast<Pair*>(o);
+}
+Obj* car(Obj* o) {
+  return asPair(o)->car;
+}
+Obj* cdr(Obj* o) {
+  return asPair(o)->cdr;
+}
+
+constexpr std::size_t kWord = sizeof(std::uintptr_t);
+constexpr std::size_t stringBytes(std::size_t length) {
+  return kWord + std::max<std::size_t>((length + kWord - 1) / kWord, 1) * kWord;
+}
+constexpr std::size_t vectorBytes(std::size_t length) {
+  return kWord + std::max<std::size_t>(length, 1) * kWord;
+}
+
+std::size_t objectBytes(const Obj* o) {
+  switch (typeOf(o)) {
+    case Type::pair:
+      return sizeof(Pair);
+    case Type::integer:
+      return sizeof(Int);
+    case Type::string:
+      return stringBytes(lengthOf(o));
+    case Type::vector:
+      break;
+  }
+  return vectorBytes(lengthOf(o));
+}
+
+mps_addr_t skip(mps_addr_t p) {
+  const std::uintptr_t* w = static_cast<const std::uintptr_t*>(p);
+  std::size_t bytes = (w[0] & kTagMask) == kPadTag   ? w[0] >> 2
+                      : (w[0] & kTagMask) == kFwdTag ? w[1]
+                                                     : objectBytes(static_cast<const Obj*>(p));
+  return static_cast<char*>(p) + bytes;
+}
+
+mps_res_t scan(mps_ss_t ss, mps_addr_t base, mps_addr_t limit) {
+  MPS_SCAN_BEGIN(ss) {
+    for (char* p = static_cast<char*>(base); p < static_cast<char*>(limit);) {
+      Obj* o = reinterpret_cast<Obj*>(p);
+      if ((o->header & kTagMask) != kObjTag) {  // padding or forwarded
+        p = static_cast<char*>(skip(p));
+        continue;
+      }
+      Obj** refs = nullptr;
+      std::size_t count = 0;
+      if (typeOf(o) == Type::pair) {
+        refs = &asPair(o)->car;  // car and cdr are adjacent
+        count = 2;
+      } else if (typeOf(o) == Type::vector) {
+        refs = slots(o);
+        count = lengthOf(o);
+      }
+      for (std::size_t i = 0; i < count; ++i) {
+        mps_addr_t ref = refs[i];
+        mps_res_t res = MPS_FIX12(ss, &ref);
+        if (res != MPS_RES_OK) return res;
+        refs[i] = static_cast<Obj*>(ref);
+      }
+      p += objectBytes(o);
+    }
+  }
+  MPS_SCAN_END(ss);
+  return MPS_RES_OK;
+}
+
+void fwd(mps_addr_t old, mps_addr_t to) {
+  std::uintptr_t* w = static_cast<std::uintptr_t*>(old);
+  std::size_t bytes = objectBytes(static_cast<Obj*>(old));  // before the header goes
+  w[0] = reinterpret_cast<std::uintptr_t>(to) | kFwdTag;
+  w[1] = bytes;
+}
+
+mps_addr_t isfwd(mps_addr_t p) {
+  std::uintptr_t w = firstWord(p);
+  return (w & kTagMask) == kFwdTag ? reinterpret_cast<mps_addr_t>(w & ~kTagMask) : nullptr;
+}
+
+void pad(mps_addr_t p, std::size_t size) {
+  *static_cast<std::uintptr_t*>(p) = (std::uintptr_t(size) << 2) | kPadTag;
+}
+
+// An arena with one AMC pool of interpreter objects on a chain of `gens`.
+class Heap {
+ public:
+  Heap(std::size_t arenaBytes, const std::vector<mps_gen_param_s>& gens) {
+    arena = createArena(arenaBytes);
+    mps_res_t res;
+    MPS_ARGS_BEGIN(args) {
+      MPS_ARGS_ADD(args, MPS_KEY_FMT_ALIGN, kWord);
+      MPS_ARGS_ADD(args, MPS_KEY_FMT_SCAN, scan);
+      MPS_ARGS_ADD(args, MPS_KEY_FMT_SKIP, skip);
+      MPS_ARGS_ADD(args, MPS_KEY_FMT_FWD, fwd);
+      MPS_ARGS_ADD(args, MPS_KEY_FMT_ISFWD, isfwd);
+      MPS_ARGS_ADD(args, MPS_KEY_FMT_PAD, pad);
+      res = mps_fmt_create_k(&fmt_, arena, args);
+    }
+    MPS_ARGS_END(args);
+    if (res != MPS_RES_OK) die("mps_fmt_create_k", res);
+    res = mps_chain_create(&chain_, arena, gens.size(), const_cast<mps_gen_param_s*>(gens.data()));
+    if (res != MPS_RES_OK) die("mps_chain_create", res);
+    createPoolAndAp(&pool_, &ap, arena, mps_class_amc(), fmt_, chain_);
+    mps_message_type_enable(arena, mps_message_type_gc_start());
+    mps_message_type_enable(arena, mps_message_type_gc());
+  }
+  ~Heap() {
+    mps_arena_park(arena);
+    mps_ap_destroy(ap);
+    mps_pool_destroy(pool_);
+    mps_chain_destroy(chain_);
+    mps_fmt_destroy(fmt_);
+    mps_arena_destroy(arena);
+  }
+  Heap(const Heap&) = delete;
+  Heap& operator=(const Heap&) = delete;
+
+  // The durations of the collections whose messages are waiting, in seconds.
+  std::vector<double> takePauses() {
+    std::vector<double> pauses;
+    double perSec = double(mps_clocks_per_sec());
+    mps_message_t start, end;
+    while (mps_message_get(&start, arena, mps_message_type_gc_start())) {
+      mps_clock_t t0 = mps_message_clock(arena, start);
+      mps_message_discard(arena, start);
+      if (!mps_message_get(&end, arena, mps_message_type_gc())) break;
+      pauses.push_back(double(mps_message_clock(arena, end) - t0) / perSec);
+      liveBytes += double(mps_message_gc_live_size(arena, end));
+      condemnedBytes += double(mps_message_gc_condemned_size(arena, end));
+      mps_message_discard(arena, end);
+    }
+    return pauses;
+  }
+
+  // Sets survived_KB_per_gc and condemned_KB_per_gc from the sums that
+  // takePauses kept, and clears them.
+  void reportSizes(benchmark::State& state, std::size_t collections) {
+    if (collections == 0) return;
+    state.counters["survived_KB_per_gc"] = liveBytes / 1e3 / double(collections);
+    state.counters["condemned_KB_per_gc"] = condemnedBytes / 1e3 / double(collections);
+    liveBytes = condemnedBytes = 0;
+  }
+
+  mps_arena_t arena = nullptr;
+  mps_ap_t ap = nullptr;
+  double liveBytes = 0, condemnedBytes = 0;  // summed over the collections taken
+
+ private:
+  mps_fmt_t fmt_ = nullptr;
+  mps_chain_t chain_ = nullptr;
+  mps_pool_t pool_ = nullptr;
+};
+
+// The client chain of MPS's Scheme example; capacities in KiB.
+const std::vector<mps_gen_param_s> kInterpChain{{150, 0.85}, {170, 0.45}};
+
+// Allocation: make(bytes, leaf, init) returns a new object that init has
+// filled in. On AMC, init runs between reserve and commit, so the object is
+// complete before the collector can see it; `leaf` does not matter there
+// (the format's scan skips leaves). Boehm allocates leaves pointer-free.
+struct AmcObjects {
+  mps_ap_t ap;
+  template <class Init>
+  Obj* make(std::size_t bytes, bool, Init init) {
+    mps_addr_t p;
+    do {
+      mps_res_t res = mps_reserve(&p, ap, bytes);
+      if (res != MPS_RES_OK) die("mps_reserve", res);
+      init(static_cast<Obj*>(p));
+    } while (!mps_commit(ap, p, bytes));
+    return static_cast<Obj*>(p);
+  }
+};
+
+struct BoehmObjects {
+  template <class Init>
+  Obj* make(std::size_t bytes, bool leaf, Init init) {
+    void* p = leaf ? GC_MALLOC_ATOMIC(bytes) : GC_MALLOC(bytes);
+    if (p == nullptr) die("GC_MALLOC", 0);
+    init(static_cast<Obj*>(p));
+    return static_cast<Obj*>(p);
+  }
+};
+
+template <class A>
+Obj* cons(A& a, Obj* first, Obj* rest) {
+  return a.make(sizeof(Pair), false, [&](Obj* o) {
+    Pair* p = asPair(o);
+    p->header = headerOf(Type::pair, 0);
+    p->car = first;
+    p->cdr = rest;
+  });
+}
+
+template <class A>
+Obj* box(A& a, std::int64_t value) {
+  return a.make(sizeof(Int), true, [&](Obj* o) {
+    Int* i = reinterpret_cast<Int*>(o);
+    i->header = headerOf(Type::integer, 0);
+    i->value = value;
+  });
+}
+
+// `text` must not be in the collected heap: a collection while allocating
+// could move it.
+template <class A>
+Obj* makeString(A& a, const char* text, std::size_t length) {
+  std::size_t bytes = stringBytes(length);
+  return a.make(bytes, true, [&](Obj* o) {
+    o->header = headerOf(Type::string, length);
+    std::memset(chars(o), 0, bytes - kWord);
+    std::memcpy(chars(o), text, length);
+  });
+}
+
+template <class A>
+Obj* makeVector(A& a, std::size_t length) {
+  return a.make(vectorBytes(length), false, [&](Obj* o) {
+    o->header = headerOf(Type::vector, length);
+    std::fill_n(slots(o), std::max<std::size_t>(length, 1), nullptr);
+  });
+}
+
+constexpr std::size_t kSymbols = 2048;
+constexpr std::size_t kBuckets = 256;
+constexpr std::size_t kLiveLists = 512;
+constexpr std::size_t kListLength = 128;
+// The steps of one run. AMC on this chain currently takes about 40 times
+// Boehm's time per step (see README.md), so the default keeps an AMC run
+// to a few seconds; GC_BENCH_INTERP_STEPS=N in the environment changes it
+// (Boehm runs 600,000 steps in about a second).
+long interpSteps() {
+  static const long steps = [] {
+    const char* env = std::getenv("GC_BENCH_INTERP_STEPS");
+    return env != nullptr && std::atol(env) > 0 ? std::atol(env) : 50000L;
+  }();
+  return steps;
+}
+constexpr std::uint64_t kInterpSeed = 0x5343484c49535021u;
+
+// The interpreter's globals, an exact root on AMC (Boehm scans the data
+// segment): the symbol table (a vector of interned strings), the global
+// environment (a vector of buckets, each an association list of
+// (symbol . value) pairs) and the program's live lists (a vector of lists).
+enum RootIndex { kSymbolTable, kEnvironment, kLists, kRootCount };
+Obj* roots[kRootCount];
+
+// Reads a root afresh each time: a collection may have moved what it
+// points at (unless an ambiguous reference on the stack pinned it).
+Obj* rootSlot(RootIndex root, std::size_t i) {
+  return slots(roots[root])[i];
+}
+void setRootSlot(RootIndex root, std::size_t i, Obj* value) {
+  slots(roots[root])[i] = value;
+}
+
+std::uint64_t hashChars(const char* s, std::size_t n) {
+  std::uint64_t h = 0xcbf29ce484222325u;  // FNV-1a
+  for (std::size_t i = 0; i < n; ++i)
+    h = (h ^ std::uint8_t(s[i])) * 0x100000001b3u;
+  return h;
+}
+
+std::size_t bucketOf(Obj* symbol) {
+  return hashChars(chars(symbol), lengthOf(symbol)) % kBuckets;
+}
+
+// A fresh element for a live list: mostly a boxed integer, else a string,
+// a vector of three integers or a list of three.
+template <class A>
+Obj* makeElement(A& a, Rng& rng) {
+  std::size_t kind = rng.below(20);
+  if (kind < 12) return box(a, std::int64_t(rng.below(1000)));
+  if (kind < 15) {
+    char text[24];
+    int length = std::snprintf(text, sizeof text, "str-%zu", rng.below(100000));
+    return makeString(a, text, std::size_t(length));
+  }
+  if (kind < 18) {
+    Obj* v = makeVector(a, 3);
+    for (std::size_t i = 0; i < 3; ++i) {
+      Obj* element = box(a, std::int64_t(rng.below(1000)));
+      slots(v)[i] = element;
+    }
+    return v;
+  }
+  Obj* list = nullptr;
+  for (int i = 0; i < 3; ++i) {
+    Obj* element = box(a, std::int64_t(rng.below(1000)));
+    list = cons(a, element, list);
+  }
+  return list;
+}
+
+// The binding pair (symbol . value) of symbol number `index`.
+Obj* bindingOf(std::size_t index) {
+  Obj* symbol = rootSlot(kSymbolTable, index);
+  for (Obj* cell = rootSlot(kEnvironment, bucketOf(symbol)); cell != nullptr; cell = cdr(cell))
+    if (car(car(cell)) == symbol) return car(cell);
+  die("unbound symbol", 0);
+}
+
+template <class A>
+void buildWorld(A& a, Rng& rng) {
+  roots[kSymbolTable] = makeVector(a, kSymbols);
+  for (std::size_t i = 0; i < kSymbols; ++i) {
+    char name[32];
+    int length = std::snprintf(name, sizeof name, "sym-%zu-%zu", i, rng.below(1 << 20));
+    Obj* symbol = makeString(a, name, std::size_t(length));
+    setRootSlot(kSymbolTable, i, symbol);
+  }
+  roots[kEnvironment] = makeVector(a, kBuckets);
+  for (std::size_t i = 0; i < kSymbols; ++i) {  // (define sym-i i)
+    Obj* value = box(a, std::int64_t(i));
+    Obj* binding = cons(a, rootSlot(kSymbolTable, i), value);
+    std::size_t bucket = bucketOf(rootSlot(kSymbolTable, i));
+    Obj* cell = cons(a, binding, rootSlot(kEnvironment, bucket));
+    setRootSlot(kEnvironment, bucket, cell);
+  }
+  roots[kLists] = makeVector(a, kLiveLists);
+  for (std::size_t i = 0; i < kLiveLists; ++i) {
+    Obj* list = nullptr;
+    for (std::size_t j = 0; j < kListLength; ++j) {
+      Obj* element = makeElement(a, rng);
+      list = cons(a, element, list);
+    }
+    setRootSlot(kLists, i, list);
+  }
+}
+
+// (let ((xs (list n1 ... nk))) (apply + xs)), and now and then
+// (set! sym-i result): a temporary list that dies at once, and a store of a
+// young object into an old binding.
+template <class A>
+std::int64_t evalTemporary(A& a, Rng& rng) {
+  std::size_t length = 8 + rng.below(25);
+  Obj* xs = nullptr;
+  for (std::size_t i = 0; i < length; ++i) {
+    Obj* n = box(a, std::int64_t(rng.below(1000)));
+    xs = cons(a, n, xs);
+  }
+  std::int64_t sum = 0;
+  for (Obj* p = xs; p != nullptr; p = cdr(p))
+    sum += reinterpret_cast<Int*>(car(p))->value;
+  if (rng.below(4) == 0) {
+    std::size_t index = rng.below(kSymbols);
+    Obj* value = box(a, sum);
+    asPair(bindingOf(index))->cdr = value;
+  }
+  return sum;
+}
+
+// (set-car! (list-tail (vector-ref lists i) k) <fresh element>)
+template <class A>
+void replaceRandomSlot(A& a, Rng& rng) {
+  std::size_t list = rng.below(kLiveLists), position = rng.below(kListLength);
+  Obj* fresh = makeElement(a, rng);
+  Obj* cell = rootSlot(kLists, list);
+  for (std::size_t k = 0; k < position; ++k)
+    cell = cdr(cell);
+  asPair(cell)->car = fresh;
+}
+
+// (vector-set! lists i (vector->list (shuffle! (list->vector (vector-ref lists i)))))
+template <class A>
+void shuffleList(A& a, Rng& rng) {
+  std::size_t list = rng.below(kLiveLists);
+  Obj* temp = makeVector(a, kListLength);
+  Obj* cell = rootSlot(kLists, list);
+  for (std::size_t i = 0; i < kListLength; ++i, cell = cdr(cell))
+    slots(temp)[i] = car(cell);
+  for (std::size_t i = kListLength - 1; i > 0; --i)
+    std::swap(slots(temp)[i], slots(temp)[rng.below(i + 1)]);
+  Obj* shuffled = nullptr;
+  for (std::size_t i = kListLength; i-- > 0;)
+    shuffled = cons(a, slots(temp)[i], shuffled);
+  setRootSlot(kLists, list, shuffled);
+}
+
+// A variable reference: the value of sym-i, if it is an integer.
+std::int64_t lookup(Rng& rng) {
+  Obj* value = cdr(bindingOf(rng.below(kSymbols)));
+  return typeOf(value) == Type::integer ? reinterpret_cast<Int*>(value)->value : 0;
+}
+
+// (string-append sym-i sym-j): a short-lived leaf object.
+template <class A>
+std::int64_t stringAppend(A& a, Rng& rng) {
+  char text[64];
+  std::size_t length = 0;
+  for (int k = 0; k < 2; ++k) {
+    Obj* symbol = rootSlot(kSymbolTable, rng.below(kSymbols));
+    std::size_t n = std::min(lengthOf(symbol), sizeof text / 2);
+    std::memcpy(text + length, chars(symbol), n);
+    length += n;
+  }
+  Obj* s = makeString(a, text, length);
+  return std::int64_t(lengthOf(s)) + chars(s)[0];
+}
+
+// A hash of a structure that depends on its shape and contents only, not
+// on addresses, so that every collector gives the same.
+std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15u + (h << 6) + (h >> 2);
+  return h;
+}
+
+std::uint64_t hashOf(std::uint64_t h, Obj* o) {
+  for (;;) {  // recurse on the car, iterate on the cdr
+    if (o == nullptr) return mix(h, 0x6e696c);
+    switch (typeOf(o)) {
+      case Type::pair:
+        h = hashOf(mix(h, 1), car(o));
+        o = cdr(o);
+        continue;
+      case Type::integer:
+        return mix(h, std::uint64_t(reinterpret_cast<Int*>(o)->value));
+      case Type::string:
+        return mix(h, hashChars(chars(o), lengthOf(o)));
+      case Type::vector:
+        h = mix(h, lengthOf(o));
+        for (std::size_t i = 0; i < lengthOf(o); ++i)
+          h = hashOf(h, slots(o)[i]);
+        return h;
+    }
+  }
+}
+
+// One whole run: the world, the steps, and the checksum of what is live
+// (the environment, the lists and the results of the steps).
+template <class A>
+__attribute__((noinline)) std::uint64_t run(A& a) {
+  Rng rng(kInterpSeed);
+  buildWorld(a, rng);
+  std::int64_t results = 0;
+  for (long step = 0, steps = interpSteps(); step < steps; ++step) {
+    std::size_t op = rng.below(100);
+    if (op < 35)
+      results += evalTemporary(a, rng);
+    else if (op < 65)
+      replaceRandomSlot(a, rng);
+    else if (op < 75)
+      shuffleList(a, rng);
+    else if (op < 90)
+      results += lookup(rng);
+    else
+      results += stringAppend(a, rng);
+  }
+  std::uint64_t h = mix(0, std::uint64_t(results));
+  for (Obj* root : roots)
+    h = hashOf(h, root);
+  std::fill(std::begin(roots), std::end(roots), nullptr);  // the run's data may die
+  return h;
+}
+
+// The checksum every run must give: the first run's, whichever collector
+// ran it. A mismatch means a collector lost or corrupted live data, and
+// figures of such a run mean nothing: the program stops.
+std::uint64_t expectedChecksum = 0;
+
+void checkChecksum(std::uint64_t checksum, const char* who) {
+  if (expectedChecksum == 0) expectedChecksum = checksum;
+  if (checksum == expectedChecksum) return;
+  std::fprintf(stderr, "gc_bench: interp on %s: checksum %016llx, expected %016llx\n", who,
+               static_cast<unsigned long long>(checksum),
+               static_cast<unsigned long long>(expectedChecksum));
+  std::abort();
+}
+
+// One run on a fresh AMC heap, in a child process (see runInChild): the
+// counters of the run alone, set-up excluded, and the checksum.
+__attribute__((noinline)) std::uint64_t runAmcMeasured(void* cold, Counters& counters) {
+  Heap heap(std::size_t(256) << 20, kInterpChain);
+  mps_root_t globals;
+  mps_res_t res = mps_root_create_table(&globals, heap.arena, mps_rank_exact(), 0,
+                                        reinterpret_cast<mps_addr_t*>(roots), kRootCount);
+  if (res != MPS_RES_OK) die("mps_root_create_table", res);
+  std::uint64_t checksum;
+  {
+    ThreadRoot thread(heap.arena, cold, true);
+    AmcObjects objects{heap.ap};
+    mps_word_t before = mps_collections(heap.arena);
+    ProcessUsage usageBefore = ProcessUsage::now();
+    checksum = run(objects);
+    ProcessUsage usageAfter = ProcessUsage::now();
+    double collections = double(mps_collections(heap.arena) - before);
+    counters = usageCounters(usageBefore, usageAfter, 1, collections, true);
+    std::vector<double> pauses = heap.takePauses();
+    if (!pauses.empty()) {
+      std::sort(pauses.begin(), pauses.end());
+      counters["pause_median_ms"] = pauses[pauses.size() / 2] * 1e3;
+      counters["pause_max_ms"] = pauses.back() * 1e3;
+      counters["survived_KB_per_gc"] = heap.liveBytes / 1e3 / double(pauses.size());
+      counters["condemned_KB_per_gc"] = heap.condemnedBytes / 1e3 / double(pauses.size());
+    }
+    counters["heap_MB"] = double(mps_arena_committed(heap.arena)) / 1e6;
+  }
+  mps_root_destroy(globals);
+  return checksum;
+}
+
+std::uint64_t runBoehmMeasured(Counters& counters) {
+  BoehmObjects objects;
+  GC_word before = GC_get_gc_no();
+  ProcessUsage usageBefore = ProcessUsage::now();
+  std::uint64_t checksum = run(objects);
+  ProcessUsage usageAfter = ProcessUsage::now();
+  counters = usageCounters(usageBefore, usageAfter, 1, double(GC_get_gc_no() - before), false);
+  counters["heap_MB"] = double(GC_get_heap_size()) / 1e6;
+  return checksum;
+}
+
+}  // namespace interp
+
+// Runs `workload` once in a fresh process (this program, started again with
+// --gc_bench_child=WORKLOAD) and returns the counters it printed, with
+// max_RSS_MB, and its checksum; false if it failed.
+bool runInChild(const std::string& workload, Counters& counters, std::uint64_t& checksum);
+
+namespace interp {
+
+// interp runs each repetition in a fresh process: in this one, Boehm's heap
+// has been grown by whatever ran before (gcbench leaves it at about 120 MB,
+// and it then collects a 4 MB heap once in a run), and the maximum RSS is
+// only meaningful for a process that ran nothing else.
+void inChild(benchmark::State& state, const char* workload) {
+  for (auto _ : state) {
+    Counters counters;
+    std::uint64_t checksum = 0;
+    if (!runInChild(workload, counters, checksum)) {
+      state.SkipWithError("the child process failed");
+      break;
+    }
+    checkChecksum(checksum, workload);
+    state.SetIterationTime(counters["wall_s"]);
+    for (auto& [name, value] : counters)
+      state.counters[name] = value;
+  }
+}
+
+void amc(benchmark::State& state) {
+  inChild(state, "interp/amc");
+}
+
+void boehm(benchmark::State& state) {
+  inChild(state, "interp/boehm");
+}
+
+// ---------------------------------------------------------------------------
+// collect: what one collection costs when there is (almost) nothing to do.
+// The heap is the interpreter's (AMC, the same format); "live" is nothing,
+// or a 1 MiB list of boxed integers (26,214 pairs and integers, 40 bytes an
+// element) held by an exact root.
+//
+//   collect/full/live_KiB:N     one iteration is one mps_arena_collect.
+//   collect/nursery/live_KiB:N  a nursery of kTinyNurseryKiB (older
+//       generation too large to fill); the list is promoted out of the
+//       nursery by a full collection first. One iteration allocates
+//       kNurseryCollections nurseries' worth of 1 KiB strings (garbage, only
+//       their headers written), so about that many nursery collections run.
+//       Reported per collection: wall time of the run over the collections
+//       (allocation included: 256 reserve/commit pairs a collection) and the
+//       median duration from the GC messages.
+
+constexpr std::size_t kTinyNurseryKiB = 256;
+constexpr std::size_t kNurseryCollections = 100;
+constexpr std::size_t kGarbageStringBytes = 1024 - kWord;
+
+// A list of boxed integers 0, 1, ..., taking `bytes`, in roots[kLists].
+template <class A>
+void buildLiveList(A& a, std::size_t bytes) {
+  roots[kLists] = nullptr;
+  for (std::size_t i = bytes / (sizeof(Pair) + sizeof(Int)); i-- > 0;) {
+    Obj* n = box(a, std::int64_t(i));
+    roots[kLists] = cons(a, n, roots[kLists]);
+  }
+}
+
+std::int64_t liveListSum() {
+  std::int64_t sum = 0;
+  for (Obj* p = roots[kLists]; p != nullptr; p = cdr(p))
+    sum += reinterpret_cast<Int*>(car(p))->value;
+  return sum;
+}
+
+__attribute__((noinline)) void runCollect(benchmark::State& state, void* cold, bool nursery) {
+  std::size_t liveBytes = std::size_t(state.range(0)) << 10;
+  Heap heap(std::size_t(256) << 20,
+            nursery ? std::vector<mps_gen_param_s>{{kTinyNurseryKiB, 0.85}, {1 << 20, 0.45}}
+                    : kInterpChain);
+  mps_root_t globals;
+  mps_res_t res = mps_root_create_table(&globals, heap.arena, mps_rank_exact(), 0,
+                                        reinterpret_cast<mps_addr_t*>(roots), kRootCount);
+  if (res != MPS_RES_OK) die("mps_root_create_table", res);
+  {
+    ThreadRoot thread(heap.arena, cold, true);
+    AmcObjects objects{heap.ap};
+    buildLiveList(objects, liveBytes);
+    std::int64_t sum = liveListSum();
+    mps_arena_collect(heap.arena);  // the list leaves the nursery
+    mps_arena_release(heap.arena);
+    (void)heap.takePauses();
+    heap.liveBytes = heap.condemnedBytes = 0;
+    mps_word_t before = mps_collections(heap.arena);
+    std::vector<double> pauses;
+    ProcessUsage usageBefore = ProcessUsage::now();
+    for (auto _ : state) {
+      if (!nursery) {
+        mps_arena_collect(heap.arena);
+        mps_arena_release(heap.arena);  // mps_arena_collect leaves the arena parked
+        continue;
+      }
+      for (std::size_t k = 0; k < kNurseryCollections * kTinyNurseryKiB; ++k) {
+        Obj* garbage = objects.make(stringBytes(kGarbageStringBytes), true, [](Obj* o) {
+          o->header = headerOf(Type::string, kGarbageStringBytes);
+        });
+        benchmark::DoNotOptimize(garbage);
+      }
+    }
+    ProcessUsage usageAfter = ProcessUsage::now();
+    std::vector<double> p = heap.takePauses();
+    pauses.insert(pauses.end(), p.begin(), p.end());
+    double collections = double(mps_collections(heap.arena) - before);
+    reportUsage(state, usageBefore, usageAfter, collections, true);
+    state.counters["us_per_collection"] =
+        collections > 0 ? (usageAfter.wall - usageBefore.wall) / collections * 1e6 : 0;
+    heap.reportSizes(state, pauses.size());
+    if (!pauses.empty()) {
+      std::sort(pauses.begin(), pauses.end());
+      state.counters["pause_median_us"] = pauses[pauses.size() / 2] * 1e6;
+      state.counters["pause_max_us"] = pauses.back() * 1e6;
+    }
+    if (liveListSum() != sum) die("the live list did not survive the collections", 0);
+    roots[kLists] = nullptr;
+  }
+  mps_root_destroy(globals);
+}
+
+void collectFull(benchmark::State& state) {
+  void* cold = &cold;
+  runCollect(state, cold, false);
+}
+
+void collectNursery(benchmark::State& state) {
+  void* cold = &cold;
+  runCollect(state, cold, true);
+}
+
+}  // namespace interp
+
+// ---------------------------------------------------------------------------
 // Summary: from the median aggregate when there are repetitions, else from
 // the single run.
 
@@ -849,6 +1753,105 @@ const char* verdict(bool met) {
 constexpr double kGCBenchTarget = 1.0;     // AMS / Boehm wall time, at most
 constexpr double kGCBenchAmcTarget = 0.7;  // AMC / Boehm wall time, at most
 constexpr double kMarkTarget = 1.6;        // 2-worker / 1-worker rate, at least
+
+constexpr double kInterpTarget = 1.2;          // interp AMC / Boehm wall time, at most
+constexpr double kInterpSysTarget = 0.10;      // interp AMC system time / wall time, below
+constexpr double kEmptyCollectionTargetUs = 50;  // a collection with nothing live, at most
+constexpr double kClientAmsTarget = 1.0;       // gcbench AMS (client chain) / Boehm wall
+constexpr double kClientAmcTarget = 0.6;       // gcbench AMC (client chain) / Boehm wall
+constexpr double kClientRssTarget = 1.3;       // their max RSS / Boehm's, at most
+
+// The per-run figures of every gc workload, and the targets of the client
+// workloads (interp, gcbench on the client chain, empty collections).
+void printPerRunSummary() {
+  std::printf(
+      "\nper run: wall, user and system time (s; user and system of all threads); maximum RSS of\n"
+      "one run in a fresh process (MB); collections; MPS++'s mprotect, mmap and munmap calls\n"
+      "and handled protection faults, per collection (Boehm's and malloc's are not counted)\n");
+  std::printf("%-30s %7s %7s %7s %7s %7s %9s %8s %8s %9s\n", "workload", "wall", "user", "sys",
+              "RSS", "GCs", "mprot/gc", "mmap/gc", "unmap/gc", "faults/gc");
+  bool any = false;
+  for (const char* name :
+       {"gcbench/boehm", "gcbench/ams", "gcbench/amc", "gcbench/malloc", "gcbench/ams-client",
+        "gcbench/amc-client", "interp/boehm", "interp/amc", "collect/full/live_KiB:0",
+        "collect/full/live_KiB:1024", "collect/nursery/live_KiB:0",
+        "collect/nursery/live_KiB:1024"}) {
+    const Figure* f = figureOf(name);
+    if (f == nullptr) continue;
+    any = true;
+    std::printf("%-30s %7.3f %7.3f %7.3f", name, counterOf(f, "wall_s"), counterOf(f, "user_s"),
+                counterOf(f, "sys_s"));
+    if (f->counters.count("max_RSS_MB") != 0)
+      std::printf(" %7.1f", counterOf(f, "max_RSS_MB"));
+    else
+      std::printf(" %7s", "-");
+    std::printf(" %7.0f", counterOf(f, "collections"));
+    if (f->counters.count("mprotect_per_gc") != 0)
+      std::printf(" %9.1f %8.2f %8.2f %9.1f\n", counterOf(f, "mprotect_per_gc"),
+                  counterOf(f, "mmap_per_gc"), counterOf(f, "munmap_per_gc"),
+                  counterOf(f, "faults_per_gc"));
+    else
+      std::printf(" %9s %8s %8s %9s\n", "-", "-", "-", "-");
+  }
+  if (!any) std::printf("(none run)\n");
+
+  auto ratioLine = [](const char* label, double ratio, const char* op, double target, bool met) {
+    std::printf("%-40s %8.2f  %s %.2f %s\n", label, ratio, op, target, verdict(met));
+  };
+  const Figure* boehm = figureOf("interp/boehm");
+  const Figure* amc = figureOf("interp/amc");
+  if (boehm != nullptr && amc != nullptr && boehm->seconds > 0) {
+    std::printf("\ninterp: %zu live lists of %zu, %zu symbols, %ld steps; chain 150 KB + 170 KB\n",
+                interp::kLiveLists, interp::kListLength, interp::kSymbols, interp::interpSteps());
+    double ratio = amc->seconds / boehm->seconds;
+    ratioLine("AMC / Boehm wall time", ratio, "<=", kInterpTarget, ratio <= kInterpTarget);
+    double sys = amc->seconds > 0 ? counterOf(amc, "sys_s") / amc->seconds : 0;
+    ratioLine("AMC system time / wall time", sys, "<", kInterpSysTarget, sys < kInterpSysTarget);
+    if (counterOf(boehm, "max_RSS_MB") > 0)
+      std::printf("%-40s %8.2f\n", "AMC / Boehm max RSS",
+                  counterOf(amc, "max_RSS_MB") / counterOf(boehm, "max_RSS_MB"));
+  }
+  const Figure* fullEmpty = figureOf("collect/full/live_KiB:0");
+  const Figure* nurseryEmpty = figureOf("collect/nursery/live_KiB:0");
+  if (fullEmpty != nullptr || nurseryEmpty != nullptr)
+    std::printf("\ncollect: one collection with nothing live, microseconds\n");
+  if (fullEmpty != nullptr) {
+    double us = counterOf(fullEmpty, "us_per_collection");
+    ratioLine("mps_arena_collect", us, "<=", kEmptyCollectionTargetUs,
+              us <= kEmptyCollectionTargetUs);
+  }
+  if (nurseryEmpty != nullptr) {
+    double us = counterOf(nurseryEmpty, "pause_median_us");
+    ratioLine("nursery collection (median pause)", us, "<=", kEmptyCollectionTargetUs,
+              us <= kEmptyCollectionTargetUs);
+    std::printf("%-40s %8.1f  (allocation included)\n", "nursery collection (wall / GCs)",
+                counterOf(nurseryEmpty, "us_per_collection"));
+  }
+  for (const char* name : {"collect/full/live_KiB:1024", "collect/nursery/live_KiB:1024"})
+    if (const Figure* f = figureOf(name))
+      std::printf("%-40s %8.1f  (median pause %.1f)\n",
+                  (std::string(name + 8) + ", us / GC").c_str(),
+                  counterOf(f, "us_per_collection"), counterOf(f, "pause_median_us"));
+
+  const Figure* gcBoehm = figureOf("gcbench/boehm");
+  const Figure* amsClient = figureOf("gcbench/ams-client");
+  const Figure* amcClient = figureOf("gcbench/amc-client");
+  if (gcBoehm != nullptr && gcBoehm->seconds > 0 && (amsClient != nullptr || amcClient != nullptr))
+    std::printf("\ngcbench on the client chain (8 MiB + 32 MiB), against Boehm\n");
+  for (auto [label, f, target] : {std::tuple{"AMS", amsClient, kClientAmsTarget},
+                                  std::tuple{"AMC", amcClient, kClientAmcTarget}}) {
+    if (gcBoehm == nullptr || f == nullptr || gcBoehm->seconds <= 0) continue;
+    double ratio = f->seconds / gcBoehm->seconds;
+    ratioLine((std::string(label) + "-client / Boehm wall time").c_str(), ratio, "<=", target,
+              ratio <= target);
+    double boehmRss = counterOf(gcBoehm, "max_RSS_MB");
+    if (boehmRss > 0) {
+      double rss = counterOf(f, "max_RSS_MB") / boehmRss;
+      ratioLine((std::string(label) + "-client / Boehm max RSS").c_str(), rss, "<=",
+                kClientRssTarget, rss <= kClientRssTarget);
+    }
+  }
+}
 
 void printSummary() {
   std::printf("\nSummary (median of the repetitions)\n");
@@ -927,6 +1930,7 @@ void printSummary() {
     std::printf("%-24s %10.2f %12s %9s  >= %.1f %s\n", "2-worker / 1-worker", ratio, "", "",
                 kMarkTarget, verdict(ratio >= kMarkTarget));
   }
+  printPerRunSummary();
 }
 
 void registerAll() {
@@ -946,6 +1950,36 @@ void registerAll() {
       ->Iterations(1)
       ->UseRealTime()
       ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("gcbench/ams-client", gcbenchAmsClient)
+      ->Iterations(1)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("gcbench/amc-client", gcbenchAmcClient)
+      ->Iterations(1)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("interp/boehm", interp::boehm)
+      ->Iterations(1)
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("interp/amc", interp::amc)
+      ->Iterations(1)
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("collect/full", interp::collectFull)
+      ->ArgName("live_KiB")
+      ->Arg(0)
+      ->Arg(1024)
+      ->Iterations(200)
+      ->UseRealTime()
+      ->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("collect/nursery", interp::collectNursery)
+      ->ArgName("live_KiB")
+      ->Arg(0)
+      ->Arg(1024)
+      ->Iterations(1)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
   using Fn = void (*)(benchmark::State&);
   for (auto [name, f] : {std::pair<const char*, Fn>{"barrier/on", barrierOn},
                          std::pair<const char*, Fn>{"barrier/off", barrierOff}})
@@ -957,6 +1991,113 @@ void registerAll() {
         ->Iterations(kCollectsPerRun)
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond);
+}
+
+// ---------------------------------------------------------------------------
+// Runs in a fresh process. The child is this program, run with
+// --gc_bench_child=WORKLOAD: it does one run and prints, as name=value
+// pairs, its maximum RSS from VmHWM (the high-water mark of its own address
+// space; getrusage's ru_maxrss would not do, as Linux carries a vfork
+// parent's mark over into the exec'd child), the run's checksum, and for
+// interp the run's counters.
+
+const char* const kChildFlag = "--gc_bench_child=";
+std::string selfPath;  // this program, from /proc/self/exe
+std::map<std::string, double> freshRssMB;
+
+long vmHwmKiB() {
+  FILE* status = std::fopen("/proc/self/status", "r");
+  if (status == nullptr) return 0;
+  char line[256];
+  long kiB = 0;
+  while (std::fgets(line, sizeof line, status) != nullptr)
+    if (std::sscanf(line, "VmHWM: %ld kB", &kiB) == 1) break;
+  std::fclose(status);
+  return kiB;
+}
+
+__attribute__((noinline)) int childMain(const std::string& workload, void* cold) {
+  std::uint64_t checksum = 0;
+  bool ok = true;
+  Counters counters;
+  if (workload == "interp/amc") {
+    checksum = interp::runAmcMeasured(cold, counters);
+  } else if (workload == "interp/boehm") {
+    checksum = interp::runBoehmMeasured(counters);
+  } else if (workload == "gcbench/boehm") {
+    BoehmAlloc alloc;
+    ok = gcbench(alloc);
+  } else if (workload == "gcbench/malloc") {
+    MallocAlloc alloc;
+    ok = gcbench(alloc);
+  } else if (workload == "gcbench/ams" || workload == "gcbench/ams-client") {
+    AmsHeap heap(std::size_t(256) << 20, workload == "gcbench/ams"
+                                             ? std::vector<mps_gen_param_s>{{kGCBenchNurseryKiB, 0.85}}
+                                             : kClientChain);
+    ThreadRoot thread(heap.arena, cold);
+    AmsAlloc alloc{heap.ap};
+    ok = gcbench(alloc);
+  } else if (workload == "gcbench/amc" || workload == "gcbench/amc-client") {
+    AmcHeap heap(std::size_t(512) << 20, workload == "gcbench/amc"
+                                             ? AmcHeap::defaultGens(kAmcNurseryKiB, kAmcOlderKiB)
+                                             : kClientChain);
+    ThreadRoot thread(heap.arena, cold);
+    AmsAlloc alloc{heap.ap};
+    ok = gcbench(alloc);
+  } else {
+    std::fprintf(stderr, "gc_bench: no workload %s\n", workload.c_str());
+    return 2;
+  }
+  if (!ok) return 1;
+  std::printf("max_RSS_MB=%.3f checksum=%llu", double(vmHwmKiB()) * 1024 / 1e6,
+              static_cast<unsigned long long>(checksum));
+  for (auto& [name, value] : counters)
+    std::printf(" %s=%.17g", name.c_str(), value);
+  std::printf("\n");
+  return 0;
+}
+
+bool runInChild(const std::string& workload, Counters& counters, std::uint64_t& checksum) {
+  std::string command = "'" + selfPath + "' " + kChildFlag + workload;
+  FILE* child = ::popen(command.c_str(), "r");
+  if (child == nullptr) return false;
+  std::string output;
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, child) != nullptr)
+    output += buffer;
+  int status = ::pclose(child);
+  if (status != 0 || output.rfind("max_RSS_MB=", 0) != 0) {
+    std::fprintf(stderr, "gc_bench: the child run of %s failed\n", workload.c_str());
+    return false;
+  }
+  // name=value pairs, separated by spaces
+  counters.clear();
+  for (std::size_t at = 0; at < output.size();) {
+    std::size_t end = output.find_first_of(" \n", at);
+    if (end == std::string::npos) end = output.size();
+    std::string pair = output.substr(at, end - at);
+    at = end + 1;
+    std::size_t eq = pair.find('=');
+    if (eq == std::string::npos) continue;
+    std::string name = pair.substr(0, eq);
+    if (name == "checksum")
+      checksum = std::strtoull(pair.c_str() + eq + 1, nullptr, 10);
+    else
+      counters[name] = std::strtod(pair.c_str() + eq + 1, nullptr);
+  }
+  return true;
+}
+
+double freshProcessMaxRssMB(const std::string& workload) {
+  // GC_BENCH_RSS=0 skips these extra runs.
+  if (const char* env = std::getenv("GC_BENCH_RSS"); env != nullptr && std::strcmp(env, "0") == 0)
+    return 0;
+  if (auto it = freshRssMB.find(workload); it != freshRssMB.end()) return it->second;
+  Counters counters;
+  std::uint64_t checksum = 0;
+  double& mb = freshRssMB[workload];
+  if (runInChild(workload, counters, checksum)) mb = counters["max_RSS_MB"];
+  return mb;
 }
 
 // A display reporter passed to RunSpecifiedBenchmarks does not see
@@ -977,6 +2118,15 @@ int main(int argc, char** argv) {
   // A single-threaded client gets Boehm's parallel markers only on request:
   // as many as the hardware threads (or GC_MARKERS from the environment).
   GC_start_mark_threads();
+  if (argc == 2 && std::strncmp(argv[1], kChildFlag, std::strlen(kChildFlag)) == 0) {
+    void* cold = &cold;
+    return childMain(argv[1] + std::strlen(kChildFlag), cold);
+  }
+  {
+    char path[4096];
+    ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
+    if (n > 0) selfPath.assign(path, std::size_t(n));
+  }
   // Defaults; flags given on the command line come later and win.
   std::vector<char*> args{argv[0]};
   char repetitions[] = "--benchmark_repetitions=5";
@@ -1003,5 +2153,7 @@ int main(int argc, char** argv) {
   destroyMarkHeap();
   delete gcbenchHeap;
   delete gcbenchAmcHeap;
+  delete gcbenchAmsClientHeap;
+  delete gcbenchAmcClientHeap;
   return 0;
 }
