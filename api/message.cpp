@@ -18,8 +18,12 @@ using namespace mps::api;
 
 namespace {
 
-Message* toMessage(mps_message_t m) { return reinterpret_cast<Message*>(m); }
-mps_message_t toHandle(Message* m) { return reinterpret_cast<mps_message_t>(m); }
+Message* toMessage(mps_message_t m) {
+  return reinterpret_cast<Message*>(m);
+}
+mps_message_t toHandle(Message* m) {
+  return reinterpret_cast<mps_message_t>(m);
+}
 
 MessageQueue& queueOf(Arena* arena) {
   Collector* collector = Collector::of(arena);
@@ -81,8 +85,7 @@ mps_bool_t mps_message_queue_type(mps_message_type_t* typeOut, mps_arena_t handl
   return 1;
 }
 
-mps_bool_t mps_message_get(mps_message_t* messageOut, mps_arena_t handle,
-                           mps_message_type_t type) {
+mps_bool_t mps_message_get(mps_message_t* messageOut, mps_arena_t handle, mps_message_type_t type) {
   MPS_AVER_ALWAYS(messageOut != NULL);
   Arena* arena = toArena(handle);
   ArenaEntry entry(arena);
@@ -128,6 +131,16 @@ size_t mps_message_gc_not_condemned_size(mps_arena_t handle, mps_message_t messa
   Arena* arena = toArena(handle);
   ArenaEntry entry(arena);
   return GCMessage::from(heldMessage(arena, message)).notCondemnedSize();
+}
+
+void mps_message_gc_barrier(mps_arena_t handle, mps_message_t message, size_t* protectionsOut,
+                            size_t* faultsOut, double* secondsOut) {
+  Arena* arena = toArena(handle);
+  ArenaEntry entry(arena);
+  const GCMessage::BarrierCost& cost = GCMessage::from(heldMessage(arena, message)).barrierCost();
+  if (protectionsOut != nullptr) *protectionsOut = cost.protections;
+  if (faultsOut != nullptr) *faultsOut = cost.faults;
+  if (secondsOut != nullptr) *secondsOut = cost.seconds;
 }
 
 const char* mps_message_gc_start_why(mps_arena_t handle, mps_message_t message) {

@@ -79,6 +79,18 @@ class Segment {
   // unused part) to the trace's accounting. Res::ok or a failure that leaves
   // the segment as it was.
   virtual Res whiten(Trace* trace) = 0;
+  // Whether `trace`, which condemns the segment's generation, condemns this
+  // segment. A generational mark-sweep segment without objects allocated
+  // since its last collection stays out of a collection of its young
+  // objects (design/ams.md .ms.sticky).
+  virtual bool wantsCondemn(const Trace* /*trace*/) const { return true; }
+  // The youngest generation whose collection will condemn (some of) the
+  // segment: the write barrier weighs protecting it against that
+  // generation's next collection (design/shield.md .shield.policy).
+  virtual const Generation* condemningGeneration() const { return gen; }
+  // The generation whose accounts the bytes condemned and surviving in the
+  // segment go to (chains.md): its own, unless the pool promotes in place.
+  virtual Generation* tallyGeneration(const Trace* /*trace*/) const { return gen; }
   // Fix stage 3: `*refIO` lands in this white segment. Ambiguous rank: keep
   // the object there alive (and pinned) if there is one, ignore otherwise.
   // Exact rank: keep the object alive; a moving pool updates *refIO.
@@ -128,10 +140,35 @@ class Segment {
   // becomes the summary.
   bool summaryTraced = false;
   RefSet traceSummary = kRefSetEmpty;
+  // .ms.sticky.remembered: the summary was built by a trace that condemned
+  // every young object of the generational mark-sweep pools, so every
+  // object it refers to survived that trace (and is old) if it is not
+  // universal.
+  bool summaryOfOld = false;
   void beginTracedSummary() {
     summaryTraced = true;
     traceSummary = kRefSetEmpty;
   }
+  // .shield.defer: collections left before the write barrier may protect
+  // it. A new segment is often condemned, or written, within a few
+  // collections, and a protection change costs as much as scanning tens of
+  // kilobytes (more with other threads running); a segment the mutator
+  // wrote through the barrier is likely to be written again soon.
+  static constexpr unsigned char kBarrierDeferNew = 3;
+  static constexpr unsigned char kBarrierDeferWritten = 4;
+  unsigned char barrierDefer = kBarrierDeferNew;
+  // A moving pool copies into it across traces (design/amc.md .amc.carry):
+  // the collector writes into it without protecting it between, so, like a
+  // segment with an allocation buffer, it keeps the universal summary and
+  // is never protected.
+  bool receiving = false;
+  // Whether it holds objects that a generational mark-sweep pool counts as
+  // young (allocated since the segment's last collection).
+  virtual bool holdsYoung() const { return false; }
+  // Condemned for its young objects only (design/ams.md .ms.sticky): its
+  // old objects stay marked (black), and are scanned like an uncondemned
+  // segment's if its summary meets the white zones.
+  bool condemnedYoung = false;
   TraceSet white = 0;         // condemned for these traces
   TraceSet grey = 0;          // must be scanned for these traces
   Generation* gen = nullptr;  // the generation it belongs to (tracer)

@@ -22,13 +22,10 @@ class Ring {
   Owner* first() const { return isSingle() ? nullptr : next_->owner_; }
 
   // Links `node` (which must be single) at the end of the list headed by this.
-  void append(Ring* node) {
-    MPS_AVER(node->isSingle());
-    node->prev_ = prev_;
-    node->next_ = this;
-    prev_->next_ = node;
-    prev_ = node;
-  }
+  void append(Ring* node) { prevLink(node); }
+
+  // Links `node` (which must be single) at the front of the list headed by this.
+  void prepend(Ring* node) { next_->prevLink(node); }
 
   void remove() {
     prev_->next_ = next_;
@@ -40,7 +37,8 @@ class Ring {
 
   Size length() const {
     Size n = 0;
-    for (const Ring* r = next_; r != this; r = r->next_) ++n;
+    for (const Ring* r = next_; r != this; r = r->next_)
+      ++n;
     return n;
   }
 
@@ -52,6 +50,14 @@ class Ring {
   }
 
  private:
+  // Links `node` just before this.
+  void prevLink(Ring* node) {
+    MPS_AVER(node->isSingle());
+    node->prev_ = prev_;
+    node->next_ = this;
+    prev_->next_ = node;
+    prev_ = node;
+  }
   Ring* prev_;
   Ring* next_;
   Owner* owner_;

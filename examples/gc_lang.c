@@ -383,10 +383,12 @@ static int run(void) {
       " (%lu bytes)\n",
       census.count[TYPE_INT], census.count[TYPE_PAIR], census.count[TYPE_STRING],
       census.count[TYPE_VECTOR], census.bytes);
-  /* The kept lists survive; ambiguous stack words may keep a little more. */
+  /* The kept lists survive; ambiguous stack words may keep a little more
+   * (a stale word that still designates a pair of a dropped list keeps the
+   * rest of that list: how much depends on where the pool placed it). */
   if (census.count[TYPE_VECTOR] < ROUNDS / 50 || census.count[TYPE_PAIR] < ROUNDS / 50 * LENGTH)
     ok = 0;
-  if (census.count[TYPE_PAIR] > (ROUNDS / 50 + 2) * LENGTH) ok = 0;
+  if (census.count[TYPE_PAIR] > (ROUNDS / 50 + 3) * LENGTH) ok = 0;
 
   /* Idle time: the collector may use it (nothing allocated since: no work). */
   printf("idle step did work: %s\n", mps_arena_step(arena, 0.01, 1.0) ? "yes" : "no");

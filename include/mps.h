@@ -622,6 +622,12 @@ extern size_t mps_message_gc_live_size(mps_arena_t, mps_message_t);
 extern size_t mps_message_gc_condemned_size(mps_arena_t, mps_message_t);
 extern size_t mps_message_gc_not_condemned_size(mps_arena_t, mps_message_t);
 extern const char* mps_message_gc_start_why(mps_arena_t, mps_message_t);
+/* MPS++ extension: what the write barrier cost since the collection before
+ * this GC message's (the mutator's run and this collection): protection
+ * changes (mprotect calls), write faults resolved, and the seconds spent in
+ * both. Process-wide: with several arenas, each one's message counts all. */
+extern void mps_message_gc_barrier(mps_arena_t, mps_message_t, size_t* protections_o,
+                                   size_t* faults_o, double* seconds_o);
 
 /* Segregated allocation caches (sac.md).
  *

@@ -25,7 +25,9 @@ Message::Message(MessageQueue* queue, MessageType type) : queue_(queue), type_(t
   MPS_AVER(isMessageType(indexOf(type)));
 }
 
-Message::~Message() { invalidateSig(sig); }
+Message::~Message() {
+  invalidateSig(sig);
+}
 
 bool Message::check() const {
   MPS_CHECKL(sig == kSig);
@@ -43,7 +45,9 @@ const GCStartMessage& GCStartMessage::from(const Message& message) {
   return static_cast<const GCStartMessage&>(message);
 }
 
-void GCStartMessage::discarded() { queue()->recycle(this); }
+void GCStartMessage::discarded() {
+  queue()->recycle(this);
+}
 
 const GCMessage& GCMessage::from(const Message& message) {
   MPS_AVER_ALWAYS(message.type() == MessageType::gc &&
@@ -51,11 +55,15 @@ const GCMessage& GCMessage::from(const Message& message) {
   return static_cast<const GCMessage&>(message);
 }
 
-void GCMessage::discarded() { queue()->recycle(this); }
+void GCMessage::discarded() {
+  queue()->recycle(this);
+}
 
 // MessageQueue ---------------------------------------------------------------------
 
-MessageQueue::MessageQueue(Arena* arena) : arena_(arena) { MPS_AVER(arena != nullptr); }
+MessageQueue::MessageQueue(Arena* arena) : arena_(arena) {
+  MPS_AVER(arena != nullptr);
+}
 
 MessageQueue::~MessageQueue() {
   MPS_AVER(finished_ && "the message queue was finished before it is destroyed");
@@ -200,7 +208,8 @@ void MessageQueue::postGCStart(const char* why) {
   enqueue(m);
 }
 
-void MessageQueue::postGC(Size live, Size condemned, Size notCondemned) {
+void MessageQueue::postGC(Size live, Size condemned, Size notCondemned,
+                          const GCMessage::BarrierCost& barrier) {
   MPS_AVERT(MessageQueue, this);
   Message* m = takeSpareToPost(MessageType::gc);
   if (m == nullptr) return;
@@ -208,6 +217,7 @@ void MessageQueue::postGC(Size live, Size condemned, Size notCondemned) {
   gc->live_ = live;
   gc->condemned_ = condemned;
   gc->notCondemned_ = notCondemned;
+  gc->barrier_ = barrier;
   enqueue(m);
 }
 

@@ -39,8 +39,12 @@ enum class MessageType : unsigned {
 };
 constexpr unsigned kMessageTypeCount = 3;
 
-constexpr bool isMessageType(unsigned type) { return type < kMessageTypeCount; }
-constexpr unsigned indexOf(MessageType type) { return static_cast<unsigned>(type); }
+constexpr bool isMessageType(unsigned type) {
+  return type < kMessageTypeCount;
+}
+constexpr unsigned indexOf(MessageType type) {
+  return static_cast<unsigned>(type);
+}
 // The name used in reports ("gc", "gc start", "finalization").
 const char* messageTypeName(MessageType type);
 
@@ -114,6 +118,15 @@ class GCMessage final : public Message {
   Size liveSize() const { return live_; }
   Size condemnedSize() const { return condemned_; }
   Size notCondemnedSize() const { return notCondemned_; }
+  // The write barrier's cost since the previous collection ended (this
+  // collection and the mutator's run before it): protection changes,
+  // write faults resolved, and the seconds both took.
+  struct BarrierCost {
+    Size protections = 0;
+    Size faults = 0;
+    double seconds = 0;
+  };
+  const BarrierCost& barrierCost() const { return barrier_; }
 
  private:
   friend class MessageQueue;
@@ -123,6 +136,7 @@ class GCMessage final : public Message {
   Size live_ = 0;
   Size condemned_ = 0;
   Size notCondemned_ = 0;
+  BarrierCost barrier_;
 };
 
 class MessageQueue {
@@ -177,7 +191,8 @@ class MessageQueue {
   // queue is below the limit); otherwise the message stays spare for the
   // next collection. `why` must be a static string.
   void postGCStart(const char* why);
-  void postGC(Size live, Size condemned, Size notCondemned);
+  void postGC(Size live, Size condemned, Size notCondemned,
+              const GCMessage::BarrierCost& barrier = {});
 
   // Posts a message made by its poster (state detached, made for this
   // queue). True if it is queued (the queue now owns it and will call its
@@ -193,7 +208,8 @@ class MessageQueue {
   // scan what finalization messages refer to). f must not change the queue.
   template <class F>
   void forEachLive(F&& f) const {
-    for (const Ring<Message>& fifo : queued_) fifo.forEach(f);
+    for (const Ring<Message>& fifo : queued_)
+      fifo.forEach(f);
     held_.forEach(f);
   }
 
@@ -233,8 +249,8 @@ class MessageQueue {
   Ring<Message> queued_[kMessageTypeCount];  // one FIFO per type
   Size queuedCount_[kMessageTypeCount] = {};
   Size queuedTotal_ = 0;
-  Ring<Message> held_;                         // got and not yet discarded
-  Message* spare_[kMessageTypeCount] = {};     // only GC-start and GC have spares
+  Ring<Message> held_;                      // got and not yet discarded
+  Message* spare_[kMessageTypeCount] = {};  // only GC-start and GC have spares
   std::uint64_t nextSerial_ = 1;
   Size gcQueueLimit_ = kDefaultGCQueueLimit;
   Size dropped_ = 0;

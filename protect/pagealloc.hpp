@@ -72,7 +72,7 @@ class PageCache {
 
  private:
   static constexpr std::size_t kClasses = 16;  // 4 KiB .. 128 MiB
-  static constexpr std::size_t kBlocksPerClass = 8;
+  static constexpr std::size_t kBlocksPerClass = 32;
   struct Bin {
     void* blocks[kBlocksPerClass];
     std::size_t count = 0;

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <ctime>
 
 #include "protect/thread.hpp"
 #include "protect/vm.hpp"
@@ -22,6 +23,15 @@ namespace {
 constexpr Size kMaxArenas = 64;
 std::atomic<Arena*> gArenas[kMaxArenas];
 std::atomic<Size> gFaults{0};
+std::atomic<Size> gProtections{0};
+std::atomic<std::uint64_t> gBarrierNanos{0};
+
+// clock_gettime is async-signal-safe (the fault handler times itself).
+std::uint64_t nowNanoseconds() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::uint64_t(ts.tv_sec) * 1000000000u + std::uint64_t(ts.tv_nsec);
+}
 std::once_flag gInstallOnce;
 bool gInstalled = false;
 
@@ -35,6 +45,7 @@ int onFault(void* faultAddress, int /*serious*/) {
     if (arena == nullptr) continue;
     Segment* seg = arena->segmentOf(faultAddress);
     if (seg == nullptr) continue;
+    std::uint64_t t0 = nowNanoseconds();
     // .shield.fault.suspend: no stop-the-world between widening the summary
     // and lifting the protection. A collection that stopped this thread in
     // between could narrow the summary and protect again, and the lifting
@@ -48,6 +59,7 @@ int onFault(void* faultAddress, int /*serious*/) {
     pthread_sigmask(SIG_BLOCK, &suspend, nullptr);
     Shield::dropBarrier(seg, true);
     gFaults.fetch_add(1, std::memory_order_relaxed);
+    gBarrierNanos.fetch_add(nowNanoseconds() - t0, std::memory_order_relaxed);
     return 1;
   }
   return 0;
@@ -86,6 +98,8 @@ void Shield::dropBarrier(Segment* seg, bool faulted) {
   // allows sees the universal set.
   std::atomic_ref<RefSet>(seg->summary).store(kRefSetUniv, std::memory_order_release);
   std::atomic_ref<unsigned>(seg->shieldMode).store(kShieldNone, std::memory_order_relaxed);
+  std::atomic_ref<unsigned char>(seg->barrierDefer)
+      .store(Segment::kBarrierDeferWritten, std::memory_order_relaxed);
   bool wasProtected =
       std::atomic_ref<unsigned>(seg->protMode).exchange(kShieldNone, std::memory_order_acq_rel) !=
       kShieldNone;
@@ -99,11 +113,22 @@ Size Shield::faultCount() {
   return gFaults.load(std::memory_order_relaxed);
 }
 
+Size Shield::protectionCount() {
+  return gProtections.load(std::memory_order_relaxed);
+}
+
+std::uint64_t Shield::barrierNanoseconds() {
+  return gBarrierNanos.load(std::memory_order_relaxed);
+}
+
 void Shield::protectRange(Addr base, Addr limit, unsigned mode) {
+  std::uint64_t t0 = nowNanoseconds();
   vm::Access access = (mode & kShieldRead) != 0    ? vm::Access::none
                       : (mode & kShieldWrite) != 0 ? vm::Access::readOnly
                                                    : vm::Access::readWrite;
   vm::protect(base, Size(limit - base), access);
+  gProtections.fetch_add(1, std::memory_order_relaxed);
+  gBarrierNanos.fetch_add(nowNanoseconds() - t0, std::memory_order_relaxed);
 }
 
 void Shield::sync(Segment* seg, unsigned mode) {
@@ -117,6 +142,12 @@ void ProtectionBatch::apply() {
   // A segment added twice (its wanted mode changed, then it was covered)
   // changes once.
   segs_.erase(std::unique(segs_.begin(), segs_.end()), segs_.end());
+  // A segment whose protection came back to what it has (exposed and
+  // covered again within the batch) needs no change at all.
+  segs_.erase(
+      std::remove_if(segs_.begin(), segs_.end(),
+                     [](const Segment* seg) { return Shield::wanted(seg) == seg->protMode; }),
+      segs_.end());
   Size i = 0, n = segs_.size();
   while (i < n) {
     unsigned mode = Shield::wanted(segs_[i]);

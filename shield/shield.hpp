@@ -15,6 +15,7 @@
 // the segment wants (setMode) once the last expose is covered.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "arena/arena.hpp"
@@ -111,6 +112,10 @@ class Shield {
   // Write faults the handler has resolved, in every arena (statistics and
   // tests).
   static Size faultCount();
+  // Protection changes (mprotect calls) made, in every arena, and the time
+  // spent in them and in resolving faults, in nanoseconds.
+  static Size protectionCount();
+  static std::uint64_t barrierNanoseconds();
 
  private:
   friend class ProtectionBatch;

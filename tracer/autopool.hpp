@@ -48,6 +48,11 @@ class AutoPool : public Pool {
   // moving pool sets up and closes its per-worker to-space buffers here.
   virtual void traceBegin(Trace* /*trace*/) {}
   virtual void traceEnd(Trace* /*trace*/, bool /*abandoned*/) {}
+  // The trace is about to bring in more marking workers (it marked on the
+  // collecting thread alone until now), which read the arena's tables
+  // while one of them may allocate (Arena::setConcurrentReaders): a moving
+  // pool makes sure now that its to-space need not grow the arena.
+  virtual void traceGoesParallel(Trace* /*trace*/) {}
 
   bool check() const override;
 

@@ -6,7 +6,7 @@
 
 namespace mps::core {
 
-void Generation::noteCollected(Size condemned, Size survived) {
+void Generation::noteCollected(Size condemned, Size survived, Size stayed) {
   if (condemned > 0) {
     // Weight the latest observation as the reference does, so that one odd
     // collection does not swing the estimate.
@@ -15,7 +15,7 @@ void Generation::noteCollected(Size condemned, Size survived) {
     mortality = 0.6 * mortality + 0.4 * measured;
   }
   newSize = 0;
-  liveSize = survived;
+  liveSize = stayed;
   ++collections;
 }
 
@@ -44,7 +44,8 @@ Res Chain::create(Chain** chainOut, Collector* collector, Size count,
     gens[i].mortality = params[i].mps_mortality;
   }
   Chain* chain = new (p) Chain(collector, count, gens);
-  for (Size i = 0; i < count; ++i) gens[i].chain = chain;
+  for (Size i = 0; i < count; ++i)
+    gens[i].chain = chain;
   chain->objectSize_ = bytes;
   collector->addChain(chain);
   *chainOut = chain;
@@ -58,7 +59,8 @@ void Chain::destroy() {
   Collector* collector = collector_;
   Size bytes = objectSize_;
   collectorRing.remove();
-  for (Size i = 0; i < count_; ++i) gens_[i].~Generation();
+  for (Size i = 0; i < count_; ++i)
+    gens_[i].~Generation();
   invalidateSig(sig);
   this->~Chain();
   collector->arena()->controlFree(this, bytes);
@@ -77,10 +79,18 @@ int Chain::highestOverCapacity() const {
   return -1;
 }
 
+int Chain::predictedNextTop() const {
+  for (Size i = count_; i-- > 1;) {
+    const Generation& g = gens_[i];
+    if (g.newSize + g.arrivedLastTrace > g.trigger()) return int(i);
+  }
+  return 0;
+}
+
 double Chain::urgency() const {
   double worst = 0.0;
   for (Size i = 0; i < count_; ++i) {
-    double u = double(gens_[i].newSize) / double(gens_[i].capacity);
+    double u = double(gens_[i].newSize) / double(gens_[i].trigger());
     if (u > worst) worst = u;
   }
   return worst;

@@ -21,16 +21,34 @@ class Generation {
  public:
   Chain* chain = nullptr;
   unsigned index = 0;
-  Size capacity = 0;         // bytes
-  double mortality = 0.5;    // moving average of measured mortality
-  Size newSize = 0;          // bytes allocated (or promoted) since last condemned
-  Size liveSize = 0;         // bytes that survived its last collection
+  Size capacity = 0;       // bytes
+  double mortality = 0.5;  // moving average of measured mortality
+  Size newSize = 0;        // bytes allocated (or promoted) since last condemned
+  // Bytes that survived its last collection and stayed in it (those
+  // promoted to the next generation are that one's new bytes).
+  Size liveSize = 0;
   Size collections = 0;
+  // Bytes that arrived by promotion during the last collection (whether or
+  // not this generation was condemned by it), and newSize when that
+  // collection began: the collector predicts the next collection from them.
+  Size arrivedLastTrace = 0;
+  Size newSizeAtTraceStart = 0;
 
-  bool overCapacity() const { return newSize > capacity; }
+  // .chain.pacing: the generation is due once its new bytes exceed its
+  // capacity and also kLivePacing times what stayed live in it, so that a
+  // generation whose capacity is small next to its live data does not mark
+  // the same live data over and over: each of its collections marks at
+  // most about (1 + 1/kLivePacing) bytes per byte that arrived since the
+  // last (design/tracer.md, "Pacing").
+  static constexpr double kLivePacing = 0.5;
+  Size trigger() const {
+    Size paced = Size(double(liveSize) * kLivePacing);
+    return paced > capacity ? paced : capacity;
+  }
+  bool overCapacity() const { return newSize > trigger(); }
   // Records a collection of this generation: `condemned` bytes of which
-  // `survived` lived.
-  void noteCollected(Size condemned, Size survived);
+  // `survived` lived, `stayed` of them in this generation.
+  void noteCollected(Size condemned, Size survived, Size stayed);
 };
 
 class Chain {
@@ -52,6 +70,12 @@ class Chain {
   int highestOverCapacity() const;
   // How far over capacity, as a fraction, the most overdue generation is.
   double urgency() const;
+  // The highest generation the chain's next collection is expected to
+  // condemn: generation 0 is always condemned; an older one if its new
+  // bytes plus as many as arrived in the last collection will pass its
+  // trigger. The write barrier does not protect segments of those
+  // (design/shield.md .shield.policy).
+  int predictedNextTop() const;
 
   void use() { ++users_; }
   void release() { MPS_AVER(users_ > 0), --users_; }

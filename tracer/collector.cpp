@@ -54,6 +54,9 @@ Res Collector::create(Collector** out, Arena* arena, const mps_arg_s* args) {
     return res;
   }
   c->barrier_ = Shield::registerArena(arena);
+  c->protectionsAtLastEnd_ = Shield::protectionCount();
+  c->faultsAtLastEnd_ = Shield::faultCount();
+  c->barrierNanosAtLastEnd_ = Shield::barrierNanoseconds();
   unsigned workers = MPS_ARG_OPTIONAL(args, ARENA_GC_WORKERS, u, 0u);
   c->setWorkers(workers != 0 ? workers : defaultWorkers());
   *out = c;
@@ -169,20 +172,17 @@ Res Collector::runTrace(Chain* chain, unsigned top, bool all, const char* why) {
   if (res == Res::ok) {
     ++collections_;
     if (trace.movedZones() != kRefSetEmpty) noteMoved(trace.movedZones());
-    // Generations collected: their new size starts again.
-    auto account = [&](Chain* c) {
-      for (Size i = 0; i < c->count(); ++i) {
-        Generation* g = c->gen(i);
-        if (!(all || (c == chain && g->index <= top))) continue;
-        const Trace::GenerationTally* tally = trace.tallyOf(g);
-        if (tally != nullptr)
-          g->noteCollected(tally->condemned, tally->survived);
-        else
-          g->noteCollected(0, 0);
-      }
-    };
-    chains_.forEach(account);
-    messages_->postGC(last_.live, last_.condemned, last_.notCondemned);
+    Size protections = Shield::protectionCount(), faults = Shield::faultCount();
+    std::uint64_t nanos = Shield::barrierNanoseconds();
+    last_.protections = protections - protectionsAtLastEnd_;
+    last_.faults = faults - faultsAtLastEnd_;
+    last_.barrierSeconds = double(nanos - barrierNanosAtLastEnd_) * 1e-9;
+    protectionsAtLastEnd_ = protections;
+    faultsAtLastEnd_ = faults;
+    barrierNanosAtLastEnd_ = nanos;
+    messages_->postGC(
+        last_.live, last_.condemned, last_.notCondemned,
+        GCMessage::BarrierCost{last_.protections, last_.faults, last_.barrierSeconds});
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (all) lastFullSeconds_ = seconds;

@@ -121,8 +121,35 @@ class Collector {
     Size segmentsSkipped = 0;
     unsigned workers = 0;
     double markSeconds = 0, totalSeconds = 0;
+    // The write barrier since the previous collection ended, process-wide
+    // (the shield serves every arena): protection changes, faults
+    // resolved, seconds in both.
+    Size protections = 0, faults = 0;
+    double barrierSeconds = 0;
   };
   const Stats& lastStats() const { return last_; }
+  // .trace.serial: how much the collecting thread scans alone before it
+  // brings in the other workers (if it still has grey objects to share).
+  // Waking a oneTBB worker and handing it work costs tens of microseconds,
+  // and once a second thread of the process has run on another CPU, every
+  // protection change of the process interrupts that CPU too (a TLB
+  // shootdown); a quarter of a megabyte takes a few hundred microseconds to
+  // scan on the machines measured (design/tracer.md). Tests set it to 0
+  // (every drain parallel) or to the largest size (every drain serial).
+  static constexpr Size kDefaultSerialScanBytes = Size(256) << 10;
+  Size serialScanBytes = kDefaultSerialScanBytes;
+  // .shield.policy: the write barrier protects the segments of a
+  // generation only if it has at least this many bytes in segments with
+  // references (twice as many in a process with other threads running):
+  // below that, scanning them at every collection costs less than the
+  // protection changes and faults (design/shield.md). Tests set it to 0.
+  static constexpr Size kDefaultBarrierMinBytes = Size(1) << 20;
+  Size barrierMinBytes = kDefaultBarrierMinBytes;
+  // Whether the policy above (and .shield.defer, .shield.policy) decides
+  // which segments to protect; off, every segment the barrier can protect
+  // is protected at the end of each trace, and AMC carries no to-space
+  // segment over to the next trace (tests of the mechanism).
+  bool barrierPolicy = true;
   // Whether checked builds verify the heap after each collection (on by
   // default in checked builds; a test may switch it off to time things).
   bool verifyHeap = MPS_CHECKED != 0;
@@ -153,6 +180,9 @@ class Collector {
   bool barrier_ = false;
   Stats last_;
   double lastFullSeconds_ = 0.0;
+  // The shield's counters when the previous collection ended.
+  Size protectionsAtLastEnd_ = 0, faultsAtLastEnd_ = 0;
+  std::uint64_t barrierNanosAtLastEnd_ = 0;
   Size objectSize_ = 0;
   std::atomic<Word> ldEpoch_{0};
   std::atomic<RefSet> ldHistory_[kLdHistory] = {};

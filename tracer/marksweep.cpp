@@ -97,10 +97,53 @@ void MarkSweepSegment::bufferFlipped(Buffer* b) {
   recordObjects(b->scanLimit());
 }
 
+bool MarkSweepSegment::promotesInPlace(const Trace* trace) const {
+  const Generation* g = gen;
+  if (g == nullptr || g->index + 1 >= g->chain->count()) return false;
+  return !trace->condemnsGeneration(g->chain->gen(g->index + 1));
+}
+
+bool MarkSweepSegment::holdsYoung() const {
+  return young_ && gen != nullptr && gen->index + 1 < gen->chain->count();
+}
+
+bool MarkSweepSegment::wantsCondemn(const Trace* trace) const {
+  if (!promotesInPlace(trace)) return true;
+  // A collection of young objects: a segment without any has nothing to
+  // condemn. Segments of ambiguous rank stay out: their old objects would
+  // have to be scanned with the ambiguous roots; they are scanned whole
+  // there instead, and condemned by the next full collection.
+  return young_ && !rankSetHas(rankSet, Rank::ambig);
+}
+
+const Generation* MarkSweepSegment::condemningGeneration() const {
+  // Old objects only: left alone by collections of the young ones.
+  const Generation* g = gen;
+  if (g != nullptr && !young_ && g->index + 1 < g->chain->count())
+    return g->chain->gen(g->index + 1);
+  return g;
+}
+
+Generation* MarkSweepSegment::tallyGeneration(const Trace* trace) const {
+  // A collection of the next generation too condemns the old objects with
+  // the young; what survives is the next generation's.
+  const Generation* g = gen;
+  if (g != nullptr && g->index + 1 < g->chain->count() && !promotesInPlace(trace))
+    return g->chain->gen(g->index + 1);
+  return gen;
+}
+
 Res MarkSweepSegment::whiten(Trace* trace) {
   if (buffer != nullptr) recordObjects(buffer->scanLimit());
-  for (Size w = 0; w < BitTable::wordsFor(grains_); ++w)
-    mark_[w] = 0;
+  // .ms.sticky: in a collection of the young objects only, the old ones
+  // keep their mark bits: they are black, never freed, never scanned
+  // through a fix; their references to young objects are found by scanning
+  // them as a remembered set (Trace::scanRememberedSet).
+  bool keepOld = promotesInPlace(trace);
+  if (!keepOld) {
+    for (Size w = 0; w < BitTable::wordsFor(grains_); ++w)
+      mark_[w] = 0;
+  }
   // The attached buffer's unfilled part (and an object reserved there but not
   // yet committed) holds no objects: it is neither condemned nor reported as
   // not condemned, so a full collection reports (almost) nothing not condemned,
@@ -108,6 +151,13 @@ Res MarkSweepSegment::whiten(Trace* trace) {
   Size bufferBytes = 0;
   if (buffer != nullptr) bufferBytes = Size(buffer->poolLimit - walkedTo_);
   condemnedBytes_ = ((grains_ - freeGrains_) << alignShift_) - bufferBytes;
+  Size old = keepOld ? oldBytes_ : 0;
+  MPS_AVER(old <= condemnedBytes_);
+  condemnedBytes_ -= old;
+  condemnedYoung = keepOld;
+  // Until the old objects are scanned (if ever, in this trace), what they
+  // refer to is known only from the segment's summary.
+  if (keepOld && old > 0 && rankSet != kRankSetEmpty) traceSummary = summary;
   trace->noteCondemned(condemnedBytes_);
   white |= trace->traces();
   return Res::ok;
@@ -177,9 +227,24 @@ Res MarkSweepSegment::scanObject(ScanState* ss, Addr object) {
   return Res(format->scan(ss->handle(), object, next));
 }
 
+Res MarkSweepSegment::scanMarked(ScanState* ss) {
+  Format* format = msPool_->fmt();
+  ss->setRank(rankSetLowest(rankSet));
+  for (Size i = nextStart(0, true); i < grains_; i = nextStart(i + 1, true)) {
+    Addr object = format->clientOf(addrOfIndex(i));
+    Addr next = static_cast<Addr>(format->skip(object));
+    ss->scannedBytes += Size(next - object);
+    Res res = Res(format->scan(ss->handle(), object, next));
+    if (res != Res::ok) return res;
+  }
+  return Res::ok;
+}
+
 Res MarkSweepSegment::scan(ScanState* ss) {
   if (rankSet == kRankSetEmpty) return Res::ok;
   if (buffer != nullptr) recordObjects(buffer->scanLimit());
+  // Condemned for its young objects: the old ones are its remembered set.
+  if (condemnedYoung && isWhite(ss->traces()) && !ss->verifying) return scanMarked(ss);
   Format* format = msPool_->fmt();
   ss->setRank(rankSetLowest(rankSet));
   // Scan maximal runs of consecutive objects with one call each.
@@ -256,8 +321,20 @@ bool MarkSweepSegment::reclaim(Trace* trace) {
     i = nextStart(end, false);
   }
   Size freed = freedGrains << alignShift_;
+  Size survived = condemnedBytes_ - freed;
   trace->noteReclaimed(freed);
-  trace->notePreserved(condemnedBytes_ - freed);
+  trace->notePreserved(survived);
+  // .ms.sticky: every survivor is old now (marked). Young survivors of a
+  // collection of young objects are promoted in place: new bytes of the
+  // next generation.
+  if (promotesInPlace(trace)) {
+    oldBytes_ += survived;
+    msPool_->collector()->noteAllocated(gen->chain->gen(gen->index + 1), survived);
+  } else {
+    oldBytes_ = survived;
+  }
+  young_ = buffer != nullptr;
+  condemnedYoung = false;
   white &= ~trace->traces();
   condemnedBytes_ = 0;
   // Free space may have appeared anywhere: search from the start again.
@@ -359,6 +436,11 @@ MarkSweepSegment* MarkSweepPool::takeCached(RankSet rankSet) {
   seg->gen = gen_;
   seg->summary = kRefSetUniv;
   seg->summaryTraced = false;
+  seg->barrierDefer = Segment::kBarrierDeferNew;
+  seg->oldBytes_ = 0;
+  seg->young_ = false;
+  seg->condemnedYoung = false;
+  seg->summaryOfOld = false;
   seg->white = 0;
   seg->grey = 0;
   seg->searchFrom_ = 0;
@@ -419,6 +501,13 @@ Res MarkSweepPool::bufferFill(Buffer* buffer, Size size) {
   if (sizeTooLarge(size, arena_->grainSize())) return Res::resource;
   size = alignUp(size, alignment_);
   Size n = size >> alignShift_;
+  // .ms.sticky.dense: a collection of young objects scans the old objects
+  // of every segment it condemns (their references to young objects are
+  // not otherwise known), so young objects go only into segments whose old
+  // objects fill at most 1/kMaxOldShare of them: the scanning then costs at
+  // most about as much as the young objects allocated. Denser segments get
+  // new objects again once a full collection has thinned them out.
+  const bool generational = gen_ != nullptr && gen_->index + 1 < gen_->chain->count();
   MarkSweepSegment* found = nullptr;
   Size first = 0, limit = 0;
   // Segments passed over (attached to another buffer, of other ranks, or
@@ -429,9 +518,12 @@ Res MarkSweepPool::bufferFill(Buffer* buffer, Size size) {
     seg->spaceRing_.remove();
     if (!seg->hasSpaceLeft()) continue;  // off the ring until a reclaim frees some
     if (seg->buffer == nullptr && seg->rankSet == buffer->rankSet && seg->white == 0 &&
+        !(generational && seg->oldBytes_ > seg->size() / kMaxOldShare) &&
         seg->findFreeRun(n, &first, &limit)) {
       found = seg;
-      withSpace_.append(&seg->spaceRing_);
+      // First again for the next fill: the buffer's objects stay together
+      // rather than spreading over every segment with a free run.
+      withSpace_.prepend(&seg->spaceRing_);
       break;
     }
     passed.append(&seg->spaceRing_);
@@ -453,6 +545,10 @@ Res MarkSweepPool::bufferFill(Buffer* buffer, Size size) {
     (void)ok;
   }
   found->allocRange(first, limit);
+  found->young_ = true;
+  // The client is about to write into it: lift the barrier now rather
+  // than at the first store's fault.
+  if (found->protMode != kShieldNone || found->summary != kRefSetUniv) Shield::dropBarrier(found);
   found->walkedTo_ = found->addrOfIndex(first);
   buffer->attach(found, found->addrOfIndex(first), found->addrOfIndex(limit));
   collector()->noteAllocated(gen_, (limit - first) << alignShift_);

@@ -53,6 +53,10 @@ class MarkSweepSegment final : public Segment {
   // Table words needed for a segment of `grains` grains (all three tables).
   static Size tableWords(Size grains) { return 3 * BitTable::wordsFor(grains); }
 
+  bool wantsCondemn(const Trace* trace) const override;
+  bool holdsYoung() const override;
+  Generation* tallyGeneration(const Trace* trace) const override;
+  const Generation* condemningGeneration() const override;
   Res whiten(Trace* trace) override;
   Res fix(ScanState* ss, Addr* refIO) override;
   Res fixWeak(ScanState* ss, Addr* refIO) override;
@@ -86,6 +90,11 @@ class MarkSweepSegment final : public Segment {
   // fix found no object at the reference.
   static void notAnObject(Rank rank);
   bool isMarked(Size i) const;
+  // .ms.sticky: whether `trace` condemns this segment's generation but not
+  // the next one of its chain, into which the pool promotes in place.
+  bool promotesInPlace(const Trace* trace) const;
+  // Scans the marked objects (old, and any marked already by this trace).
+  Res scanMarked(ScanState* ss);
   // The first grain at or after `from` that starts an object that is
   // marked (or, with `marked` false, unmarked); grains() if none.
   Size nextStart(Size from, bool marked) const;
@@ -99,6 +108,11 @@ class MarkSweepSegment final : public Segment {
   Size freeGrains_;
   Addr walkedTo_ = nullptr;  // objects of the attached buffer recorded up to here
   Size condemnedBytes_ = 0;
+  // .ms.sticky: bytes of the objects that survived a collection (their mark
+  // bits stay set until a collection of the next generation), and whether
+  // objects were allocated in the segment since its last collection.
+  Size oldBytes_ = 0;
+  bool young_ = false;
   // Free runs before searchFrom_ are all shorter than failedSize_ grains
   // (or there are none); no run of failedSize_ grains or more exists after it.
   Size searchFrom_ = 0;
@@ -109,6 +123,9 @@ class MarkSweepSegment final : public Segment {
 class MarkSweepPool : public AutoPool {
  public:
   static constexpr Size kDefaultSegmentSize = Size(256) << 10;
+  // .ms.sticky.dense: young objects are not allocated in a segment whose old
+  // objects take more than 1/kMaxOldShare of it.
+  static constexpr Size kMaxOldShare = 2;
 
   MarkSweepPool(Arena* arena, const PoolClass* poolClass) : AutoPool(arena, poolClass) {}
   ~MarkSweepPool() override;

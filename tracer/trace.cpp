@@ -44,14 +44,21 @@ Trace::~Trace() {
 
 // Condemn ----------------------------------------------------------------------
 
+bool Trace::condemnsGeneration(const Generation* gen) const {
+  return all_ || (gen != nullptr && gen->chain == chain_ && gen->index <= top_);
+}
+
 Res Trace::condemn(Chain* chain, unsigned top, bool all) {
+  chain_ = chain;
+  top_ = top;
+  all_ = all;
   // First expose every segment to condemn (whiten may write padding into
   // them).
   forEachAutoPool(arena_, [&](AutoPool* pool) {
     pool->forEachSegment([&](Segment* seg) {
-      Generation* gen = seg->gen;
-      bool condemned = all || (gen != nullptr && gen->chain == chain && gen->index <= top);
+      bool condemned = condemnsGeneration(seg->gen) && seg->wantsCondemn(this);
       if (!condemned) {
+        if (seg->holdsYoung()) condemnsAllYoung_ = false;
         notCondemned_ += seg->size();
         return;
       }
@@ -63,13 +70,15 @@ Res Trace::condemn(Chain* chain, unsigned top, bool all) {
   Size whitened = 0;
   for (Segment* seg : condemnedSegs_) {
     if (res != Res::ok) break;
-    Generation* gen = seg->gen;
+    Generation* gen = seg->tallyGeneration(this);
     Size before = condemned_;
     res = seg->whiten(this);
     if (res != Res::ok) break;
     if (gen != nullptr) tallyFor(gen)->condemned += condemned_ - before;
     if (rankSetHas(seg->rankSet, Rank::ambig)) condemnsAmbiguous_ = true;
-    white_ |= refSetOfRange(seg->base, seg->limit, arena_->zoneShift());
+    RefSet zones = refSetOfRange(seg->base, seg->limit, arena_->zoneShift());
+    white_ |= zones;
+    if (!seg->condemnedYoung) whiteOld_ |= zones;
     ++whitened;
   }
   // Those not whitened stay exposed until settleSegments covers them (the
@@ -149,13 +158,20 @@ Res Trace::scanAmbiguousSegments(Worker* worker) {
 // narrowed and every segment with references is scanned.
 Res Trace::scanRememberedSet(Worker* worker) {
   SegmentList remembered;
+  // Condemned for their young objects only: the old ones are black, and
+  // may refer to young objects (exposed already, by condemn).
+  SegmentList oldInCondemned;
   forEachAutoPool(arena_, [&](AutoPool* pool) {
     pool->forEachSegment([&](Segment* seg) {
-      if (seg->isWhite(traces()) || seg->rankSet == kRankSetEmpty) return;
+      if (seg->rankSet == kRankSetEmpty) return;
+      if (seg->isWhite(traces())) {
+        if (seg->condemnedYoung && mayReferToWhite(seg)) oldInCondemned.push_back(seg);
+        return;
+      }
       if (seg->rankSet == rankSetOf(Rank::ambig)) return;  // scanned with the roots
       // Copied into during the root scans: its every object is grey already.
       if (seg->summaryTraced) return;
-      if ((seg->summary & white_) == kRefSetEmpty) {
+      if (!mayReferToWhite(seg)) {
         ++segmentsSkipped_;
         return;
       }
@@ -165,14 +181,27 @@ Res Trace::scanRememberedSet(Worker* worker) {
   exposeForTrace(remembered);
   Res res = Res::ok;
   worker->flushSummary();  // what the roots saw belongs to no segment
-  for (Segment* seg : remembered) {
-    worker->scanning(seg);
-    res = seg->scan(&worker->ss);
-    if (res != Res::ok) break;
-    ++segmentsScanned_;
+  for (const SegmentList* list : {&remembered, &oldInCondemned}) {
+    for (Segment* seg : *list) {
+      if (res != Res::ok) break;
+      worker->scanning(seg);
+      res = seg->scan(&worker->ss);
+      ++segmentsScanned_;
+    }
   }
   worker->flushSummary();
   return res;
+}
+
+bool Trace::mayReferToWhite(const Segment* seg) const {
+  // .ms.sticky.remembered: a summary that is not universal was built when
+  // the segment was last scanned and has held since (the barrier would have
+  // widened it at the first write). Every reference the segment holds was
+  // then to an object that survived that trace, which is old now: so it can
+  // refer to a young object condemned in place only if written since.
+  if (!seg->summaryOfOld) return (seg->summary & white_) != kRefSetEmpty;
+  if (seg->summary == kRefSetUniv) return white_ != kRefSetEmpty;
+  return (seg->summary & whiteOld_) != kRefSetEmpty;
 }
 
 void Trace::exposeForTrace(const SegmentList& segs) {
@@ -188,8 +217,48 @@ void Trace::exposeForTrace(const SegmentList& segs) {
   batch.apply();
 }
 
+bool Trace::barrierPays(Segment* seg) const {
+  if (!collector_->barrierPolicy) return true;
+  // .shield.defer: scanned a few more times unprotected first.
+  if (seg->barrierDefer > 0) {
+    --seg->barrierDefer;
+    return false;
+  }
+  const Generation* gen = seg->condemningGeneration();
+  if (gen == nullptr) return true;
+  // Condemned by the next collection: it will be exposed for that, and
+  // every write before is a fault for nothing.
+  if (int(gen->index) <= gen->chain->predictedNextTop()) return false;
+  // Too little to scan to pay for protecting it and for the faults.
+  for (const GenerationBytes& g : genBytes_)
+    if (g.gen == gen) return g.bytes >= barrierMinBytes_;
+  return false;
+}
+
 void Trace::settleSegments(bool ok) {
   bool barrier = collector_->hasBarrier();
+  if (barrier) {
+    // .shield.policy: the bytes of segments with references in each
+    // generation, to weigh against the cost of protecting them.
+    genBytes_.clear();
+    forEachAutoPool(arena_, [&](AutoPool* pool) {
+      pool->forEachSegment([&](Segment* seg) {
+        const Generation* gen = seg->condemningGeneration();
+        if (gen == nullptr || seg->rankSet == kRankSetEmpty) return;
+        for (GenerationBytes& g : genBytes_)
+          if (g.gen == gen) {
+            g.bytes += seg->size();
+            return;
+          }
+        genBytes_.push_back(GenerationBytes{gen, seg->size()});
+      });
+    });
+    // Each protection change of a process with another thread running
+    // interrupts the CPUs it ran on (a TLB shootdown): worth it only for
+    // more scanning saved.
+    barrierMinBytes_ = collector_->barrierMinBytes;
+    if (collector_->threadCount() > 1 || parallel_) barrierMinBytes_ *= 2;
+  }
   ProtectionBatch batch;
   forEachAutoPool(arena_, [&](AutoPool* pool) {
     pool->forEachSegment([&](Segment* seg) {
@@ -197,12 +266,20 @@ void Trace::settleSegments(bool ok) {
         seg->summaryTraced = false;
         // An abandoned trace did not scan everything it meant to.
         seg->summary = ok && barrier ? seg->traceSummary : kRefSetUniv;
+        seg->summaryOfOld = ok && condemnsAllYoung_;
       }
       // The mutator writes into a segment with an allocation buffer
-      // unhindered (objects are initialised there): no summary holds.
-      if (seg->buffer != nullptr) seg->summary = kRefSetUniv;
-      bool protect = barrier && seg->buffer == nullptr && seg->rankSet != kRankSetEmpty &&
-                     !rankSetHas(seg->rankSet, Rank::ambig) && seg->summary != kRefSetUniv;
+      // unhindered (objects are initialised there), and so does the
+      // collector into one it keeps copying into: no summary holds.
+      if (seg->buffer != nullptr || seg->receiving) seg->summary = kRefSetUniv;
+      bool protect = barrier && seg->buffer == nullptr && !seg->receiving &&
+                     seg->rankSet != kRankSetEmpty && !rankSetHas(seg->rankSet, Rank::ambig) &&
+                     seg->summary != kRefSetUniv;
+      if (protect && !barrierPays(seg)) {
+        // Left unprotected, its summary cannot be trusted.
+        protect = false;
+        seg->summary = kRefSetUniv;
+      }
       Shield::setMode(seg, protect ? kShieldWrite : kShieldNone, &batch);
       if (seg->shieldDepth > 0) Shield::cover(seg, &batch);
       MPS_AVER(seg->shieldDepth == 0 && "a trace covers every segment it exposed");
@@ -284,6 +361,10 @@ Res drainStack(Worker* worker, const std::atomic<bool>* stop, AfterScan&& afterS
       return res;
     }
     if (stop != nullptr && MPS_UNLIKELY(stop->load(std::memory_order_relaxed))) {
+      // Whoever goes on from here (this worker, in the parallel drain after
+      // a serial start) needs the prefetched grey objects back.
+      for (; count > 0; --count, head = (head + 1) % kPrefetchDepth)
+        stack.push_back(fifo[head]);
       worker->flushSummary();
       return Res::ok;
     }
@@ -394,13 +475,34 @@ void Drain::work(Worker* worker) {
 
 }  // namespace
 
+void Trace::goParallel() {
+  ++parallelDrains_;
+  parallel_ = true;
+  for (Worker* w : workers_)
+    w->concurrent = true;
+  // Pools get ready for workers that allocate while others read the arena's
+  // tables (Arena::setConcurrentReaders): AMC reserves address space for
+  // its to-space.
+  forEachAutoPool(arena_, [&](AutoPool* pool) { pool->traceGoesParallel(this); });
+  arena_->setConcurrentReaders(true);
+}
+
 Res Trace::drain() {
   Worker* first = workers_[0];
-  if (!parallel_) return drainStack(first, nullptr, [] {});
+  if (workers_.size() == 1) return drainStack(first, nullptr, [] {});
+  // .trace.serial: the collecting thread marks alone until the work has
+  // proved big enough to pay for waking the other workers; most nursery
+  // collections of a small nursery end here, without a thread switch, a
+  // spin or a cross-core cache miss.
+  std::atomic<bool> bigEnough{false};
+  const Size budget = first->ss.scannedBytes + collector_->serialScanBytes;
+  Res res = drainStack(first, &bigEnough, [&] {
+    if (first->ss.scannedBytes > budget && first->stack.size() >= kSerialMinGrey)
+      bigEnough.store(true, std::memory_order_relaxed);
+  });
+  if (res != Res::ok || !bigEnough.load(std::memory_order_relaxed)) return res;
+  goParallel();
   WorkerPool* pool = collector_->workerPool_;
-  // Workers read the arena's tables on every fix while one of them may
-  // allocate to-space (Arena::setConcurrentReaders).
-  arena_->setConcurrentReaders(true);
   Drain drain;
   drain.workers = &workers_;
   drain.width = int(workers_.size());
@@ -463,13 +565,36 @@ const Trace::GenerationTally* Trace::tallyOf(const Generation* gen) const {
 void Trace::reclaim() {
   for (Segment* seg : condemnedSegs_) {
     Size before = preserved_.load(std::memory_order_relaxed);
+    Generation* gen = seg->tallyGeneration(this);
     bool empty = seg->reclaim(this);
-    if (seg->gen != nullptr)
-      tallyFor(seg->gen)->survived += preserved_.load(std::memory_order_relaxed) - before;
+    if (gen != nullptr)
+      tallyFor(gen)->survived += preserved_.load(std::memory_order_relaxed) - before;
     Shield::cover(seg);
     if (empty) seg->release();
   }
   condemnedSegs_.clear();
+}
+
+void Trace::accountGenerations(Chain* chain, unsigned top, bool all) {
+  collector_->chains_.forEach([&](Chain* c) {
+    for (Size i = 0; i < c->count(); ++i) {
+      Generation* g = c->gen(i);
+      g->arrivedLastTrace =
+          g->newSize > g->newSizeAtTraceStart ? g->newSize - g->newSizeAtTraceStart : 0;
+    }
+    for (Size i = 0; i < c->count(); ++i) {
+      Generation* g = c->gen(i);
+      if (!(all || (c == chain && g->index <= top))) continue;
+      const GenerationTally* tally = tallyOf(g);
+      Size condemned = tally != nullptr ? tally->condemned : 0;
+      Size survived = tally != nullptr ? tally->survived : 0;
+      // What arrived in the next generation during this trace came from
+      // this one (every pool promotes one generation at a time); the last
+      // generation keeps all its survivors.
+      Size promoted = i + 1 < c->count() ? c->gen(i + 1)->arrivedLastTrace : 0;
+      g->noteCollected(condemned, survived, survived > promoted ? survived - promoted : 0);
+    }
+  });
 }
 
 // A scan failed: nothing may be freed, since the marks are incomplete.
@@ -519,14 +644,21 @@ void Trace::verify() {
 Res Trace::run(Chain* chain, unsigned top, bool all) {
   auto t0 = std::chrono::steady_clock::now();
   unsigned n = collector_->workers();
-  parallel_ = n > 1 && collector_->workerPool_ != nullptr;
-  if (!parallel_) n = 1;
+  // Marking starts on the collecting thread alone; drain() brings the
+  // others in if the work is big enough (.trace.serial).
+  parallel_ = false;
+  if (collector_->workerPool_ == nullptr) n = 1;
   workers_.reserve(n);
   for (unsigned i = 0; i < n; ++i) {
     workers_.push_back(new (PageAllocator<Worker>().allocate(1)) Worker(arena_, this));
-    workers_.back()->concurrent = parallel_;
+    workers_.back()->concurrent = false;
     workers_.back()->index = i;
   }
+
+  collector_->chains_.forEach([&](Chain* c) {
+    for (Size i = 0; i < c->count(); ++i)
+      c->gen(i)->newSizeAtTraceStart = c->gen(i)->newSize;
+  });
 
   // Segments are exposed as the trace comes to them (condemned, scanned
   // whole, copied into); settleSegments covers them at the end with the
@@ -550,6 +682,7 @@ Res Trace::run(Chain* chain, unsigned top, bool all) {
     abandon();
   } else {
     reclaim();
+    accountGenerations(chain, top, all);
   }
   settleSegments(res == Res::ok);
   Size objectsScanned = 0, objectsMarked = 0;
@@ -566,7 +699,7 @@ Res Trace::run(Chain* chain, unsigned top, bool all) {
   stats.objectsMarked = objectsMarked;
   stats.segmentsScanned = segmentsScanned_;
   stats.segmentsSkipped = segmentsSkipped_;
-  stats.workers = n;
+  stats.workers = parallel_ ? n : 1;
   stats.markSeconds = markSeconds_;
   stats.totalSeconds = secondsSince(t0);
   (void)objectsScanned;

@@ -137,7 +137,13 @@ class Trace {
   Res run(Chain* chain, unsigned top, bool all);
 
   TraceSet traces() const { return 1u; }
+  // Whether this trace condemns the segments of `gen`.
+  bool condemnsGeneration(const Generation* gen) const;
   RefSet white() const { return white_; }
+  // Whether the references of the uncondemned `seg` (or the old objects of
+  // a segment condemned for its young objects) may lead to white objects:
+  // the remembered set's test (design/shield.md .shield.remembered).
+  bool mayReferToWhite(const Segment* seg) const;
   Collector* collector() const { return collector_; }
   Arena* arena() const { return arena_; }
 
@@ -146,8 +152,13 @@ class Trace {
   void noteNotCondemned(Size bytes) { notCondemned_ += bytes; }
   void notePreserved(Size bytes) { preserved_.fetch_add(bytes, std::memory_order_relaxed); }
   void noteReclaimed(Size bytes) { reclaimed_ += bytes; }
+  // Whether other workers mark at the same time as the collecting thread
+  // (from the moment drain() brought them in; before, it marks alone).
   bool parallel() const { return parallel_; }
   Size workerCount() const { return workers_.size(); }
+  // The collecting thread's worker (pools may push grey work on it before
+  // the roots are scanned).
+  Worker* firstWorker() const { return workers_[0]; }
   // Whether a condemned segment holds ambiguous references (an AMS pool's
   // ambiguous allocation points): its objects are found grey only through
   // other references, perhaps after an exact fix has moved what they
@@ -170,6 +181,9 @@ class Trace {
   };
   // The tally of `gen`, or null if none of its segments was condemned.
   const GenerationTally* tallyOf(const Generation* gen) const;
+  // A moving pool reports, at traceEnd, the bytes that survived from `gen`
+  // by being copied out of it (reclaim sees only what stayed in place).
+  void noteSurvivors(Generation* gen, Size bytes) { tallyFor(gen)->survived += bytes; }
 
  private:
   GenerationTally* tallyFor(Generation* gen);
@@ -182,6 +196,12 @@ class Trace {
   Res scanAmbiguousSegments(Worker* worker);
   Res scanRememberedSet(Worker* worker);
   Res drain();
+  // The serial start of the drain found enough work: every worker marks
+  // concurrently from now on.
+  void goParallel();
+  // .trace.serial: the collecting thread shares work only once it has at
+  // least this many grey objects in hand.
+  static constexpr Size kSerialMinGrey = 64;
   void reclaim();
   void abandon();
   void verify();
@@ -199,16 +219,32 @@ class Trace {
   // summary the trace built for it, and the protection that summary allows
   // (design/shield.md .shield.protect).
   void settleSegments(bool ok);
+  // .shield.policy: whether protecting `seg` is expected to cost less than
+  // scanning it at every collection until its generation is condemned.
+  bool barrierPays(Segment* seg) const;
+  // After reclaim: each generation learns what was condemned in it, what
+  // survived and stayed, and what arrived in it (chains.md).
+  void accountGenerations(Chain* chain, unsigned top, bool all);
 
   Collector* collector_;
   Arena* arena_;
   const char* why_;
+  // What run() condemns: generations 0..top_ of chain_, or everything.
+  Chain* chain_ = nullptr;
+  unsigned top_ = 0;
+  bool all_ = false;
   RefSet white_ = kRefSetEmpty;
+  // The zones of condemned segments other than those condemned for their
+  // young objects only (Segment::condemnedYoung).
+  RefSet whiteOld_ = kRefSetEmpty;
+  // No young object (Segment::holdsYoung) escapes condemnation.
+  bool condemnsAllYoung_ = true;
   SegmentList condemnedSegs_;
   // A few generations: searched linearly.
   std::vector<GenerationTally, PageAllocator<GenerationTally>> tallies_;
   std::vector<Worker*, PageAllocator<Worker*>> workers_;
   bool parallel_ = false;
+  Size parallelDrains_ = 0;
   bool condemnsAmbiguous_ = false;
   Size condemned_ = 0;
   Size notCondemned_ = 0;
@@ -219,6 +255,12 @@ class Trace {
   double markSeconds_ = 0;
   RefSet moved_ = kRefSetEmpty;
   std::mutex allocLock_;
+  struct GenerationBytes {
+    const Generation* gen;
+    Size bytes;
+  };
+  std::vector<GenerationBytes, PageAllocator<GenerationBytes>> genBytes_;
+  Size barrierMinBytes_ = 0;
 };
 
 }  // namespace mps::core

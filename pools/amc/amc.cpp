@@ -254,7 +254,9 @@ Res AMCSegment::scan(ScanState* ss) {
 }
 
 Res AMCSegment::scanWhole(ScanState* ss) {
-  Addr lim = objectsLimit();
+  // A carried to-space segment (.amc.carry): only the objects it had when
+  // the trace began; the copies after them are grey on a worker's stack.
+  Addr lim = toSpace_ ? oldLimit_ : objectsLimit();
   Format* format = amcPool_->fmt();
   ss->setRank(Rank::exact);
   ss->scannedBytes += Size(lim - base);
@@ -383,6 +385,7 @@ Res AMCPool::init(const mps_arg_s* args) {
   segSize_ = alignUp(extendBy > kMinSegmentSize ? extendBy : kMinSegmentSize, arena_->grainSize());
   alignShift_ = log2(alignment_);
   generations_ = chain_->count();
+  carry_.assign(generations_, ToSpace{});
   return Res::ok;
 }
 
@@ -418,6 +421,9 @@ Res AMCPool::newSegment(AMCSegment** segOut, Size size, Generation* gen) {
     std::memset(seg->states_, AMCSegment::kNone, grains);
     seg->summary = kRefSetUniv;
     seg->summaryTraced = false;
+    seg->barrierDefer = Segment::kBarrierDeferNew;
+    seg->receiving = false;
+    seg->summaryOfOld = false;
     seg->white = seg->grey = 0;
     seg->large_ = seg->toSpace_ = false;
     seg->gen = gen;
@@ -552,11 +558,37 @@ Generation* AMCPool::promotionOf(const Generation* gen) const {
 
 void AMCPool::traceBegin(Trace* trace) {
   toSpace_.assign(trace->workerCount() * generations_, ToSpace{});
+  // .amc.carry: the first worker goes on copying into each generation's
+  // to-space segment of the last trace, unless this trace condemns it.
+  // Its objects from before are an uncondemned segment's: scanned as the
+  // remembered set (its summary is universal: it was never protected).
+  for (Size g = 0; g < generations_; ++g) {
+    ToSpace carried = carry_[g];
+    carry_[g] = ToSpace{};
+    AMCSegment* seg = carried.seg;
+    if (seg == nullptr) continue;
+    seg->receiving = false;
+    if (seg->isWhite(trace->traces())) continue;  // its tail stays padding
+    MPS_AVER(seg->states_[seg->indexOf(carried.alloc)] == AMCSegment::kPad);
+    seg->states_[seg->indexOf(carried.alloc)] = AMCSegment::kNone;
+    ++seg->layout_;
+    seg->toSpace_ = true;
+    seg->oldLimit_ = carried.alloc;
+    Shield::expose(seg);
+    seg->beginTracedSummary();
+    if (seg->rankSet != kRankSetEmpty && seg->oldLimit_ > seg->base && trace->mayReferToWhite(seg))
+      trace->firstWorker()->push(seg, nullptr);
+    carried.copied = carried.copiedWithin = 0;
+    toSpace_[g] = carried;  // worker 0's slot of generation g
+  }
   // .amc.late: with ambiguous-rank segments condemned too, an ambiguous
   // reference may turn up after its object was copied, too late to pin it.
   // Such a trace keeps every survivor in place, as if to-space had run out.
   toSpaceExhausted_.store(trace->condemnsAmbiguous(), std::memory_order_relaxed);
-  if (trace->parallel() && !trace->condemnsAmbiguous()) reserveToSpace(trace);
+}
+
+void AMCPool::traceGoesParallel(Trace* trace) {
+  if (!trace->condemnsAmbiguous()) reserveToSpace(trace);
 }
 
 void AMCPool::reserveToSpace(Trace* trace) {
@@ -581,6 +613,7 @@ void AMCPool::close(ToSpace* ts) {
   if (ts->alloc < ts->limit) ts->seg->pad(ts->alloc, ts->limit);
   ++ts->seg->layout_;
   ts->seg->toSpace_ = false;
+  ts->seg->oldLimit_ = nullptr;
   ts->seg = nullptr;
   ts->alloc = ts->limit = nullptr;
 }
@@ -653,6 +686,7 @@ Addr AMCPool::copy(Worker* worker, AMCSegment* from, Addr ref, AMCSegment** toSe
   Addr newRef = format->clientOf(newBase);
   format->fwd(ref, newRef);
   ts->copied += size;
+  if (to == from->gen) ts->copiedWithin += size;
   *toSegOut = ts->seg;
   return newRef;
 }
@@ -661,8 +695,28 @@ void AMCPool::traceEnd(Trace* trace, bool abandoned) {
   Size copied = 0;
   for (Size i = 0; i < toSpace_.size(); ++i) {
     ToSpace& ts = toSpace_[i];
-    close(&ts);
+    if (i < generations_ && ts.seg != nullptr && Size(ts.limit - ts.alloc) >= kMinCarry &&
+        collector()->barrierPolicy) {
+      // .amc.carry: the first worker's to-space with room left is kept for
+      // the next trace (padded until then), so that a small nursery's few
+      // survivors do not start a segment (and a protection change) per
+      // collection.
+      carry_[i] = ts;
+      ts.seg->pad(ts.alloc, ts.limit);
+      ts.seg->toSpace_ = false;
+      ts.seg->oldLimit_ = nullptr;
+      ts.seg->receiving = true;
+    } else {
+      close(&ts);
+    }
     if (ts.copied > 0) {
+      // The survivors of each condemned generation (chains.md: its
+      // mortality, and what stays live in it).
+      Generation* to = chain_->gen(i % generations_);
+      if (ts.copiedWithin > 0) trace->noteSurvivors(to, ts.copiedWithin);
+      if (ts.copied > ts.copiedWithin)
+        trace->noteSurvivors(chain_->gen(to->index > 0 ? to->index - 1 : 0),
+                             ts.copied - ts.copiedWithin);
       // Survivors arrive in the next generation as new bytes there.
       collector()->noteAllocated(chain_->gen(i % generations_), ts.copied);
       copied += ts.copied;

@@ -111,8 +111,12 @@ class AMCSegment final : public Segment {
   std::atomic<bool> moved_{false};      // some object was copied out this trace
   bool large_ = false;                  // holds one large object: never copied
   bool toSpace_ = false;                // a worker is copying into it (not parsable yet)
-  bool high_ = false;                   // taken from the top of the arena (.amc.zones)
-  Size layout_ = 0;                     // bumped whenever the layout changes
+  // A to-space segment carried over from the last trace (.amc.carry):
+  // objects before oldLimit_ were there when this trace began and are
+  // scanned as its remembered set; those after are copies of this trace.
+  Addr oldLimit_ = nullptr;
+  bool high_ = false;  // taken from the top of the arena (.amc.zones)
+  Size layout_ = 0;    // bumped whenever the layout changes
   // Built during collections, while mutators are stopped: not on the C heap
   // (protect/pagealloc.hpp says why).
   mutable std::vector<Word, PageAllocator<Word>> starts_;
@@ -143,6 +147,7 @@ class AMCPool final : public AutoPool {
   Size releaseCached() override;
   void traceBegin(Trace* trace) override;
   void traceEnd(Trace* trace, bool abandoned) override;
+  void traceGoesParallel(Trace* trace) override;
   bool check() const override;
 
   bool leaf() const { return leaf_; }
@@ -166,6 +171,9 @@ class AMCPool final : public AutoPool {
     Addr alloc = nullptr;
     Addr limit = nullptr;
     Size copied = 0;  // bytes copied into this generation by this worker
+    // Of those, bytes copied from this same generation (the last one of a
+    // chain collects into itself); the others came from the one below.
+    Size copiedWithin = 0;
   };
   // A segment for `gen`: from the cache of empty segments if one fits,
   // else from the arena.
@@ -189,6 +197,11 @@ class AMCPool final : public AutoPool {
   Size totalSize_ = 0;
   // [worker * generations + generation]; set up while mutators are stopped.
   std::vector<ToSpace, PageAllocator<ToSpace>> toSpace_;
+  // .amc.carry: per generation, the to-space segment the last trace left
+  // with room, and where that room begins (padded between traces).
+  std::vector<ToSpace, PageAllocator<ToSpace>> carry_;
+  // The least room worth carrying over to the next trace.
+  static constexpr Size kMinCarry = Size(2) << 10;
   std::atomic<bool> toSpaceExhausted_{false};  // this trace found no more
   Size generations_ = 0;
   // Empty segments of segSize_, linked by poolRing: [0] from the bottom of

@@ -26,6 +26,8 @@ class BarrierTest : public ::testing::Test {
  protected:
   void make(unsigned workers = 1) {
     ASSERT_EQ(makeParkedArena(&arena, workers), MPS_RES_OK);
+    // The mechanism, not the policy: protect whatever can be protected.
+    collector()->barrierPolicy = false;
     ASSERT_EQ(makeMovingFormat(&fmt, arena), MPS_RES_OK);
     mps_gen_param_s gens[2] = {{1024, 0.8}, {4096, 0.5}};
     ASSERT_EQ(mps_chain_create(&chain, arena, 2, gens), MPS_RES_OK);
