@@ -402,6 +402,35 @@ void Arena::setSpare(double fraction) {
   releaseSpare(~Size(0));
 }
 
+Res Arena::commitGrainsAhead(Chunk* chunk, Size first, Size limit) {
+  if (!isVirtual() || kCommitGranule <= grainSize()) return commitGrains(chunk, first, limit);
+  const Size granule = kCommitGranule >> grainShift_;
+  Size lo = first - first % granule, hi = limit + (granule - limit % granule) % granule;
+  if (lo < chunk->firstUsable) lo = chunk->firstUsable;
+  if (hi > chunk->grains) hi = chunk->grains;
+  // Only free grains beside the run: allocated ones are committed already,
+  // and the run itself was claimed by the caller.
+  Size aheadLo = chunk->allocated.prevSetEnd(lo, first);
+  Size aheadHi = chunk->allocated.nextSet(limit, hi);
+  Size extra = (first - aheadLo) - chunk->committed.countSet(aheadLo, first);
+  extra += (aheadHi - limit) - chunk->committed.countSet(limit, aheadHi);
+  if (extra == 0) return commitGrains(chunk, first, limit);
+  // Charge and commit the whole window at once; if the limit refuses, just
+  // the run.
+  Size wantedBytes = extra << grainShift_;
+  Size before = committed();
+  if (commitLimit() - before < wantedBytes + ((limit - first) << grainShift_) ||
+      before > commitLimit())
+    return commitGrains(chunk, first, limit);
+  Size spareBefore =
+      chunk->committed.countSet(aheadLo, first) + chunk->committed.countSet(limit, aheadHi);
+  Res res = commitGrains(chunk, aheadLo, aheadHi);
+  if (res != Res::ok) return commitGrains(chunk, first, limit);
+  Size spareAfter = (first - aheadLo) + (aheadHi - limit);
+  spareCommitted_.fetch_add((spareAfter - spareBefore) << grainShift_, std::memory_order_relaxed);
+  return Res::ok;
+}
+
 Res Arena::commitGrains(Chunk* chunk, Size first, Size limit) {
   Size tableBase = chunk->tableGrainBase(first);
   Size tableLimit = chunk->tableGrainLimit(limit);
@@ -499,7 +528,8 @@ Res Arena::allocGrains(Addr* baseOut, Size size, Pool* pool, bool high, Word avo
   found->allocated.setRange(index, index + n);
   Size reused = found->committed.countSet(index, index + n) << grainShift_;
   spareCommitted_.fetch_sub(reused, std::memory_order_relaxed);
-  Res res = commitGrains(found, index, index + n);
+  Res res = pool != nullptr && pool->commitsAhead() ? commitGrainsAhead(found, index, index + n)
+                                                    : commitGrains(found, index, index + n);
   if (res != Res::ok) {
     found->allocated.resetRange(index, index + n);
     spareCommitted_.fetch_add(found->committed.countSet(index, index + n) << grainShift_,

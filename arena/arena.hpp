@@ -144,6 +144,11 @@ class Arena {
   // Commits grains [first, limit) of `chunk` that are not yet committed,
   // within the commit limit (releasing spare memory to make room if needed).
   Res commitGrains(Chunk* chunk, Size first, Size limit);
+  // .arena.commit.ahead: commits [first, limit) and, if the commit limit
+  // allows, the free uncommitted grains around it up to the commit granule
+  // (they become spare): one system call for the next few segments.
+  static constexpr Size kCommitGranule = Size(256) << 10;
+  Res commitGrainsAhead(Chunk* chunk, Size first, Size limit);
   // Uncommits free committed grains until spare memory is within `target`
   // and within the spare fraction, and no further.
   void releaseSpare(Size target);

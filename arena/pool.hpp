@@ -102,6 +102,11 @@ class Pool {
   // and returns how many bytes. The arena calls it when the commit limit
   // refuses a request or the client sets the spare fraction to zero. Locked.
   virtual Size releaseCached() { return 0; }
+  // Whether the arena may commit free grains beside this pool's requests
+  // ahead of need (.arena.commit.ahead): pools that allocate and free
+  // segments at a high rate (the automatic ones) want fewer system calls;
+  // manual pools keep committed memory exactly to what they asked for.
+  virtual bool commitsAhead() const { return false; }
 
   Arena* arena() const { return arena_; }
   const PoolClass* poolClass() const { return class_; }

@@ -157,6 +157,14 @@ class Segment {
   static constexpr unsigned char kBarrierDeferNew = 3;
   static constexpr unsigned char kBarrierDeferWritten = 4;
   unsigned char barrierDefer = kBarrierDeferNew;
+  // Writes that faulted soon after protection, recently (saturating at
+  // kMaxBarrierHits, decaying by one for each interval between collections
+  // the segment spent protected and unwritten): each doubles the deferral
+  // after the next write, since a segment written through the barrier
+  // costs a protection change, a fault and another change for nothing.
+  static constexpr unsigned char kMaxBarrierHits = 4;
+  unsigned char barrierHits = 0;
+  bool barrierProtected = false;  // protected by the last trace's settling
   // A moving pool copies into it across traces (design/amc.md .amc.carry):
   // the collector writes into it without protecting it between, so, like a
   // segment with an allocation buffer, it keeps the universal summary and

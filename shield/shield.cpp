@@ -98,8 +98,16 @@ void Shield::dropBarrier(Segment* seg, bool faulted) {
   // allows sees the universal set.
   std::atomic_ref<RefSet>(seg->summary).store(kRefSetUniv, std::memory_order_release);
   std::atomic_ref<unsigned>(seg->shieldMode).store(kShieldNone, std::memory_order_relaxed);
-  std::atomic_ref<unsigned char>(seg->barrierDefer)
-      .store(Segment::kBarrierDeferWritten, std::memory_order_relaxed);
+  // .shield.defer: sit out some collections unprotected, more the more
+  // often the barrier was hit lately. (Only the faulting thread and, with
+  // the world stopped, the collector write these bytes.)
+  if (faulted) {
+    unsigned hits = seg->barrierHits;
+    if (hits < Segment::kMaxBarrierHits) seg->barrierHits = static_cast<unsigned char>(++hits);
+    seg->barrierDefer = static_cast<unsigned char>(Segment::kBarrierDeferWritten << (hits - 1));
+  } else {
+    seg->barrierDefer = Segment::kBarrierDeferWritten;
+  }
   bool wasProtected =
       std::atomic_ref<unsigned>(seg->protMode).exchange(kShieldNone, std::memory_order_acq_rel) !=
       kShieldNone;

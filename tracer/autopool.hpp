@@ -20,6 +20,7 @@ class AutoPool : public Pool {
  public:
   AutoPool(Arena* arena, const PoolClass* poolClass) : Pool(arena, poolClass, sizeof(void*)) {}
   ~AutoPool() override;
+  bool commitsAhead() const override { return true; }
 
   // Reads MPS_KEY_FORMAT (required when `needsFormat`), MPS_KEY_CHAIN (the
   // arena's default chain if absent) and MPS_KEY_GEN (default 0 with a

@@ -41,8 +41,20 @@ class Generation {
   // most about (1 + 1/kLivePacing) bytes per byte that arrived since the
   // last (design/tracer.md, "Pacing").
   static constexpr double kLivePacing = 0.5;
+  // And, for the fixed part of a collection's work (the roots and the
+  // remembered set it scans whatever it condemns), once its new bytes reach
+  // what the last collection of it up to this generation scanned, times
+  // kWorkPacing: a client's small nursery then costs at most about one
+  // byte scanned per byte allocated, instead of the whole remembered set
+  // every few kilobytes.
+  static constexpr double kWorkPacing = 1.0;
+  // Bytes scanned by the last collection whose highest condemned
+  // generation was this one.
+  Size workBytes = 0;
   Size trigger() const {
     Size paced = Size(double(liveSize) * kLivePacing);
+    Size work = Size(double(workBytes) * kWorkPacing);
+    if (work > paced) paced = work;
     return paced > capacity ? paced : capacity;
   }
   bool overCapacity() const { return newSize > trigger(); }

@@ -116,6 +116,7 @@ class Collector {
   struct Stats {
     Size condemned = 0, live = 0, notCondemned = 0, reclaimed = 0;
     Size objectsMarked = 0, segmentsScanned = 0;
+    Size scannedBytes = 0;  // objects and segments scanned (roots aside)
     // Uncondemned segments with references whose summary kept them out of
     // the remembered set (the write barrier at work).
     Size segmentsSkipped = 0;

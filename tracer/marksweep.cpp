@@ -437,6 +437,8 @@ MarkSweepSegment* MarkSweepPool::takeCached(RankSet rankSet) {
   seg->summary = kRefSetUniv;
   seg->summaryTraced = false;
   seg->barrierDefer = Segment::kBarrierDeferNew;
+  seg->barrierHits = 0;
+  seg->barrierProtected = false;
   seg->oldBytes_ = 0;
   seg->young_ = false;
   seg->condemnedYoung = false;
@@ -452,7 +454,7 @@ MarkSweepSegment* MarkSweepPool::takeCached(RankSet rankSet) {
 
 Size MarkSweepPool::cacheLimit() const {
   if (arena_->spare() <= 0.0) return 0;
-  return gen_ != nullptr ? gen_->capacity : 0;
+  return gen_ != nullptr ? gen_->trigger() : 0;
 }
 
 void MarkSweepPool::segmentEmptied(MarkSweepSegment* seg) {

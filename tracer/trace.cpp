@@ -262,6 +262,9 @@ void Trace::settleSegments(bool ok) {
   ProtectionBatch batch;
   forEachAutoPool(arena_, [&](AutoPool* pool) {
     pool->forEachSegment([&](Segment* seg) {
+      // .shield.defer: protected since the last trace, and not written.
+      if (seg->barrierProtected && seg->summary != kRefSetUniv && seg->barrierHits > 0)
+        --seg->barrierHits;
       if (seg->summaryTraced) {
         seg->summaryTraced = false;
         // An abandoned trace did not scan everything it meant to.
@@ -280,6 +283,7 @@ void Trace::settleSegments(bool ok) {
         protect = false;
         seg->summary = kRefSetUniv;
       }
+      seg->barrierProtected = protect;
       Shield::setMode(seg, protect ? kShieldWrite : kShieldNone, &batch);
       if (seg->shieldDepth > 0) Shield::cover(seg, &batch);
       MPS_AVER(seg->shieldDepth == 0 && "a trace covers every segment it exposed");
@@ -576,6 +580,9 @@ void Trace::reclaim() {
 }
 
 void Trace::accountGenerations(Chain* chain, unsigned top, bool all) {
+  Size scannedBytes = 0;
+  for (Worker* w : workers_)
+    scannedBytes += w->ss.scannedBytes;
   collector_->chains_.forEach([&](Chain* c) {
     for (Size i = 0; i < c->count(); ++i) {
       Generation* g = c->gen(i);
@@ -593,6 +600,8 @@ void Trace::accountGenerations(Chain* chain, unsigned top, bool all) {
       // generation keeps all its survivors.
       Size promoted = i + 1 < c->count() ? c->gen(i + 1)->arrivedLastTrace : 0;
       g->noteCollected(condemned, survived, survived > promoted ? survived - promoted : 0);
+      // .chain.pacing: what a collection up to this generation costs.
+      if (!all && g->index == top) g->workBytes = scannedBytes;
     }
   });
 }
@@ -697,6 +706,9 @@ Res Trace::run(Chain* chain, unsigned top, bool all) {
   stats.notCondemned = notCondemned_;
   stats.reclaimed = reclaimed_;
   stats.objectsMarked = objectsMarked;
+  stats.scannedBytes = 0;
+  for (Worker* w : workers_)
+    stats.scannedBytes += w->ss.scannedBytes;
   stats.segmentsScanned = segmentsScanned_;
   stats.segmentsSkipped = segmentsSkipped_;
   stats.workers = parallel_ ? n : 1;

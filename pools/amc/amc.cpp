@@ -422,6 +422,8 @@ Res AMCPool::newSegment(AMCSegment** segOut, Size size, Generation* gen) {
     seg->summary = kRefSetUniv;
     seg->summaryTraced = false;
     seg->barrierDefer = Segment::kBarrierDeferNew;
+    seg->barrierHits = 0;
+    seg->barrierProtected = false;
     seg->receiving = false;
     seg->summaryOfOld = false;
     seg->white = seg->grey = 0;
@@ -477,10 +479,11 @@ void AMCPool::freeSegment(AMCSegment* seg) {
 }
 
 Size AMCPool::cacheLimit() const {
-  // Like the mark-sweep pools (design/ams.md .ms.cache): keep up to a
-  // generation's capacity of empty segments for the next fills. Survivors
-  // need to-space as well: keep up to twice the capacity.
-  return arena_->spare() > 0.0 && gen_ != nullptr ? 2 * gen_->capacity : 0;
+  // Like the mark-sweep pools (design/ams.md .ms.cache): keep empty
+  // segments for the next fills, up to twice what the generation takes
+  // before its next collection (its trigger, .chain.pacing), since
+  // survivors need to-space as well.
+  return arena_->spare() > 0.0 && gen_ != nullptr ? 2 * gen_->trigger() : 0;
 }
 
 void AMCPool::segmentEmptied(AMCSegment* seg) {
