@@ -99,14 +99,18 @@ void Shield::dropBarrier(Segment* seg, bool faulted) {
   std::atomic_ref<RefSet>(seg->summary).store(kRefSetUniv, std::memory_order_release);
   std::atomic_ref<unsigned>(seg->shieldMode).store(kShieldNone, std::memory_order_relaxed);
   // .shield.defer: sit out some collections unprotected, more the more
-  // often the barrier was hit lately. (Only the faulting thread and, with
-  // the world stopped, the collector write these bytes.)
+  // often the barrier was hit lately. Threads faulting on the same segment
+  // at once may both count: the count is a heuristic, its bytes atomic.
+  std::atomic_ref<unsigned char> hitsRef(seg->barrierHits);
+  std::atomic_ref<unsigned char> deferRef(seg->barrierDefer);
   if (faulted) {
-    unsigned hits = seg->barrierHits;
-    if (hits < Segment::kMaxBarrierHits) seg->barrierHits = static_cast<unsigned char>(++hits);
-    seg->barrierDefer = static_cast<unsigned char>(Segment::kBarrierDeferWritten << (hits - 1));
+    unsigned hits = hitsRef.load(std::memory_order_relaxed);
+    if (hits < Segment::kMaxBarrierHits) ++hits;
+    hitsRef.store(static_cast<unsigned char>(hits), std::memory_order_relaxed);
+    deferRef.store(static_cast<unsigned char>(Segment::kBarrierDeferWritten << (hits - 1)),
+                   std::memory_order_relaxed);
   } else {
-    seg->barrierDefer = Segment::kBarrierDeferWritten;
+    deferRef.store(Segment::kBarrierDeferWritten, std::memory_order_relaxed);
   }
   bool wasProtected =
       std::atomic_ref<unsigned>(seg->protMode).exchange(kShieldNone, std::memory_order_acq_rel) !=
