@@ -499,7 +499,8 @@ Res Trace::drain() {
   // collections of a small nursery end here, without a thread switch, a
   // spin or a cross-core cache miss.
   std::atomic<bool> bigEnough{false};
-  const Size budget = first->ss.scannedBytes + collector_->serialScanBytes;
+  const Size start = first->ss.scannedBytes, serial = collector_->serialScanBytes;
+  const Size budget = serial > ~Size(0) - start ? ~Size(0) : start + serial;
   Res res = drainStack(first, &bigEnough, [&] {
     if (first->ss.scannedBytes > budget && first->stack.size() >= kSerialMinGrey)
       bigEnough.store(true, std::memory_order_relaxed);

@@ -256,7 +256,9 @@ Res AMCSegment::scan(ScanState* ss) {
 Res AMCSegment::scanWhole(ScanState* ss) {
   // A carried to-space segment (.amc.carry): only the objects it had when
   // the trace began; the copies after them are grey on a worker's stack.
-  Addr lim = toSpace_ ? oldLimit_ : objectsLimit();
+  // (Fixed for the whole trace: another worker may be scanning this while
+  // the first one copies into the segment, or closes it.)
+  Addr lim = oldLimit_ != nullptr ? oldLimit_ : objectsLimit();
   Format* format = amcPool_->fmt();
   ss->setRank(Rank::exact);
   ss->scannedBytes += Size(lim - base);
@@ -616,7 +618,6 @@ void AMCPool::close(ToSpace* ts) {
   if (ts->alloc < ts->limit) ts->seg->pad(ts->alloc, ts->limit);
   ++ts->seg->layout_;
   ts->seg->toSpace_ = false;
-  ts->seg->oldLimit_ = nullptr;
   ts->seg = nullptr;
   ts->alloc = ts->limit = nullptr;
 }
@@ -695,6 +696,7 @@ Addr AMCPool::copy(Worker* worker, AMCSegment* from, Addr ref, AMCSegment** toSe
 }
 
 void AMCPool::traceEnd(Trace* trace, bool abandoned) {
+  forEachSegment([](Segment* s) { static_cast<AMCSegment*>(s)->oldLimit_ = nullptr; });
   Size copied = 0;
   for (Size i = 0; i < toSpace_.size(); ++i) {
     ToSpace& ts = toSpace_[i];
@@ -707,7 +709,6 @@ void AMCPool::traceEnd(Trace* trace, bool abandoned) {
       carry_[i] = ts;
       ts.seg->pad(ts.alloc, ts.limit);
       ts.seg->toSpace_ = false;
-      ts.seg->oldLimit_ = nullptr;
       ts.seg->receiving = true;
     } else {
       close(&ts);

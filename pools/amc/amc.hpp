@@ -114,6 +114,7 @@ class AMCSegment final : public Segment {
   // A to-space segment carried over from the last trace (.amc.carry):
   // objects before oldLimit_ were there when this trace began and are
   // scanned as its remembered set; those after are copies of this trace.
+  // Set by traceBegin, cleared by traceEnd, unchanged in between.
   Addr oldLimit_ = nullptr;
   bool high_ = false;  // taken from the top of the arena (.amc.zones)
   Size layout_ = 0;    // bumped whenever the layout changes
