@@ -234,6 +234,7 @@ Res MarkSweepSegment::scanMarked(ScanState* ss) {
     Addr object = format->clientOf(addrOfIndex(i));
     Addr next = static_cast<Addr>(format->skip(object));
     ss->scannedBytes += Size(next - object);
+    ss->rememberedBytes += Size(next - object);
     Res res = Res(format->scan(ss->handle(), object, next));
     if (res != Res::ok) return res;
   }
@@ -263,6 +264,7 @@ Res MarkSweepSegment::scan(ScanState* ss) {
       }
     }
     ss->scannedBytes += Size(p - runBase);
+    ss->rememberedBytes += Size(p - runBase);
     Res res = Res(format->scan(ss->handle(), runBase, p));
     if (res != Res::ok) return res;
     i = start_.nextSet(j < grains_ ? j : grains_, grains_);

@@ -98,6 +98,11 @@ class ScanState {
 
   Sig sig = kSig;
   Size scannedBytes = 0;  // statistics
+  // Of those, bytes scanned as a remembered set (whole uncondemned
+  // segments, the old objects of segments condemned for their young ones):
+  // the fixed part of a collection's work, which pacing bounds
+  // (.chain.pacing).
+  Size rememberedBytes = 0;
 
  private:
   Res verifyRef(Addr ref);

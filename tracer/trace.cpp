@@ -581,9 +581,9 @@ void Trace::reclaim() {
 }
 
 void Trace::accountGenerations(Chain* chain, unsigned top, bool all) {
-  Size scannedBytes = 0;
+  Size rememberedBytes = 0;
   for (Worker* w : workers_)
-    scannedBytes += w->ss.scannedBytes;
+    rememberedBytes += w->ss.rememberedBytes;
   collector_->chains_.forEach([&](Chain* c) {
     for (Size i = 0; i < c->count(); ++i) {
       Generation* g = c->gen(i);
@@ -602,7 +602,7 @@ void Trace::accountGenerations(Chain* chain, unsigned top, bool all) {
       Size promoted = i + 1 < c->count() ? c->gen(i + 1)->arrivedLastTrace : 0;
       g->noteCollected(condemned, survived, survived > promoted ? survived - promoted : 0);
       // .chain.pacing: what a collection up to this generation costs.
-      if (!all && g->index == top) g->workBytes = scannedBytes;
+      if (!all && g->index == top) g->workBytes = rememberedBytes;
     }
   });
 }

@@ -262,6 +262,7 @@ Res AMCSegment::scanWhole(ScanState* ss) {
   Format* format = amcPool_->fmt();
   ss->setRank(Rank::exact);
   ss->scannedBytes += Size(lim - base);
+  ss->rememberedBytes += Size(lim - base);
   return Res(format->scan(ss->handle(), format->clientOf(base), format->clientOf(lim)));
 }
 
