@@ -76,6 +76,12 @@ class Buffer {
   Addr base = nullptr;        // start of the window
   Addr poolLimit = nullptr;   // end of the window (ap.limit is 0 when trapped)
   Addr initAtFlip = nullptr;  // ap.init when trapped
+  // The pool has counted the objects committed before this as new bytes of
+  // its generation (chains.md). The mark-sweep pools count what a buffer
+  // committed when the buffer is emptied, not its whole window when it is
+  // filled, so that many allocation points holding windows at once do not
+  // look like a generation over capacity (design/ams.md .ms.accounting).
+  Addr accountedTo = nullptr;
   bool trapped = false;
   RankSet rankSet = kRankSetEmpty;  // ranks of the references in its objects
   unsigned poolFlags = 0;           // the pool class's own per-buffer options

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "arena/buffer.hpp"
 #include "base/keys.hpp"
 #include "messages/message.hpp"
 #include "shield/shield.hpp"
@@ -262,6 +263,14 @@ bool Collector::step(double interval, double multiplier) {
     chains_.forEach([&](Chain* chain) {
       for (Size i = 0; i < chain->count(); ++i)
         anyAllocated |= chain->gen(i)->newSize > 0;
+    });
+    // Objects committed in a buffer count only when it is emptied
+    // (.buffer.accounting): look at the buffers too.
+    arena_->forEachPool([&](Pool* pool) {
+      if (!isAutoPool(pool)) return;
+      pool->forEachBuffer([&](Buffer* b) {
+        anyAllocated |= !b->isReset() && b->init() > b->accountedTo;
+      });
     });
     if (anyAllocated && budget >= expected) {
       (void)collect("The client used idle time to collect.");

@@ -134,7 +134,12 @@ Generation* MarkSweepSegment::tallyGeneration(const Trace* trace) const {
 }
 
 Res MarkSweepSegment::whiten(Trace* trace) {
-  if (buffer != nullptr) recordObjects(buffer->scanLimit());
+  if (buffer != nullptr) {
+    recordObjects(buffer->scanLimit());
+    // Committed before this collection, and condemned by it: not new bytes
+    // after it (.buffer.accounting).
+    if (walkedTo_ > buffer->accountedTo) buffer->accountedTo = walkedTo_;
+  }
   // .ms.sticky: in a collection of the young objects only, the old ones
   // keep their mark bits: they are black, never freed, never scanned
   // through a fix; their references to young objects are found by scanning
@@ -548,6 +553,24 @@ Res MarkSweepPool::bufferFill(Buffer* buffer, Size size) {
     MPS_AVER(ok && first == 0 && limit == found->grains());
     (void)ok;
   }
+  // A window of at most a quarter of the generation's trigger shared out
+  // among the pool's allocation points (but at least kMinFillBytes, or the
+  // request): a window is counted as new bytes when it is emptied
+  // (.buffer.accounting), so the windows held at once are allocation the
+  // generation has not counted yet, and many points each holding a whole
+  // free run would keep collections far past their due time.
+  Size window = ~Size(0);
+  if (gen_ != nullptr) {
+    Size share = gen_->trigger() / (4 * bufferCount());
+    window = share > kMinFillBytes ? share : kMinFillBytes;
+  }
+  Size cap = (size > window ? size : window) >> alignShift_;
+  if (limit - first > cap) {
+    limit = first + cap;
+    // The rest of the run stays free: the next search starts there.
+    if (found->searchFrom_ > limit) found->searchFrom_ = limit;
+    found->failedSize_ = ~Size(0);
+  }
   found->allocRange(first, limit);
   found->young_ = true;
   // The client is about to write into it: lift the barrier now rather
@@ -555,7 +578,7 @@ Res MarkSweepPool::bufferFill(Buffer* buffer, Size size) {
   if (found->protMode != kShieldNone || found->summary != kRefSetUniv) Shield::dropBarrier(found);
   found->walkedTo_ = found->addrOfIndex(first);
   buffer->attach(found, found->addrOfIndex(first), found->addrOfIndex(limit));
-  collector()->noteAllocated(gen_, (limit - first) << alignShift_);
+  buffer->accountedTo = buffer->base;
   return Res::ok;
 }
 
@@ -573,9 +596,10 @@ void MarkSweepPool::bufferEmpty(Buffer* buffer) {
     noteSpace(seg);
   }
   seg->walkedTo_ = nullptr;
-  // Unused new memory does not count as allocation.
-  Size unused = Size(buffer->poolLimit - buffer->init());
-  gen_->newSize = gen_->newSize > unused ? gen_->newSize - unused : 0;
+  // .buffer.accounting: what the buffer committed since it was counted.
+  if (buffer->init() > buffer->accountedTo)
+    collector()->noteAllocated(gen_, Size(buffer->init() - buffer->accountedTo));
+  buffer->accountedTo = nullptr;
 }
 
 Size MarkSweepPool::freeSize() const {

@@ -123,6 +123,9 @@ class MarkSweepSegment final : public Segment {
 class MarkSweepPool : public AutoPool {
  public:
   static constexpr Size kDefaultSegmentSize = Size(256) << 10;
+  // The least a fill gives an allocation point when windows are shared out
+  // among many (MarkSweepPool::bufferFill, .buffer.accounting).
+  static constexpr Size kMinFillBytes = Size(4) << 10;
   // .ms.sticky.dense: young objects are not allocated in a segment whose old
   // objects take more than 1/kMaxOldShare of it.
   static constexpr Size kMaxOldShare = 2;
