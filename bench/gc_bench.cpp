@@ -213,8 +213,7 @@ class AmsHeap {
     }
     MPS_ARGS_END(args);
     if (res != MPS_RES_OK) die("mps_fmt_create_k", res);
-    res = mps_chain_create(&chain_, arena, gens.size(),
-                           const_cast<mps_gen_param_s*>(gens.data()));
+    res = mps_chain_create(&chain_, arena, gens.size(), const_cast<mps_gen_param_s*>(gens.data()));
     if (res != MPS_RES_OK) die("mps_chain_create", res);
     createPoolAndAp(&pool_, &ap, arena, mps_class_ams(), fmt_, chain_);
   }
@@ -313,8 +312,7 @@ class AmcHeap {
     }
     MPS_ARGS_END(args);
     if (res != MPS_RES_OK) die("mps_fmt_create_k", res);
-    res = mps_chain_create(&chain_, arena, gens.size(),
-                           const_cast<mps_gen_param_s*>(gens.data()));
+    res = mps_chain_create(&chain_, arena, gens.size(), const_cast<mps_gen_param_s*>(gens.data()));
     if (res != MPS_RES_OK) die("mps_chain_create", res);
     createPoolAndAp(&pool_, &ap, arena, mps_class_amc(), fmt_, chain_);
     mps_message_type_enable(arena, mps_message_type_gc_start());
@@ -419,8 +417,8 @@ struct ProcessUsage {
 
   static ProcessUsage now() {
     ProcessUsage u;
-    u.wall = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-                 .count();
+    u.wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
     u.user = double(ru.ru_utime.tv_sec) + double(ru.ru_utime.tv_usec) / 1e6;
@@ -468,8 +466,8 @@ Counters usageCounters(const ProcessUsage& before, const ProcessUsage& after, do
 // The same as benchmark counters; one benchmark iteration is one run.
 void reportUsage(benchmark::State& state, const ProcessUsage& before, const ProcessUsage& after,
                  double collections, bool libraryCounts) {
-  for (auto& [name, value] : usageCounters(before, after, double(state.iterations()),
-                                           collections, libraryCounts))
+  for (auto& [name, value] :
+       usageCounters(before, after, double(state.iterations()), collections, libraryCounts))
     state.counters[name] = value;
 }
 
@@ -1754,12 +1752,12 @@ constexpr double kGCBenchTarget = 1.0;     // AMS / Boehm wall time, at most
 constexpr double kGCBenchAmcTarget = 0.7;  // AMC / Boehm wall time, at most
 constexpr double kMarkTarget = 1.6;        // 2-worker / 1-worker rate, at least
 
-constexpr double kInterpTarget = 1.2;          // interp AMC / Boehm wall time, at most
-constexpr double kInterpSysTarget = 0.10;      // interp AMC system time / wall time, below
+constexpr double kInterpTarget = 1.2;            // interp AMC / Boehm wall time, at most
+constexpr double kInterpSysTarget = 0.10;        // interp AMC system time / wall time, below
 constexpr double kEmptyCollectionTargetUs = 50;  // a collection with nothing live, at most
-constexpr double kClientAmsTarget = 1.0;       // gcbench AMS (client chain) / Boehm wall
-constexpr double kClientAmcTarget = 0.6;       // gcbench AMC (client chain) / Boehm wall
-constexpr double kClientRssTarget = 1.3;       // their max RSS / Boehm's, at most
+constexpr double kClientAmsTarget = 1.0;         // gcbench AMS (client chain) / Boehm wall
+constexpr double kClientAmcTarget = 0.6;         // gcbench AMC (client chain) / Boehm wall
+constexpr double kClientRssTarget = 1.3;         // their max RSS / Boehm's, at most
 
 // The per-run figures of every gc workload, and the targets of the client
 // workloads (interp, gcbench on the client chain, empty collections).
@@ -1771,11 +1769,10 @@ void printPerRunSummary() {
   std::printf("%-30s %7s %7s %7s %7s %7s %9s %8s %8s %9s\n", "workload", "wall", "user", "sys",
               "RSS", "GCs", "mprot/gc", "mmap/gc", "unmap/gc", "faults/gc");
   bool any = false;
-  for (const char* name :
-       {"gcbench/boehm", "gcbench/ams", "gcbench/amc", "gcbench/malloc", "gcbench/ams-client",
-        "gcbench/amc-client", "interp/boehm", "interp/amc", "collect/full/live_KiB:0",
-        "collect/full/live_KiB:1024", "collect/nursery/live_KiB:0",
-        "collect/nursery/live_KiB:1024"}) {
+  for (const char* name : {"gcbench/boehm", "gcbench/ams", "gcbench/amc", "gcbench/malloc",
+                           "gcbench/ams-client", "gcbench/amc-client", "interp/boehm", "interp/amc",
+                           "collect/full/live_KiB:0", "collect/full/live_KiB:1024",
+                           "collect/nursery/live_KiB:0", "collect/nursery/live_KiB:1024"}) {
     const Figure* f = figureOf(name);
     if (f == nullptr) continue;
     any = true;
@@ -1830,8 +1827,8 @@ void printPerRunSummary() {
   for (const char* name : {"collect/full/live_KiB:1024", "collect/nursery/live_KiB:1024"})
     if (const Figure* f = figureOf(name))
       std::printf("%-40s %8.1f  (median pause %.1f)\n",
-                  (std::string(name + 8) + ", us / GC").c_str(),
-                  counterOf(f, "us_per_collection"), counterOf(f, "pause_median_us"));
+                  (std::string(name + 8) + ", us / GC").c_str(), counterOf(f, "us_per_collection"),
+                  counterOf(f, "pause_median_us"));
 
   const Figure* gcBoehm = figureOf("gcbench/boehm");
   const Figure* amsClient = figureOf("gcbench/ams-client");
@@ -1847,8 +1844,8 @@ void printPerRunSummary() {
     double boehmRss = counterOf(gcBoehm, "max_RSS_MB");
     if (boehmRss > 0) {
       double rss = counterOf(f, "max_RSS_MB") / boehmRss;
-      ratioLine((std::string(label) + "-client / Boehm max RSS").c_str(), rss, "<=",
-                kClientRssTarget, rss <= kClientRssTarget);
+      ratioLine((std::string(label) + "-client / Boehm max RSS").c_str(), rss,
+                "<=", kClientRssTarget, rss <= kClientRssTarget);
     }
   }
 }
@@ -2031,9 +2028,10 @@ __attribute__((noinline)) int childMain(const std::string& workload, void* cold)
     MallocAlloc alloc;
     ok = gcbench(alloc);
   } else if (workload == "gcbench/ams" || workload == "gcbench/ams-client") {
-    AmsHeap heap(std::size_t(256) << 20, workload == "gcbench/ams"
-                                             ? std::vector<mps_gen_param_s>{{kGCBenchNurseryKiB, 0.85}}
-                                             : kClientChain);
+    AmsHeap heap(std::size_t(256) << 20,
+                 workload == "gcbench/ams"
+                     ? std::vector<mps_gen_param_s>{{kGCBenchNurseryKiB, 0.85}}
+                     : kClientChain);
     ThreadRoot thread(heap.arena, cold);
     AmsAlloc alloc{heap.ap};
     ok = gcbench(alloc);

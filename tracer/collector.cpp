@@ -268,9 +268,8 @@ bool Collector::step(double interval, double multiplier) {
     // (.buffer.accounting): look at the buffers too.
     arena_->forEachPool([&](Pool* pool) {
       if (!isAutoPool(pool)) return;
-      pool->forEachBuffer([&](Buffer* b) {
-        anyAllocated |= !b->isReset() && b->init() > b->accountedTo;
-      });
+      pool->forEachBuffer(
+          [&](Buffer* b) { anyAllocated |= !b->isReset() && b->init() > b->accountedTo; });
     });
     if (anyAllocated && budget >= expected) {
       (void)collect("The client used idle time to collect.");
