@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <ostream>
 #include <set>
 #include <vector>
 
@@ -30,6 +31,42 @@ inline mps_res_t makeParkedArena(mps_arena_t* arena, unsigned workers,
   MPS_ARGS_END(args);
   if (res == MPS_RES_OK) mps_arena_park(*arena);
   return res;
+}
+
+// A pool of either class on its own two-generation chain, with the test
+// format: for tests that run one program on AMS and on AMC.
+enum class PoolKind { ams, amc };
+// gtest names parameters by these (rather than by their bytes).
+inline void PrintTo(PoolKind kind, std::ostream* os) {
+  *os << (kind == PoolKind::ams ? "AMS" : "AMC");
+}
+struct PoolOnChain {
+  mps_fmt_t fmt = nullptr;
+  mps_chain_t chain = nullptr;
+  mps_pool_t pool = nullptr;
+};
+inline mps_res_t makePoolOnChain(PoolOnChain* out, mps_arena_t arena, PoolKind kind,
+                                 mps_gen_param_s nursery, mps_gen_param_s older) {
+  mps_res_t res =
+      kind == PoolKind::amc ? makeMovingFormat(&out->fmt, arena) : makeFormat(&out->fmt, arena);
+  if (res != MPS_RES_OK) return res;
+  mps_gen_param_s gens[2] = {nursery, older};
+  res = mps_chain_create(&out->chain, arena, 2, gens);
+  if (res != MPS_RES_OK) return res;
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_FORMAT, out->fmt);
+    MPS_ARGS_ADD(args, MPS_KEY_CHAIN, out->chain);
+    res = mps_pool_create_k(&out->pool, arena,
+                            kind == PoolKind::amc ? mps_class_amc() : mps_class_ams(), args);
+  }
+  MPS_ARGS_END(args);
+  return res;
+}
+inline void destroyPoolOnChain(PoolOnChain* p) {
+  if (p->pool != nullptr) mps_pool_destroy(p->pool);
+  if (p->chain != nullptr) mps_chain_destroy(p->chain);
+  if (p->fmt != nullptr) mps_fmt_destroy(p->fmt);
+  *p = PoolOnChain{};
 }
 
 // Collects generations 0..top of `chain` now (a nursery collection when

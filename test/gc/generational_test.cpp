@@ -379,12 +379,6 @@ INSTANTIATE_TEST_SUITE_P(Barrier, GenerationalLo, ::testing::Values(true, false)
 
 // 3. Serial start against parallel marking -------------------------------------
 
-enum class PoolKind { ams, amc };
-
-void PrintTo(PoolKind kind, std::ostream* os) {
-  *os << (kind == PoolKind::ams ? "AMS" : "AMC");
-}
-
 struct ProgramRun {
   std::vector<std::multiset<mps_word_t>> survivors;  // after each collection
   std::vector<size_t> live;
@@ -403,21 +397,10 @@ void runProgram(PoolKind kind, uint64_t seed, core::Size serialScanBytes, Progra
   core::Collector* collector = collectorOf(arena);
   collector->serialScanBytes = serialScanBytes;
   out->collectorWorkers = collector->workers();
-  mps_fmt_t fmt;
-  ASSERT_EQ(kind == PoolKind::amc ? makeMovingFormat(&fmt, arena) : makeFormat(&fmt, arena),
-            MPS_RES_OK);
-  mps_gen_param_s gens[2] = {{512, 0.8}, {2048, 0.5}};
-  mps_chain_t chain;
-  ASSERT_EQ(mps_chain_create(&chain, arena, 2, gens), MPS_RES_OK);
-  mps_pool_t pool;
-  MPS_ARGS_BEGIN(args) {
-    MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
-    MPS_ARGS_ADD(args, MPS_KEY_CHAIN, chain);
-    ASSERT_EQ(mps_pool_create_k(&pool, arena,
-                                kind == PoolKind::amc ? mps_class_amc() : mps_class_ams(), args),
-              MPS_RES_OK);
-  }
-  MPS_ARGS_END(args);
+  PoolOnChain heap;
+  ASSERT_EQ(makePoolOnChain(&heap, arena, kind, {512, 0.8}, {2048, 0.5}), MPS_RES_OK);
+  mps_pool_t pool = heap.pool;
+  mps_chain_t chain = heap.chain;
   mps_ap_t ap;
   ASSERT_EQ(mps_ap_create_k(&ap, pool, mps_args_none), MPS_RES_OK);
   constexpr size_t kTable = 32;
@@ -485,9 +468,7 @@ void runProgram(PoolKind kind, uint64_t seed, core::Size serialScanBytes, Progra
   mps_arena_release(arena);
   mps_root_destroy(root);
   mps_ap_destroy(ap);
-  mps_pool_destroy(pool);
-  mps_chain_destroy(chain);
-  mps_fmt_destroy(fmt);
+  destroyPoolOnChain(&heap);
   mps_arena_destroy(arena);
 }
 

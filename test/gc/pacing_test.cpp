@@ -36,8 +36,6 @@ constexpr size_t kGarbageBytes = size_t(64) << 20;
 constexpr size_t kLists = 64;
 constexpr size_t kRefs = 4;  // objects of 48 bytes
 
-enum class PoolKind { ams, amc };
-
 struct PacingResult {
   size_t allocated = 0, scanned = 0, collections = 0;
   size_t garbageAllocated = 0, garbageScanned = 0;
@@ -54,21 +52,9 @@ void runPacing(PoolKind kind, bool barrier, PacingResult* out) {
   // collections would take longer than the program; the generational tests
   // verify.
   collector->verifyHeap = false;
-  mps_fmt_t fmt;
-  ASSERT_EQ(kind == PoolKind::amc ? makeMovingFormat(&fmt, arena) : makeFormat(&fmt, arena),
-            MPS_RES_OK);
-  mps_gen_param_s gens[2] = {{64, 0.8}, {128, 0.5}};  // a tiny nursery
-  mps_chain_t chain;
-  ASSERT_EQ(mps_chain_create(&chain, arena, 2, gens), MPS_RES_OK);
-  mps_pool_t pool;
-  MPS_ARGS_BEGIN(args) {
-    MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
-    MPS_ARGS_ADD(args, MPS_KEY_CHAIN, chain);
-    ASSERT_EQ(mps_pool_create_k(&pool, arena,
-                                kind == PoolKind::amc ? mps_class_amc() : mps_class_ams(), args),
-              MPS_RES_OK);
-  }
-  MPS_ARGS_END(args);
+  PoolOnChain heap;  // a tiny nursery
+  ASSERT_EQ(makePoolOnChain(&heap, arena, kind, {64, 0.8}, {128, 0.5}), MPS_RES_OK);
+  mps_pool_t pool = heap.pool;
   mps_ap_t ap;
   ASSERT_EQ(mps_ap_create_k(&ap, pool, mps_args_none), MPS_RES_OK);
   std::vector<mps_addr_t> roots(kLists, nullptr);
@@ -127,9 +113,7 @@ void runPacing(PoolKind kind, bool barrier, PacingResult* out) {
   mps_arena_release(arena);
   mps_root_destroy(root);
   mps_ap_destroy(ap);
-  mps_pool_destroy(pool);
-  mps_chain_destroy(chain);
-  mps_fmt_destroy(fmt);
+  destroyPoolOnChain(&heap);
   mps_arena_destroy(arena);
 }
 
