@@ -403,7 +403,9 @@ void Arena::setSpare(double fraction) {
 }
 
 Res Arena::commitGrainsAhead(Chunk* chunk, Size first, Size limit) {
-  if (!isVirtual() || kCommitGranule <= grainSize()) return commitGrains(chunk, first, limit);
+  // No spare memory wanted (mps_arena_spare_set(arena, 0)): none ahead.
+  if (!isVirtual() || kCommitGranule <= grainSize() || spare_ <= 0.0)
+    return commitGrains(chunk, first, limit);
   const Size granule = kCommitGranule >> grainShift_;
   Size lo = first - first % granule, hi = limit + (granule - limit % granule) % granule;
   if (lo < chunk->firstUsable) lo = chunk->firstUsable;
@@ -425,9 +427,12 @@ Res Arena::commitGrainsAhead(Chunk* chunk, Size first, Size limit) {
   Size spareBefore =
       chunk->committed.countSet(aheadLo, first) + chunk->committed.countSet(limit, aheadHi);
   Res res = commitGrains(chunk, aheadLo, aheadHi);
-  if (res != Res::ok) return commitGrains(chunk, first, limit);
-  Size spareAfter = (first - aheadLo) + (aheadHi - limit);
+  // The free grains beside the run that are committed now are spare, even
+  // if the system refused part of the window (what it did commit stays).
+  Size spareAfter =
+      chunk->committed.countSet(aheadLo, first) + chunk->committed.countSet(limit, aheadHi);
   spareCommitted_.fetch_add((spareAfter - spareBefore) << grainShift_, std::memory_order_relaxed);
+  if (res != Res::ok) return commitGrains(chunk, first, limit);
   return Res::ok;
 }
 

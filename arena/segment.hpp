@@ -170,6 +170,9 @@ class Segment {
   // segment with an allocation buffer, it keeps the universal summary and
   // is never protected.
   bool receiving = false;
+  // Whether its pool keeps mark bits between collections (sticky marks,
+  // design/ams.md .ms.sticky).
+  virtual bool marksPersist() const { return false; }
   // Whether it holds objects that a generational mark-sweep pool counts as
   // young (allocated since the segment's last collection).
   virtual bool holdsYoung() const { return false; }

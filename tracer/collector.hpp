@@ -151,6 +151,11 @@ class Collector {
   // is protected at the end of each trace, and AMC carries no to-space
   // segment over to the next trace (tests of the mechanism).
   bool barrierPolicy = true;
+  // .ms.sticky.abandon: an abandoned trace may have cleared the mark bits
+  // of old objects (a full whiten) without marking them again, so the
+  // generational mark-sweep pools collect in full (no promotion in place)
+  // until a trace has condemned every one of their segments in full.
+  bool stickyMarksLost = false;
   // Whether checked builds verify the heap after each collection (on by
   // default in checked builds; a test may switch it off to time things).
   bool verifyHeap = MPS_CHECKED != 0;

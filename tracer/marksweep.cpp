@@ -98,9 +98,14 @@ void MarkSweepSegment::bufferFlipped(Buffer* b) {
 }
 
 bool MarkSweepSegment::promotesInPlace(const Trace* trace) const {
+  if (trace->collector()->stickyMarksLost) return false;  // .ms.sticky.abandon
   const Generation* g = gen;
   if (g == nullptr || g->index + 1 >= g->chain->count()) return false;
   return !trace->condemnsGeneration(g->chain->gen(g->index + 1));
+}
+
+bool MarkSweepSegment::marksPersist() const {
+  return gen != nullptr && gen->index + 1 < gen->chain->count();
 }
 
 bool MarkSweepSegment::holdsYoung() const {

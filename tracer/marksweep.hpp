@@ -55,6 +55,7 @@ class MarkSweepSegment final : public Segment {
 
   bool wantsCondemn(const Trace* trace) const override;
   bool holdsYoung() const override;
+  bool marksPersist() const override;
   Generation* tallyGeneration(const Trace* trace) const override;
   const Generation* condemningGeneration() const override;
   Res whiten(Trace* trace) override;

@@ -59,6 +59,7 @@ Res Trace::condemn(Chain* chain, unsigned top, bool all) {
       bool condemned = condemnsGeneration(seg->gen) && seg->wantsCondemn(this);
       if (!condemned) {
         if (seg->holdsYoung()) condemnsAllYoung_ = false;
+        if (seg->marksPersist()) condemnsAllMarks_ = false;
         notCondemned_ += seg->size();
         return;
       }
@@ -611,6 +612,8 @@ void Trace::accountGenerations(Chain* chain, unsigned top, bool all) {
 void Trace::abandon() {
   for (Segment* seg : condemnedSegs_) {
     seg->white &= ~traces();
+    seg->condemnedYoung = false;
+    if (seg->marksPersist()) collector_->stickyMarksLost = true;  // .ms.sticky.abandon
     Shield::cover(seg);
   }
   condemnedSegs_.clear();
@@ -693,6 +696,8 @@ Res Trace::run(Chain* chain, unsigned top, bool all) {
   } else {
     reclaim();
     accountGenerations(chain, top, all);
+    // .ms.sticky.abandon: every sticky segment was marked afresh.
+    if (collector_->stickyMarksLost && condemnsAllMarks_) collector_->stickyMarksLost = false;
   }
   settleSegments(res == Res::ok);
   Size objectsScanned = 0, objectsMarked = 0;

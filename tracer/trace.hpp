@@ -239,6 +239,8 @@ class Trace {
   RefSet whiteOld_ = kRefSetEmpty;
   // No young object (Segment::holdsYoung) escapes condemnation.
   bool condemnsAllYoung_ = true;
+  // Every segment whose marks persist (Segment::marksPersist) is condemned.
+  bool condemnsAllMarks_ = true;
   SegmentList condemnedSegs_;
   // A few generations: searched linearly.
   std::vector<GenerationTally, PageAllocator<GenerationTally>> tallies_;

@@ -574,7 +574,9 @@ void AMCPool::traceBegin(Trace* trace) {
     AMCSegment* seg = carried.seg;
     if (seg == nullptr) continue;
     seg->receiving = false;
-    if (seg->isWhite(trace->traces())) continue;  // its tail stays padding
+    // Condemned, or a trace that must move nothing (.amc.late): its tail
+    // stays padding, and it is an ordinary segment from now on.
+    if (seg->isWhite(trace->traces()) || trace->condemnsAmbiguous()) continue;
     MPS_AVER(seg->states_[seg->indexOf(carried.alloc)] == AMCSegment::kPad);
     seg->states_[seg->indexOf(carried.alloc)] = AMCSegment::kNone;
     ++seg->layout_;

@@ -656,3 +656,81 @@ TEST(GenerationalBarrierPolicy, BarrierMinBytesDecidesWhatIsLarge) {
 
 }  // namespace
 }  // namespace mps::test
+
+namespace mps::test {
+namespace {
+
+// .ms.sticky.abandon: a full collection that fails after whitening has
+// cleared the mark bits of old objects. An old object X referred to only by
+// an old object P of another chain's pool (not condemned by that failed
+// collection, so P keeps its narrow summary, built when every young object
+// was condemned) must survive the next nursery collection, which must not
+// take X for young.
+TEST(GenerationalAbandon, OldObjectsSurviveANurseryCollectionAfterAFailedFullOne) {
+  GenHeap heap(1, {256, 0.8}, {1024, 0.5});
+  ASSERT_TRUE(heap.ok());
+  heap.collector()->barrierPolicy = false;  // P's segment protected, narrow summary
+  // A second chain, and an AMS pool on it holding P.
+  mps_gen_param_s gens[2] = {{256, 0.8}, {1024, 0.5}};
+  mps_chain_t other;
+  ASSERT_EQ(mps_chain_create(&other, heap.arena, 2, gens), MPS_RES_OK);
+  mps_pool_t holder;
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_FORMAT, heap.fmt);
+    MPS_ARGS_ADD(args, MPS_KEY_CHAIN, other);
+    ASSERT_EQ(mps_pool_create_k(&holder, heap.arena, mps_class_ams(), args), MPS_RES_OK);
+  }
+  MPS_ARGS_END(args);
+  mps_ap_t holderAp;  // destroyed once P is allocated
+  ASSERT_EQ(mps_ap_create_k(&holderAp, holder, mps_args_none), MPS_RES_OK);
+
+  Object* x = allocObject(heap.ap, 1, 0);
+  Object* p = allocObject(holderAp, 2, 1);
+  ASSERT_NE(x, nullptr);
+  ASSERT_NE(p, nullptr);
+  p->refs[0] = x;
+  heap.roots[0] = p;
+  // No buffer in P's segment: it can keep a narrow summary.
+  mps_ap_destroy(holderAp);
+  // Both old now (promoted in place), P's segment protected.
+  ASSERT_EQ(mps_arena_collect(heap.arena), MPS_RES_OK);
+  mps_arena_park(heap.arena);
+  ASSERT_EQ(heap.nursery(), MPS_RES_OK);
+  // A young object in X's segment (a buffer attached: condemned by the next
+  // nursery collection for its young objects).
+  ASSERT_NE(allocObject(heap.ap, 3, 0), nullptr);
+  // Chain A's full collection fails in a root scan, after whitening and
+  // before the remembered set (so P's segment is left as it was).
+  static bool failRoot = false;
+  mps_root_t failing;
+  static mps_addr_t area[1] = {nullptr};
+  ASSERT_EQ(mps_root_create_area(
+                &failing, heap.arena, mps_rank_exact(), 0, area, area + 1,
+                [](mps_ss_t, void*, void*, void*) -> mps_res_t {
+                  return failRoot ? MPS_RES_FAIL : MPS_RES_OK;
+                },
+                nullptr),
+            MPS_RES_OK);
+  failRoot = true;
+  EXPECT_EQ(heap.full(), MPS_RES_FAIL);
+  failRoot = false;
+  mps_root_destroy(failing);
+  EXPECT_TRUE(heap.collector()->stickyMarksLost);
+  ASSERT_EQ(heap.nursery(), MPS_RES_OK);
+  std::set<mps_word_t> alive = heap.survivors();
+  EXPECT_TRUE(alive.count(1)) << "X was freed while P refers to it";
+  EXPECT_EQ(p->refs[0], x);
+  EXPECT_EQ(x->id, 1u);
+  // A full collection of every segment marks afresh: sticky again.
+  ASSERT_EQ(mps_arena_collect(heap.arena), MPS_RES_OK);
+  EXPECT_FALSE(heap.collector()->stickyMarksLost);
+  EXPECT_TRUE(heap.survivors().count(1));
+
+  mps_arena_park(heap.arena);
+  heap.roots[0] = heap.roots[1] = nullptr;
+  mps_pool_destroy(holder);
+  mps_chain_destroy(other);
+}
+
+}  // namespace
+}  // namespace mps::test
