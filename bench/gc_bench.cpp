@@ -168,6 +168,40 @@ void createPoolAndAp(mps_pool_t* poolOut, mps_ap_t* apOut, mps_arena_t arena,
   if (res != MPS_RES_OK) die("mps_ap_create_k", res);
 }
 
+// The methods of a moving (AMC) format.
+struct MovingFormat {
+  std::size_t align;
+  mps_fmt_scan_t scan;
+  mps_fmt_skip_t skip;
+  mps_fmt_fwd_t fwd;
+  mps_fmt_isfwd_t isfwd;
+  mps_fmt_pad_t pad;
+};
+
+// An AMC pool with `format` on a chain of exactly `gens`, and an allocation
+// point on it, with GC messages enabled, or the benchmark dies.
+void createAmcPoolAndAp(mps_arena_t arena, const MovingFormat& format,
+                        const std::vector<mps_gen_param_s>& gens, mps_fmt_t* fmtOut,
+                        mps_chain_t* chainOut, mps_pool_t* poolOut, mps_ap_t* apOut) {
+  mps_res_t res;
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_FMT_ALIGN, format.align);
+    MPS_ARGS_ADD(args, MPS_KEY_FMT_SCAN, format.scan);
+    MPS_ARGS_ADD(args, MPS_KEY_FMT_SKIP, format.skip);
+    MPS_ARGS_ADD(args, MPS_KEY_FMT_FWD, format.fwd);
+    MPS_ARGS_ADD(args, MPS_KEY_FMT_ISFWD, format.isfwd);
+    MPS_ARGS_ADD(args, MPS_KEY_FMT_PAD, format.pad);
+    res = mps_fmt_create_k(fmtOut, arena, args);
+  }
+  MPS_ARGS_END(args);
+  if (res != MPS_RES_OK) die("mps_fmt_create_k", res);
+  res = mps_chain_create(chainOut, arena, gens.size(), const_cast<mps_gen_param_s*>(gens.data()));
+  if (res != MPS_RES_OK) die("mps_chain_create", res);
+  createPoolAndAp(poolOut, apOut, arena, mps_class_amc(), *fmtOut, *chainOut);
+  mps_message_type_enable(arena, mps_message_type_gc_start());
+  mps_message_type_enable(arena, mps_message_type_gc());
+}
+
 // The AMS format: every object in the pool is a Node. The scan method fixes
 // the two references; AMS never moves objects, so a fixed reference only
 // needs writing back if the collector changed it.
@@ -300,23 +334,9 @@ class AmcHeap {
   // The same on a chain of exactly the given generations (AMC_GENS ignored).
   AmcHeap(std::size_t arenaBytes, const std::vector<mps_gen_param_s>& gens) {
     arena = createArena(arenaBytes);
-    mps_res_t res;
-    MPS_ARGS_BEGIN(args) {
-      MPS_ARGS_ADD(args, MPS_KEY_FMT_ALIGN, alignof(Node));
-      MPS_ARGS_ADD(args, MPS_KEY_FMT_SCAN, amcNodeScan);
-      MPS_ARGS_ADD(args, MPS_KEY_FMT_SKIP, amcNodeSkip);
-      MPS_ARGS_ADD(args, MPS_KEY_FMT_FWD, amcNodeFwd);
-      MPS_ARGS_ADD(args, MPS_KEY_FMT_ISFWD, amcNodeIsfwd);
-      MPS_ARGS_ADD(args, MPS_KEY_FMT_PAD, amcNodePad);
-      res = mps_fmt_create_k(&fmt_, arena, args);
-    }
-    MPS_ARGS_END(args);
-    if (res != MPS_RES_OK) die("mps_fmt_create_k", res);
-    res = mps_chain_create(&chain_, arena, gens.size(), const_cast<mps_gen_param_s*>(gens.data()));
-    if (res != MPS_RES_OK) die("mps_chain_create", res);
-    createPoolAndAp(&pool_, &ap, arena, mps_class_amc(), fmt_, chain_);
-    mps_message_type_enable(arena, mps_message_type_gc_start());
-    mps_message_type_enable(arena, mps_message_type_gc());
+    createAmcPoolAndAp(
+        arena, {alignof(Node), amcNodeScan, amcNodeSkip, amcNodeFwd, amcNodeIsfwd, amcNodePad},
+        gens, &fmt_, &chain_, &pool_, &ap);
   }
   // A nursery and an older generation, or AMC_GENS="KiB,KiB,..." from the
   // environment, for experiments.
@@ -1138,23 +1158,8 @@ class Heap {
  public:
   Heap(std::size_t arenaBytes, const std::vector<mps_gen_param_s>& gens) {
     arena = createArena(arenaBytes);
-    mps_res_t res;
-    MPS_ARGS_BEGIN(args) {
-      MPS_ARGS_ADD(args, MPS_KEY_FMT_ALIGN, kWord);
-      MPS_ARGS_ADD(args, MPS_KEY_FMT_SCAN, scan);
-      MPS_ARGS_ADD(args, MPS_KEY_FMT_SKIP, skip);
-      MPS_ARGS_ADD(args, MPS_KEY_FMT_FWD, fwd);
-      MPS_ARGS_ADD(args, MPS_KEY_FMT_ISFWD, isfwd);
-      MPS_ARGS_ADD(args, MPS_KEY_FMT_PAD, pad);
-      res = mps_fmt_create_k(&fmt_, arena, args);
-    }
-    MPS_ARGS_END(args);
-    if (res != MPS_RES_OK) die("mps_fmt_create_k", res);
-    res = mps_chain_create(&chain_, arena, gens.size(), const_cast<mps_gen_param_s*>(gens.data()));
-    if (res != MPS_RES_OK) die("mps_chain_create", res);
-    createPoolAndAp(&pool_, &ap, arena, mps_class_amc(), fmt_, chain_);
-    mps_message_type_enable(arena, mps_message_type_gc_start());
-    mps_message_type_enable(arena, mps_message_type_gc());
+    createAmcPoolAndAp(arena, {kWord, scan, skip, fwd, isfwd, pad}, gens, &fmt_, &chain_, &pool_,
+                       &ap);
   }
   ~Heap() {
     mps_arena_park(arena);

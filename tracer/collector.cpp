@@ -268,12 +268,11 @@ bool Collector::step(double interval, double multiplier) {
     // (.buffer.accounting): look at the buffers too.
     arena_->forEachPool([&](Pool* pool) {
       if (!isAutoPool(pool)) return;
-      pool->forEachBuffer(
-          [&](Buffer* b) {
-            // Only pools that count on empty set accountedTo (AMC counts at
-            // the fill, and its allocation is in newSize already).
-            anyAllocated |= !b->isReset() && b->accountedTo != nullptr && b->init() > b->accountedTo;
-          });
+      pool->forEachBuffer([&](Buffer* b) {
+        // Only pools that count on empty set accountedTo (AMC counts at
+        // the fill, and its allocation is in newSize already).
+        anyAllocated |= !b->isReset() && b->accountedTo != nullptr && b->init() > b->accountedTo;
+      });
     });
     if (anyAllocated && budget >= expected) {
       (void)collect("The client used idle time to collect.");
