@@ -1144,22 +1144,15 @@ void fwd(mps_addr_t old, mps_addr_t to) {
   w[1] = bytes;
 }
 
-mps_addr_t isfwd(mps_addr_t p) {
-  std::uintptr_t w = firstWord(p);
-  return (w & kTagMask) == kFwdTag ? reinterpret_cast<mps_addr_t>(w & ~kTagMask) : nullptr;
-}
-
-void pad(mps_addr_t p, std::size_t size) {
-  *static_cast<std::uintptr_t*>(p) = (std::uintptr_t(size) << 2) | kPadTag;
-}
-
 // An arena with one AMC pool of interpreter objects on a chain of `gens`.
+// Forwarding markers and padding objects are tagged as the tree nodes'
+// are, so the node format's isfwd and pad serve.
 class Heap {
  public:
   Heap(std::size_t arenaBytes, const std::vector<mps_gen_param_s>& gens) {
     arena = createArena(arenaBytes);
-    createAmcPoolAndAp(arena, {kWord, scan, skip, fwd, isfwd, pad}, gens, &fmt_, &chain_, &pool_,
-                       &ap);
+    createAmcPoolAndAp(arena, {kWord, scan, skip, fwd, amcNodeIsfwd, amcNodePad}, gens, &fmt_,
+                       &chain_, &pool_, &ap);
   }
   ~Heap() {
     mps_arena_park(arena);
