@@ -10,9 +10,11 @@
 #include "mps.h"
 #include "mpscamc.h"
 #include "mpscams.h"
+#include "mpscawl.h"
 #include "mpsclo.h"
 #include "pools/amc/amc.hpp"
 #include "pools/ams/ams.hpp"
+#include "pools/awl/awl.hpp"
 #include "pools/lo/lo.hpp"
 #include "protect/thread.hpp"
 #include "shield/shield.hpp"
@@ -98,6 +100,40 @@ mps_pool_class_t mps_class_ams(void) {
 }
 mps_pool_class_t mps_class_lo(void) {
   return toHandle(&mps::core::kPoolClassLO);
+}
+mps_pool_class_t mps_class_awl(void) {
+  return toHandle(&mps::core::kPoolClassAWL);
+}
+
+// Finalization (finalization.md) ---------------------------------------------------
+
+mps_res_t mps_finalize(mps_arena_t handle, mps_addr_t* refIO) {
+  MPS_AVER_ALWAYS(refIO != NULL);
+  Arena* arena = toArena(handle);
+  ArenaEntry entry(arena);
+  // The reference is read under the lock: the caller's copy need not be a
+  // root while the call is made.
+  Addr ref = static_cast<Addr>(*refIO);
+  Pool* pool = arena->poolOf(ref);
+  MPS_AVER(pool != nullptr && "PoolOfAddr: mps_finalize's block is managed by the arena");
+  MPS_AVER((pool == nullptr || mps::core::isAutoPool(pool)) &&
+           "PoolHasAttr(refpool, AttrGC): mps_finalize's block is in an automatic pool");
+  if (pool == nullptr || !mps::core::isAutoPool(pool)) return MPS_RES_PARAM;
+  MPS_AVER(arena->segmentOf(ref) != nullptr && arena->segmentOf(ref)->isObject(ref) &&
+           "mps_finalize's reference is the address of an object");
+  return toRes(collectorOf(arena)->finalize(ref));
+}
+
+mps_res_t mps_definalize(mps_arena_t handle, mps_addr_t* refIO) {
+  MPS_AVER_ALWAYS(refIO != NULL);
+  Arena* arena = toArena(handle);
+  ArenaEntry entry(arena);
+  Addr ref = static_cast<Addr>(*refIO);
+  MPS_AVER(arena->poolOf(ref) != nullptr &&
+           "PoolOfAddr: mps_definalize's block is managed by the arena");
+  Res res = collectorOf(arena)->definalize(ref);
+  MPS_AVER(res == Res::ok && "mps_definalize's block is registered for finalization");
+  return toRes(res);
 }
 
 // Ranks -------------------------------------------------------------------------------

@@ -143,6 +143,13 @@ void mps_message_gc_barrier(mps_arena_t handle, mps_message_t message, size_t* p
   if (secondsOut != nullptr) *secondsOut = cost.seconds;
 }
 
+void mps_message_finalization_ref(mps_addr_t* refOut, mps_arena_t handle, mps_message_t message) {
+  MPS_AVER_ALWAYS(refOut != NULL);
+  Arena* arena = toArena(handle);
+  ArenaEntry entry(arena);
+  *refOut = mps::core::FinalizationMessage::from(heldMessage(arena, message)).ref;
+}
+
 const char* mps_message_gc_start_why(mps_arena_t handle, mps_message_t message) {
   Arena* arena = toArena(handle);
   ArenaEntry entry(arena);

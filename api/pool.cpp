@@ -5,14 +5,19 @@
 #include "mpscmvff.h"
 #include "pools/mfs/mfs.hpp"
 #include "pools/mvff/mvff.hpp"
+#include "tracer/autopool.hpp"
 
 using namespace mps::api;
 using mps::core::Addr;
 
 extern "C" {
 
-mps_pool_class_t mps_class_mfs(void) { return toHandle(&mps::core::kPoolClassMFS); }
-mps_pool_class_t mps_class_mvff(void) { return toHandle(&mps::core::kPoolClassMVFF); }
+mps_pool_class_t mps_class_mfs(void) {
+  return toHandle(&mps::core::kPoolClassMFS);
+}
+mps_pool_class_t mps_class_mvff(void) {
+  return toHandle(&mps::core::kPoolClassMVFF);
+}
 
 mps_res_t mps_pool_create_k(mps_pool_t* poolOut, mps_arena_t handle, mps_pool_class_t poolClass,
                             mps_arg_s args[]) {
@@ -37,8 +42,7 @@ mps_res_t mps_pool_create_v(mps_pool_t* poolOut, mps_arena_t arena, mps_pool_cla
   return mps_pool_create_k(poolOut, arena, poolClass, args);
 }
 
-mps_res_t mps_pool_create(mps_pool_t* poolOut, mps_arena_t arena, mps_pool_class_t poolClass,
-                          ...) {
+mps_res_t mps_pool_create(mps_pool_t* poolOut, mps_arena_t arena, mps_pool_class_t poolClass, ...) {
   va_list varargs;
   va_start(varargs, poolClass);
   mps_res_t res = mps_pool_create_v(poolOut, arena, poolClass, varargs);
@@ -56,6 +60,9 @@ void mps_pool_destroy(mps_pool_t handle) {
   Arena* arena = pool->arena();
   ArenaEntry entry(arena);
   MPS_AVERT(Pool, pool);
+  // Registrations of its blocks would dangle (finalization.md: such a pool
+  // is destroyed with the arena parked; its blocks are never finalized).
+  if (mps::core::isAutoPool(pool)) mps::core::Collector::of(arena)->forgetFinalization(pool);
   pool->destroy();
 }
 

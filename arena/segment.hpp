@@ -99,6 +99,12 @@ class Segment {
   // if the object survives, the reference is kept (a moving pool updates
   // it); otherwise it is set to null (roots.md, weak rank). Never marks.
   virtual Res fixWeak(ScanState* ss, Addr* refIO) = 0;
+  // Whether the object at the client address `ref` (an object of this white
+  // segment) survives the trace so far: marked, moved or pinned, or not
+  // condemned at all. Marking is over for the stronger ranks when the
+  // tracer asks (finalization: a registered object not preserved by then
+  // is finalizable).
+  virtual bool isPreserved(Addr ref) const = 0;
   // The second half of a fix that a non-moving pool deferred with
   // Worker::defer: `ref` (of rank `rank`) landed in this white segment.
   virtual void finishFix(ScanState* /*ss*/, Addr /*ref*/, Rank /*rank*/) {}
@@ -180,6 +186,9 @@ class Segment {
   // old objects stay marked (black), and are scanned like an uncondemned
   // segment's if its summary meets the white zones.
   bool condemnedYoung = false;
+  // Exposed by the current trace as the dependent object of an AWL object
+  // being scanned (Trace::exposeDependent).
+  bool dependentExposed = false;
   TraceSet white = 0;         // condemned for these traces
   TraceSet grey = 0;          // must be scanned for these traces
   Generation* gen = nullptr;  // the generation it belongs to (tracer)

@@ -622,6 +622,12 @@ extern size_t mps_message_gc_live_size(mps_arena_t, mps_message_t);
 extern size_t mps_message_gc_condemned_size(mps_arena_t, mps_message_t);
 extern size_t mps_message_gc_not_condemned_size(mps_arena_t, mps_message_t);
 extern const char* mps_message_gc_start_why(mps_arena_t, mps_message_t);
+extern void mps_message_finalization_ref(mps_addr_t*, mps_arena_t, mps_message_t);
+
+/* Finalization (finalization.md). */
+
+extern mps_res_t mps_finalize(mps_arena_t, mps_addr_t*);
+extern mps_res_t mps_definalize(mps_arena_t, mps_addr_t*);
 /* MPS++ extension: what the write barrier cost since the collection before
  * this GC message's (the mutator's run and this collection): protection
  * changes (mprotect calls), write faults resolved, and the seconds spent in

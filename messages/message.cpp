@@ -59,6 +59,35 @@ void GCMessage::discarded() {
   queue()->recycle(this);
 }
 
+Res FinalizationMessage::make(FinalizationMessage** out, MessageQueue* queue, Addr ref) {
+  MPS_AVERT(MessageQueue, queue);
+  void* p;
+  Res res = queue->arena()->controlAlloc(&p, sizeof(FinalizationMessage));
+  if (res != Res::ok) return res;
+  *out = new (p) FinalizationMessage(queue, ref);
+  ++queue->finalizationAllocated_;
+  return Res::ok;
+}
+
+FinalizationMessage& FinalizationMessage::from(Message& message) {
+  MPS_AVER_ALWAYS(message.type() == MessageType::finalization &&
+                  "the message is a finalization message (mps_message_type_finalization())");
+  return static_cast<FinalizationMessage&>(message);
+}
+
+const FinalizationMessage& FinalizationMessage::from(const Message& message) {
+  return from(const_cast<Message&>(message));
+}
+
+void FinalizationMessage::destroy() {
+  MPS_AVER(state() == State::detached && registryRing.isSingle());
+  MessageQueue* q = queue();
+  MPS_AVER(q->finalizationAllocated_ > 0);
+  --q->finalizationAllocated_;
+  this->~FinalizationMessage();
+  q->arena()->controlFree(this, sizeof(FinalizationMessage));
+}
+
 // MessageQueue ---------------------------------------------------------------------
 
 MessageQueue::MessageQueue(Arena* arena) : arena_(arena) {

@@ -139,6 +139,36 @@ class GCMessage final : public Message {
   BarrierCost barrier_;
 };
 
+// A finalization message (finalization.md), which is also the registration
+// it comes from: mps_finalize makes one, detached, for each registration, so
+// that posting it when its block is found finalizable allocates nothing.
+// While registered it is on the collector's registry (tracer/); once posted
+// the queue owns it, and it frees itself when discarded. `ref` is the
+// block's client address, kept up to date by the collector when it moves.
+class FinalizationMessage final : public Message {
+ public:
+  // Makes a detached message for `ref` in the arena's control memory.
+  static Res make(FinalizationMessage** out, MessageQueue* queue, Addr ref);
+  // `message` as a finalization message; a checked error if it is another
+  // type.
+  static FinalizationMessage& from(Message& message);
+  static const FinalizationMessage& from(const Message& message);
+  // Frees a detached message (a registration removed by mps_definalize or
+  // forgotten with its pool).
+  void destroy();
+
+  Addr ref = nullptr;
+  // The collector's registry, while the message is a registration.
+  Ring<FinalizationMessage> registryRing{this};
+  // Set by a trace that found the block finalizable (tracer/trace.cpp).
+  bool firing = false;
+
+ private:
+  FinalizationMessage(MessageQueue* queue, Addr r)
+      : Message(queue, MessageType::finalization), ref(r) {}
+  void discarded() override { destroy(); }
+};
+
 class MessageQueue {
  public:
   static constexpr Sig kSig = 0x519E55A9u;
@@ -221,6 +251,8 @@ class MessageQueue {
   // GC-start and GC messages made from control memory and not yet freed
   // (zero after finish()).
   Size allocatedCount() const { return allocated_; }
+  // Finalization messages (registrations included) made and not yet freed.
+  Size finalizationCount() const { return finalizationAllocated_; }
   // GC messages not posted because their type's queue was full.
   Size droppedCount() const { return dropped_; }
   Size gcQueueLimit() const { return gcQueueLimit_; }
@@ -232,6 +264,7 @@ class MessageQueue {
   using State = Message::State;
   friend class GCStartMessage;
   friend class GCMessage;
+  friend class FinalizationMessage;
 
   // Takes the spare message of `type` if it may be posted now, else null.
   Message* takeSpareToPost(MessageType type);
@@ -255,6 +288,7 @@ class MessageQueue {
   Size gcQueueLimit_ = kDefaultGCQueueLimit;
   Size dropped_ = 0;
   Size allocated_ = 0;
+  Size finalizationAllocated_ = 0;
 };
 
 }  // namespace mps::core

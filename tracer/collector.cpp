@@ -89,6 +89,13 @@ void Collector::destroy() {
   if (!onlyDefault)
     assertFail(__FILE__, __LINE__, "arena has no chains: destroy every chain before its arena");
   if (defaultChain_ != nullptr) defaultChain_->destroy();
+  // Registrations of blocks never found finalizable: nothing is finalized
+  // at arena destruction (finalization.md).
+  registry_.forEach([&](FinalizationMessage* m) {
+    m->registryRing.remove();
+    m->destroy();
+  });
+  registrations_ = 0;
   if (barrier_) Shield::deregisterArena(arena_);
   delete workerPool_;
   workerPool_ = nullptr;
@@ -189,6 +196,59 @@ Res Collector::runTrace(Chain* chain, unsigned top, bool all, const char* why) {
   if (all) lastFullSeconds_ = seconds;
   collecting_ = false;
   return res;
+}
+
+// Finalization ---------------------------------------------------------------------
+
+Res Collector::finalize(Addr ref) {
+  FinalizationMessage* m;
+  Res res = FinalizationMessage::make(&m, messages_, ref);
+  if (res != Res::ok) return res;
+  // Newest first: a definalize usually undoes a recent registration.
+  registry_.prepend(&m->registryRing);
+  ++registrations_;
+  return Res::ok;
+}
+
+Res Collector::definalize(Addr ref) {
+  FinalizationMessage* found = nullptr;
+  registry_.forEach([&](FinalizationMessage* m) {
+    if (found == nullptr && m->ref == ref) found = m;
+  });
+  if (found == nullptr) return Res::fail;
+  found->registryRing.remove();
+  --registrations_;
+  found->destroy();
+  return Res::ok;
+}
+
+void Collector::forgetFinalization(const Pool* pool) {
+  auto inPool = [&](Addr ref) {
+    Segment* seg = arena_->segmentOf(ref);
+    return seg != nullptr && seg->pool == pool;
+  };
+  registry_.forEach([&](FinalizationMessage* m) {
+    if (!inPool(m->ref)) return;
+    m->registryRing.remove();
+    --registrations_;
+    m->destroy();
+  });
+  // Queued and held messages: collected first, since the queue may not
+  // change while it is walked.
+  Size n = 0;
+  messages_->forEachLive([&](Message* m) {
+    if (m->type() == MessageType::finalization && inPool(FinalizationMessage::from(*m).ref)) ++n;
+  });
+  while (n-- > 0) {
+    FinalizationMessage* victim = nullptr;
+    messages_->forEachLive([&](Message* m) {
+      if (victim == nullptr && m->type() == MessageType::finalization &&
+          inPool(FinalizationMessage::from(*m).ref))
+        victim = &FinalizationMessage::from(*m);
+    });
+    messages_->withdraw(victim);
+    victim->destroy();
+  }
 }
 
 // Location dependencies ------------------------------------------------------------

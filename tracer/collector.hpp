@@ -25,6 +25,7 @@
 namespace mps::core {
 
 class AutoPool;
+class FinalizationMessage;
 class Format;
 class MessageQueue;
 class MutatorThread;
@@ -109,6 +110,27 @@ class Collector {
   // A collection moved objects out of `zones`: advance the epoch. Locked.
   void noteMoved(RefSet zones);
 
+  // Finalization (finalization.md, design/finalization.md). Registers the
+  // block at `ref` (the client address of an object of an automatic pool of
+  // this arena) once more: Res::memory if the registration record cannot be
+  // made. Each registration becomes one finalization message when a trace
+  // finds the block reachable only through registrations (and weak
+  // references).
+  Res finalize(Addr ref);
+  // Removes one registration of the block at `ref`; Res::fail if it has
+  // none.
+  Res definalize(Addr ref);
+  // `pool` is being destroyed: its blocks' registrations, and finalization
+  // messages not yet discarded that refer to them, are dropped (their
+  // references would dangle).
+  void forgetFinalization(const Pool* pool);
+  Size registrationCount() const { return registrations_; }
+  // Calls f(FinalizationMessage*) for each registration; f may remove it.
+  template <class F>
+  void forEachRegistration(F&& f) const {
+    registry_.forEach(f);
+  }
+
   // Allocation accounting: pools report bytes arriving in a generation.
   void noteAllocated(Generation* gen, Size bytes) { gen->newSize += bytes; }
 
@@ -176,6 +198,8 @@ class Collector {
   Ring<Root> roots_;
   Ring<MutatorThread> threads_;
   Ring<Chain> chains_;
+  Ring<FinalizationMessage> registry_{nullptr};
+  Size registrations_ = 0;
   Chain* defaultChain_ = nullptr;
   Size formats_ = 0;
   bool clamped_ = false;

@@ -198,6 +198,14 @@ Res MarkSweepSegment::fixWeak(ScanState* /*ss*/, Addr* refIO) {
   return Res::ok;
 }
 
+bool MarkSweepSegment::isPreserved(Addr ref) const {
+  Addr blockBase = msPool_->fmt()->baseOf(ref);
+  // Inside the attached buffer's window past what was recorded: committed
+  // after the flip, so not condemned.
+  if (!isObject(ref)) return true;
+  return isMarked(indexOf(blockBase));
+}
+
 void MarkSweepSegment::finishFix(ScanState* ss, Addr blockBase, Rank rank) {
   Size i = indexOf(blockBase);
   Word bit = Word(1) << (i % kWordBits);
@@ -229,9 +237,32 @@ void MarkSweepSegment::notAnObject(Rank rank) {
   (void)rank;
 }
 
+void MarkSweepSegment::exposeDependentOf(ScanState* ss, Addr object) {
+  mps_addr_t dependent = msPool_->findDependent_(object);
+  // The heap verifier's scans change nothing (and read what they like).
+  if (dependent != nullptr && ss->trace() != nullptr && !ss->verifying)
+    ss->trace()->exposeDependent(static_cast<Addr>(dependent));
+}
+
+Res MarkSweepSegment::scanEach(ScanState* ss) {
+  Format* format = msPool_->fmt();
+  ss->setRank(rankSetLowest(rankSet));
+  for (Size i = start_.nextSet(0, grains_); i < grains_; i = start_.nextSet(i + 1, grains_)) {
+    Addr object = format->clientOf(addrOfIndex(i));
+    Addr next = static_cast<Addr>(format->skip(object));
+    ss->scannedBytes += Size(next - object);
+    ss->rememberedBytes += Size(next - object);
+    exposeDependentOf(ss, object);
+    Res res = Res(format->scan(ss->handle(), object, next));
+    if (res != Res::ok) return res;
+  }
+  return Res::ok;
+}
+
 Res MarkSweepSegment::scanObject(ScanState* ss, Addr object) {
   Format* format = msPool_->fmt();
   ss->setRank(rankSetLowest(rankSet));
+  if (MPS_UNLIKELY(msPool_->findDependent_ != nullptr)) exposeDependentOf(ss, object);
   Addr next = static_cast<Addr>(format->skip(object));
   ss->scannedBytes += Size(next - object);
   return Res(format->scan(ss->handle(), object, next));
@@ -245,6 +276,7 @@ Res MarkSweepSegment::scanMarked(ScanState* ss) {
     Addr next = static_cast<Addr>(format->skip(object));
     ss->scannedBytes += Size(next - object);
     ss->rememberedBytes += Size(next - object);
+    if (msPool_->findDependent_ != nullptr) exposeDependentOf(ss, object);
     Res res = Res(format->scan(ss->handle(), object, next));
     if (res != Res::ok) return res;
   }
@@ -256,6 +288,7 @@ Res MarkSweepSegment::scan(ScanState* ss) {
   if (buffer != nullptr) recordObjects(buffer->scanLimit());
   // Condemned for its young objects: the old ones are its remembered set.
   if (condemnedYoung && isWhite(ss->traces()) && !ss->verifying) return scanMarked(ss);
+  if (msPool_->findDependent_ != nullptr) return scanEach(ss);
   Format* format = msPool_->fmt();
   ss->setRank(rankSetLowest(rankSet));
   // Scan maximal runs of consecutive objects with one call each.

@@ -61,6 +61,7 @@ class MarkSweepSegment final : public Segment {
   Res whiten(Trace* trace) override;
   Res fix(ScanState* ss, Addr* refIO) override;
   Res fixWeak(ScanState* ss, Addr* refIO) override;
+  bool isPreserved(Addr ref) const override;
   void finishFix(ScanState* ss, Addr ref, Rank rank) override;
   Res scan(ScanState* ss) override;
   Res scanObject(ScanState* ss, Addr object) override;
@@ -96,6 +97,11 @@ class MarkSweepSegment final : public Segment {
   bool promotesInPlace(const Trace* trace) const;
   // Scans the marked objects (old, and any marked already by this trace).
   Res scanMarked(ScanState* ss);
+  // Scans every object one at a time (a pool with dependent objects).
+  Res scanEach(ScanState* ss);
+  // AWL (pools-awl.md): before `object` is scanned, its dependent object
+  // is made writable for the rest of the trace.
+  void exposeDependentOf(ScanState* ss, Addr object);
   // The first grain at or after `from` that starts an object that is
   // marked (or, with `marked` false, unmarked); grains() if none.
   Size nextStart(Size from, bool marked) const;
@@ -144,6 +150,10 @@ class MarkSweepPool : public AutoPool {
   bool check() const override;
 
   bool leaf() const { return leaf_; }
+  // AWL: maps an object to its dependent object (or null), called before
+  // the object is scanned. Null for pools without dependent objects.
+  using FindDependent = mps_addr_t (*)(mps_addr_t);
+  FindDependent findDependent() const { return findDependent_; }
   Format* fmt() const { return format_; }
   Shift alignShift() const { return alignShift_; }
 
@@ -174,6 +184,11 @@ class MarkSweepPool : public AutoPool {
   }
 
   bool leaf_ = false;
+
+ protected:
+  FindDependent findDependent_ = nullptr;
+
+ private:
   Shift alignShift_ = 3;
   Size totalSize_ = 0;
   Ring<MarkSweepSegment> withSpace_{nullptr};  // segments that may have free runs

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "arena/buffer.hpp"
+#include "messages/message.hpp"
 #include "shield/shield.hpp"
 #include "tracer/autopool.hpp"
 #include "tracer/collector.hpp"
@@ -116,19 +117,115 @@ Res Trace::scanRoots(Worker* worker) {
     if (rank == Rank::ambig) res = scanAmbiguousSegments(worker);
     if (res != Res::ok) return res;
   }
-  return Res::ok;
+  return scanFinalizationMessages(worker);
 }
 
-// Weak roots are scanned once marking is over, so that what they refer to
-// has its final colour: a reference to an object nothing strong kept is set
-// to null (ScanState::fix2 sends weak references to Segment::fixWeak).
-Res Trace::scanWeakRoots(Worker* worker) {
+Res Trace::scanFinalizationMessages(Worker* worker) {
+  ScanState& ss = worker->ss;
+  ss.setRank(Rank::exact);
   Res res = Res::ok;
-  collector_->forEachRoot([&](Root* root) {
-    if (res != Res::ok || root->rank() != Rank::weak) return;
-    res = root->scan(&worker->ss);
+  collector_->messages().forEachLive([&](Message* m) {
+    if (res != Res::ok || m->type() != MessageType::finalization) return;
+    res = ss.fix12(&FinalizationMessage::from(*m).ref);
   });
   return res;
+}
+
+// Ranks (.trace.rank) ----------------------------------------------------------------
+
+// The final phase. Exact marking is over: a registered block that is white
+// and not preserved is reachable only through registrations (or weak
+// references), so it is finalizable. Every registration of such a block
+// fires (one message each), so all are decided before any is fixed (the
+// first fix would preserve the block for the others). Fixing them marks
+// the blocks (what they refer to is marked by the next drain) and updates
+// the registrations of blocks that moved.
+Res Trace::scanFinal(Worker* worker) {
+  if (collector_->registrationCount() == 0) return Res::ok;
+  collector_->forEachRegistration([&](FinalizationMessage* m) {
+    Segment* seg = arena_->segmentOf(m->ref);
+    m->firing = seg != nullptr && seg->isWhite(traces()) && !seg->isPreserved(m->ref);
+  });
+  ScanState& ss = worker->ss;
+  worker->flushSummary();
+  ss.setRank(Rank::final);
+  Res res = Res::ok;
+  collector_->forEachRegistration([&](FinalizationMessage* m) {
+    if (res != Res::ok) return;
+    res = ss.fix12(&m->ref);
+    if (res != Res::ok || !m->firing) return;
+    m->registryRing.remove();
+    --collector_->registrations_;
+    firing_.push_back(m);
+  });
+  worker->flushSummary();
+  return res;
+}
+
+// The weak phase: nothing can be marked any more (a weak fix never marks),
+// so every weak reference is decided: kept (and updated if its object
+// moved) if its object survived, set to null otherwise (ScanState::fix2
+// sends weak references to Segment::fixWeak). Registered blocks were
+// preserved by the final phase, so they are not splatted before their
+// finalization message is posted.
+Res Trace::scanWeak(Worker* worker) {
+  ScanState& ss = worker->ss;
+  Res res = Res::ok;
+  worker->flushSummary();
+  for (Segment* seg : weakSegs_) {
+    worker->scanning(seg);
+    res = seg->scan(&ss);
+    ++segmentsScanned_;
+    if (res != Res::ok) return res;
+  }
+  for (Worker* w : workers_) {
+    for (const GreyRef& g : w->weakGrey) {
+      worker->scanning(g.seg);
+      res = g.seg->scanObject(&ss, g.object);
+      ++worker->objectsScanned;
+      if (res != Res::ok) return res;
+    }
+    w->weakGrey.clear();
+  }
+  worker->flushSummary();
+  collector_->forEachRoot([&](Root* root) {
+    if (res != Res::ok || root->rank() != Rank::weak) return;
+    res = root->scan(&ss);
+  });
+  MPS_AVER(res != Res::ok || (worker->stack.empty() && !worker->hasPending()));
+  return res;
+}
+
+void Trace::finishFinalization(bool ok) {
+  MessageQueue& queue = collector_->messages();
+  for (FinalizationMessage* m : firing_) {
+    m->firing = false;
+    if (!ok) {
+      // Abandoned: nothing was finalized.
+      collector_->registry_.prepend(&m->registryRing);
+      ++collector_->registrations_;
+    } else if (!queue.post(m)) {
+      // Finalization messages are not enabled: the registration is used up
+      // all the same (messages.md).
+      m->destroy();
+    }
+  }
+  if (!ok) firing_.clear();
+}
+
+void Trace::exposeDependent(Addr dependent) {
+  Segment* seg = arena_->segmentOf(dependent);
+  if (seg == nullptr) return;  // not in an automatic pool: never protected
+  std::lock_guard<std::mutex> guard(dependentLock_);
+  if (seg->dependentExposed) return;
+  seg->dependentExposed = true;
+  dependents_.push_back(seg);
+  Shield::expose(seg);
+  // The scan may write into it behind the barrier's back.
+  if (seg->summaryTraced)
+    std::atomic_ref<RefSet>(seg->traceSummary).store(kRefSetUniv, std::memory_order_relaxed);
+  else
+    seg->summary = kRefSetUniv;
 }
 
 // Uncondemned segments of ambiguous rank (AMS with ambiguous allocation
@@ -185,6 +282,10 @@ Res Trace::scanRememberedSet(Worker* worker) {
   for (const SegmentList* list : {&remembered, &oldInCondemned}) {
     for (Segment* seg : *list) {
       if (res != Res::ok) break;
+      if (seg->rankSet == rankSetOf(Rank::weak)) {
+        weakSegs_.push_back(seg);  // .trace.rank: scanned in the weak phase
+        continue;
+      }
       worker->scanning(seg);
       res = seg->scan(&worker->ss);
       ++segmentsScanned_;
@@ -261,6 +362,11 @@ void Trace::settleSegments(bool ok) {
     if (collector_->threadCount() > 1 || parallel_) barrierMinBytes_ *= 2;
   }
   ProtectionBatch batch;
+  for (Segment* seg : dependents_) {
+    seg->dependentExposed = false;
+    Shield::cover(seg, &batch);
+  }
+  dependents_.clear();
   forEachAutoPool(arena_, [&](AutoPool* pool) {
     pool->forEachSegment([&](Segment* seg) {
       // .shield.defer: protected since the last trace, and not written.
@@ -482,13 +588,15 @@ void Drain::work(Worker* worker) {
 
 void Trace::goParallel() {
   ++parallelDrains_;
-  parallel_ = true;
-  for (Worker* w : workers_)
-    w->concurrent = true;
-  // Pools get ready for workers that allocate while others read the arena's
-  // tables (Arena::setConcurrentReaders): AMC reserves address space for
-  // its to-space.
-  forEachAutoPool(arena_, [&](AutoPool* pool) { pool->traceGoesParallel(this); });
+  if (!parallel_) {
+    parallel_ = true;
+    for (Worker* w : workers_)
+      w->concurrent = true;
+    // Pools get ready for workers that allocate while others read the
+    // arena's tables (Arena::setConcurrentReaders): AMC reserves address
+    // space for its to-space. (A trace drains again after its final phase.)
+    forEachAutoPool(arena_, [&](AutoPool* pool) { pool->traceGoesParallel(this); });
+  }
   arena_->setConcurrentReaders(true);
 }
 
@@ -617,8 +725,10 @@ void Trace::abandon() {
     Shield::cover(seg);
   }
   condemnedSegs_.clear();
-  for (Worker* w : workers_)
+  for (Worker* w : workers_) {
     w->stack.clear();
+    w->weakGrey.clear();
+  }
 }
 
 // The heap verifier (checked builds): every reference in a scanned object
@@ -647,6 +757,12 @@ void Trace::verify() {
                "heap verifier: a segment's summary covers every zone its references point into");
   collector_->forEachRoot([&](Root* root) {
     if (root->rank() != Rank::ambig) (void)root->scan(&ss);
+  });
+  // Registrations and finalization messages designate objects.
+  ss.setRank(Rank::exact);
+  collector_->forEachRegistration([&](FinalizationMessage* m) { (void)ss.fix2(&m->ref); });
+  collector_->messages().forEachLive([&](Message* m) {
+    if (m->type() == MessageType::finalization) (void)ss.fix2(&FinalizationMessage::from(*m).ref);
   });
   if (ss.verifyFailures != 0)
     assertFail(__FILE__, __LINE__, "heap verifier: every exact reference designates an object");
@@ -687,7 +803,9 @@ Res Trace::run(Chain* chain, unsigned top, bool all) {
     res = scanRoots(workers_[0]);
     if (res == Res::ok) res = scanRememberedSet(workers_[0]);
     if (res == Res::ok) res = drain();
-    if (res == Res::ok) res = scanWeakRoots(workers_[0]);
+    if (res == Res::ok) res = scanFinal(workers_[0]);
+    if (res == Res::ok && !firing_.empty()) res = drain();
+    if (res == Res::ok) res = scanWeak(workers_[0]);
     endPools(res != Res::ok);
     markSeconds_ = secondsSince(tm);
   }
@@ -700,6 +818,7 @@ Res Trace::run(Chain* chain, unsigned top, bool all) {
     if (collector_->stickyMarksLost && condemnsAllMarks_) collector_->stickyMarksLost = false;
   }
   settleSegments(res == Res::ok);
+  finishFinalization(res == Res::ok);
   Size objectsScanned = 0, objectsMarked = 0;
   for (Worker* w : workers_) {
     objectsScanned += w->objectsScanned;

@@ -39,6 +39,7 @@
 namespace mps::core {
 
 class Chain;
+class FinalizationMessage;
 class Generation;
 class Collector;
 class WorkerPool;
@@ -69,8 +70,15 @@ class alignas(64) Worker {
   Worker& operator=(const Worker&) = delete;
 
   // Called by pools' fix when an object turns from white to marked and
-  // needs scanning.
-  void push(Segment* seg, Addr object) { stack.push_back(GreyRef{seg, object}); }
+  // needs scanning. An object of weak rank waits for the weak phase
+  // (.trace.rank): its references are decided once nothing stronger can
+  // mark anything.
+  void push(Segment* seg, Addr object) {
+    if (MPS_UNLIKELY(seg->rankSet == rankSetOf(Rank::weak)))
+      weakGrey.push_back(GreyRef{seg, object});
+    else
+      stack.push_back(GreyRef{seg, object});
+  }
   // Called by pools' fix when an object turns from white to marked.
   void noteMarked() { ++objectsMarked; }
   // Called by a non-moving pool's fix, which has prefetched the mark bit of
@@ -102,6 +110,8 @@ class alignas(64) Worker {
 
   ScanState ss;
   GreyStack stack;
+  // Grey objects of weak rank, scanned in the weak phase.
+  GreyStack weakGrey;
   // The worker's number in its trace, 0 .. width-1 (a moving pool keeps a
   // to-space buffer per worker).
   unsigned index = 0;
@@ -171,6 +181,13 @@ class Trace {
   void noteMoved(RefSet zones) { moved_ |= zones; }
   RefSet movedZones() const { return moved_; }
   std::mutex& allocLock() { return allocLock_; }
+  // An AWL object whose dependent object is at `dependent` is being scanned
+  // (pools-awl.md): the dependent's segment, if it has one, is exposed
+  // until the end of the trace, and its summary becomes universal since
+  // the scan may write into it. Any marking worker may call this.
+  void exposeDependent(Addr dependent);
+  // Blocks this trace found finalizable (messages posted at its end).
+  Size finalizedCount() const { return firing_.size(); }
 
   // Bytes condemned in, and surviving from, one generation's segments: what
   // the generation's mortality estimate learns from (chains.md).
@@ -191,8 +208,19 @@ class Trace {
   Res condemn(Chain* chain, unsigned top, bool all);
   void flip();
   Res scanRoots(Worker* worker);
-  // After marking: weak roots keep what survived and lose the rest.
-  Res scanWeakRoots(Worker* worker);
+  // .trace.rank: once the exact phase has marked everything it reaches,
+  // the final phase decides which registered blocks are finalizable (not
+  // preserved) and marks them; the weak phase then fixes every weak
+  // reference (weak segments of the remembered set, weak grey objects,
+  // weak roots), which keeps what survived and splats the rest.
+  Res scanFinal(Worker* worker);
+  Res scanWeak(Worker* worker);
+  // Finalization messages queued or held keep their blocks alive: exact
+  // roots.
+  Res scanFinalizationMessages(Worker* worker);
+  // After the trace: posts the messages of the blocks found finalizable,
+  // or (abandoned) makes them registrations again.
+  void finishFinalization(bool ok);
   Res scanAmbiguousSegments(Worker* worker);
   Res scanRememberedSet(Worker* worker);
   Res drain();
@@ -263,6 +291,14 @@ class Trace {
   };
   std::vector<GenerationBytes, PageAllocator<GenerationBytes>> genBytes_;
   Size barrierMinBytes_ = 0;
+  // Uncondemned weak segments of the remembered set, and segments
+  // condemned young whose old objects are weak: scanned in the weak phase.
+  SegmentList weakSegs_;
+  // Registrations found finalizable, posted as messages at the end.
+  std::vector<FinalizationMessage*, PageAllocator<FinalizationMessage*>> firing_;
+  // Segments exposed by exposeDependent (under dependentLock_).
+  std::mutex dependentLock_;
+  SegmentList dependents_;
 };
 
 }  // namespace mps::core

@@ -150,6 +150,13 @@ Res AMCSegment::fixWeak(ScanState* /*ss*/, Addr* refIO) {
   return Res::ok;
 }
 
+bool AMCSegment::isPreserved(Addr ref) const {
+  Addr blockBase = amcPool_->fmt()->baseOf(ref);
+  if (blockBase < base || blockBase >= condemnLimit_) return true;  // not condemned
+  std::uint8_t s = stateAt(blockBase).load(std::memory_order_acquire);
+  return s == kMoved || s == kPinned;
+}
+
 Res AMCSegment::fix(ScanState* ss, Addr* refIO) {
   Addr ref = *refIO;
   if (ss->rank() == Rank::ambig) {

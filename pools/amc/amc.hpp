@@ -59,6 +59,7 @@ class AMCSegment final : public Segment {
   Res whiten(Trace* trace) override;
   Res fix(ScanState* ss, Addr* refIO) override;
   Res fixWeak(ScanState* ss, Addr* refIO) override;
+  bool isPreserved(Addr ref) const override;
   Res scan(ScanState* ss) override;
   Res scanObject(ScanState* ss, Addr object) override;
   bool reclaim(Trace* trace) override;
