@@ -403,10 +403,20 @@ void MarkSweepSegment::walk(ObjectVisitor f, void* closure) {
 }
 
 bool MarkSweepSegment::isObject(Addr p) const {
-  Addr blockBase = msPool_->fmt()->baseOf(p);
-  return blockBase >= base && blockBase < limit &&
-         isAligned(Size(blockBase - base), Size(1) << alignShift_) &&
-         start_.get(indexOf(blockBase));
+  const Format* format = msPool_->fmt();
+  Addr blockBase = format->baseOf(p);
+  if (blockBase < base || blockBase >= limit ||
+      !isAligned(Size(blockBase - base), Size(1) << alignShift_))
+    return false;
+  if (start_.get(indexOf(blockBase))) return true;
+  // Committed by the attached buffer since its objects were last recorded
+  // (mps_finalize on a new object): walk them.
+  if (buffer == nullptr || walkedTo_ == nullptr || blockBase < walkedTo_) return false;
+  Addr committed = buffer->scanLimit();
+  for (Addr q = walkedTo_; q < committed && q <= blockBase;
+       q = static_cast<Addr>(format->skip(q + format->headerSize)) - format->headerSize)
+    if (q == blockBase) return true;
+  return false;
 }
 
 bool MarkSweepSegment::check() const {
