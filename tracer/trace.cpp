@@ -143,6 +143,12 @@ Res Trace::scanFinalizationMessages(Worker* worker) {
 Res Trace::scanFinal(Worker* worker) {
   if (collector_->registrationCount() == 0) return Res::ok;
   collector_->forEachRegistration([&](FinalizationMessage* m) {
+    // Outside the white zones (most registrations, in a nursery
+    // collection): not condemned.
+    if ((refSetOfAddr(m->ref, arena_->zoneShift()) & white_) == kRefSetEmpty) {
+      m->firing = false;
+      return;
+    }
     Segment* seg = arena_->segmentOf(m->ref);
     m->firing = seg != nullptr && seg->isWhite(traces()) && !seg->isPreserved(m->ref);
   });

@@ -31,7 +31,10 @@ Res AMSPool::bufferInit(Buffer* buffer, const mps_arg_s* args) {
   if (r == Rank::ambig)
     MPS_AVER_ALWAYS(supportAmbiguous_ &&
                     "an ambiguous allocation point needs MPS_KEY_AMS_SUPPORT_AMBIGUOUS");
-  if (r == Rank::weak || r == Rank::final) r = Rank::exact;
+  MPS_AVER_ALWAYS(r != Rank::final && "an AMS allocation point has rank ambiguous, exact or weak");
+  // Weak is accepted, as the reference does (pools-ams.md), and scanned as
+  // exact: AMS objects hold no weak references.
+  if (r == Rank::weak) r = Rank::exact;
   buffer->rankSet = rankSetOf(r);
   return Res::ok;
 }
