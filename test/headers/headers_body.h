@@ -12,6 +12,7 @@
 #include "mpsacl.h"
 #include "mpscamc.h"
 #include "mpscams.h"
+#include "mpscawl.h"
 #include "mpsclo.h"
 #include "mpscmfs.h"
 #include "mpscmvff.h"
@@ -45,6 +46,10 @@ static mps_res_t check_scan(mps_ss_t ss, mps_addr_t base, mps_addr_t limit) {
 }
 
 static mps_addr_t check_skip(mps_addr_t addr) {
+  return addr;
+}
+
+static mps_addr_t check_find_dependent(mps_addr_t addr) {
   return addr;
 }
 
@@ -219,6 +224,7 @@ mps_res_t mps_check_headers(mps_arena_t arena, mps_pool_t pool, mps_sac_t sac, s
         break;
       case mps_message_type_gc_start():
         if (mps_message_gc_start_why(arena, message) == NULL) res = MPS_RES_FAIL;
+        mps_message_finalization_ref(&p, arena, message);
         break;
       default:
         break;
@@ -308,7 +314,7 @@ mps_res_t mps_check_gc_headers(mps_arena_t arena, size_t size) {
   mps_res_t res = MPS_RES_OK;
   mps_fmt_t fmt = NULL;
   mps_chain_t chain = NULL;
-  mps_pool_t ams = NULL, lo = NULL;
+  mps_pool_t ams = NULL, lo = NULL, awl = NULL;
   mps_ap_t ap = NULL;
   mps_thr_t thread = NULL;
   mps_root_t root = NULL;
@@ -346,6 +352,20 @@ mps_res_t mps_check_gc_headers(mps_arena_t arena, size_t size) {
   }
   MPS_ARGS_END(args);
   res = mps_pool_create(&lo, arena, mps_class_lo(), fmt);
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
+    MPS_ARGS_ADD(args, MPS_KEY_AWL_FIND_DEPENDENT, check_find_dependent);
+    res = mps_pool_create_k(&awl, arena, mps_class_awl(), args);
+  }
+  MPS_ARGS_END(args);
+  res = mps_pool_create(&awl, arena, mps_class_awl(), fmt, check_find_dependent);
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_RANK, mps_rank_weak());
+    res = mps_ap_create_k(&ap, awl, args);
+  }
+  MPS_ARGS_END(args);
+  res = mps_finalize(arena, &p);
+  res = mps_definalize(arena, &p);
   MPS_ARGS_BEGIN(args) {
     MPS_ARGS_ADD(args, MPS_KEY_RANK, mps_rank_ambig());
     res = mps_ap_create_k(&ap, ams, args);
