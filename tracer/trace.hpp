@@ -73,9 +73,9 @@ class alignas(64) Worker {
   // needs scanning. An object of weak rank waits for the weak phase
   // (.trace.rank): its references are decided once nothing stronger can
   // mark anything.
-  void push(Segment* seg, Addr object) {
+  MPS_FORCE_INLINE void push(Segment* seg, Addr object) {
     if (MPS_UNLIKELY(seg->rankSet == rankSetOf(Rank::weak)))
-      weakGrey.push_back(GreyRef{seg, object});
+      pushWeak(seg, object);
     else
       stack.push_back(GreyRef{seg, object});
   }
@@ -127,6 +127,9 @@ class alignas(64) Worker {
   // with the fixes of a few objects.
   static constexpr Size kFixDepth = 16;
   void finishOldest();
+  [[gnu::noinline, gnu::cold]] void pushWeak(Segment* seg, Addr object) {
+    weakGrey.push_back(GreyRef{seg, object});
+  }
   void switchSummary(Segment* next);
   Segment* summarySeg_ = nullptr;
   PendingFix pending_[kFixDepth];
