@@ -810,7 +810,9 @@ Res Trace::run(Chain* chain, unsigned top, bool all) {
     if (res == Res::ok) res = scanRememberedSet(workers_[0]);
     if (res == Res::ok) res = drain();
     if (res == Res::ok) res = scanFinal(workers_[0]);
-    if (res == Res::ok && !firing_.empty()) res = drain();
+    // Registrations of live mark-sweep objects leave deferred fixes (no-ops)
+    // even when nothing fires: drain those too.
+    if (res == Res::ok && (!firing_.empty() || workers_[0]->hasPending())) res = drain();
     if (res == Res::ok) res = scanWeak(workers_[0]);
     endPools(res != Res::ok);
     markSeconds_ = secondsSince(tm);

@@ -26,6 +26,10 @@
 //   mps::ThreadRoot stack;  mps::ThreadRoot::create(stack, arena, thread);
 //   Node* n;
 //   ap.allocate(n, size, [&](Node* p) { /* initialise *p completely */ });
+//
+// Weak references and finalization: an AWLPool with allocation points of
+// Rank::weak, arena.finalize(object), and FinalizationMessage from
+// arena.getMessage() (manual/guide/weak-references-and-finalization.md).
 #pragma once
 
 #include <concepts>
@@ -45,6 +49,7 @@
 #include "mpsavm.h"
 #include "mpscamc.h"
 #include "mpscams.h"
+#include "mpscawl.h"
 #include "mpsclo.h"
 #include "mpscmfs.h"
 #include "mpscmvff.h"
@@ -171,6 +176,93 @@ struct ClientArenaOptions {
   unsigned gcWorkers = 0;     // threads marking in parallel; 0: the default
 };
 
+// Messages (messages.md) -----------------------------------------------------------
+
+// The types of message an arena posts. None is posted until enabled.
+enum class MessageType : mps_message_type_t {
+  finalization = mps_message_type_finalization(),
+  gc = mps_message_type_gc(),
+  gcStart = mps_message_type_gc_start(),
+};
+
+// A message got from an arena's queue (Arena::getMessage), owned: the
+// destructor (or reset()) discards it. Movable, not copyable. Destroy it
+// before the arena, and a finalization message before the pool of its
+// object.
+class Message {
+ public:
+  Message() = default;
+  Message(Message&& other) noexcept
+      : arena_(std::exchange(other.arena_, nullptr)),
+        message_(std::exchange(other.message_, nullptr)) {}
+  Message& operator=(Message&& other) noexcept {
+    if (this != &other) {
+      reset();
+      arena_ = std::exchange(other.arena_, nullptr);
+      message_ = std::exchange(other.message_, nullptr);
+    }
+    return *this;
+  }
+  ~Message() { reset(); }
+  Message(const Message&) = delete;
+  Message& operator=(const Message&) = delete;
+
+  mps_message_t handle() const { return message_; }
+  mps_arena_t arena() const { return arena_; }
+  explicit operator bool() const { return message_ != nullptr; }
+  // Discards the message now (also done by the destructor).
+  void reset() {
+    if (message_ != nullptr) mps_message_discard(arena_, std::exchange(message_, nullptr));
+    arena_ = nullptr;
+  }
+
+  MessageType type() const { return MessageType(mps_message_type(arena_, message_)); }
+  // mps_clock() when a GC or GC-start message was posted; 0 for the others.
+  mps_clock_t clock() const { return mps_message_clock(arena_, message_); }
+
+ private:
+  friend class Arena;
+  mps_arena_t arena_ = nullptr;
+  mps_message_t message_ = nullptr;
+};
+
+// A finalization message (finalization.md): an object registered with
+// Arena::finalize was found dead. While the message exists the object
+// stays alive (and is followed if it moves); once it is discarded the
+// object dies at a later collection unless the client kept a reference.
+class FinalizationMessage : public Message {
+ public:
+  static constexpr MessageType kType = MessageType::finalization;
+  // The object's current address (mps_message_finalization_ref). Keep it
+  // where the collector sees it (a root, the registered stack) to use it
+  // after the next call into the arena.
+  template <class T = void>
+  T* ref() const {
+    mps_addr_t p;
+    mps_message_finalization_ref(&p, arena(), handle());
+    return static_cast<T*>(p);
+  }
+};
+
+// A collection ended (mps_message_type_gc).
+class GCMessage : public Message {
+ public:
+  static constexpr MessageType kType = MessageType::gc;
+  std::size_t liveSize() const { return mps_message_gc_live_size(arena(), handle()); }
+  std::size_t condemnedSize() const { return mps_message_gc_condemned_size(arena(), handle()); }
+  std::size_t notCondemnedSize() const {
+    return mps_message_gc_not_condemned_size(arena(), handle());
+  }
+};
+
+// A collection started (mps_message_type_gc_start).
+class GCStartMessage : public Message {
+ public:
+  static constexpr MessageType kType = MessageType::gcStart;
+  // Why, in English; valid while the message is.
+  const char* why() const { return mps_message_gc_start_why(arena(), handle()); }
+};
+
 class Arena : public detail::Owner<mps_arena_t, mps_arena_destroy> {
  public:
   using VMOptions = VMArenaOptions;
@@ -249,6 +341,60 @@ class Arena : public detail::Owner<mps_arena_t, mps_arena_destroy> {
             fn(object);
         },
         const_cast<void*>(static_cast<const void*>(std::addressof(f))), 0);
+  }
+
+  // Finalization (finalization.md). finalize registers the object once
+  // more: each registration yields one FinalizationMessage when the object
+  // is found dead (with MessageType::finalization enabled). definalize
+  // removes one registration: Result::fail if there is none (checked
+  // builds assert). `object` is the client address of an object of an
+  // automatic pool of this arena, held where the collector sees it.
+  template <class T>
+  Result finalize(T* object) {
+    mps_addr_t ref = const_cast<void*>(static_cast<const void*>(object));
+    return mps_finalize(handle_, &ref);
+  }
+  template <class T>
+  Result definalize(T* object) {
+    mps_addr_t ref = const_cast<void*>(static_cast<const void*>(object));
+    return mps_definalize(handle_, &ref);
+  }
+
+  // Messages (messages.md).
+  void enableMessages(MessageType type) {
+    mps_message_type_enable(handle_, mps_message_type_t(type));
+  }
+  // Also discards the queued messages of that type.
+  void disableMessages(MessageType type) {
+    mps_message_type_disable(handle_, mps_message_type_t(type));
+  }
+  // Whether a message of any type is queued (mps_message_poll).
+  bool hasMessage() const { return mps_message_poll(handle_) != 0; }
+  // The type of the oldest queued message; false if there is none.
+  bool nextMessageType(MessageType& type) const {
+    mps_message_type_t t;
+    if (!mps_message_queue_type(&t, handle_)) return false;
+    type = MessageType(t);
+    return true;
+  }
+  // Takes the oldest message of M's type (FinalizationMessage, GCMessage,
+  // GCStartMessage) into `out`, discarding what `out` held; false if none
+  // is queued (`out` is then left alone).
+  template <class M>
+  requires std::derived_from<M, Message> && requires { M::kType; }
+  bool getMessage(M& out) { return getMessage(static_cast<Message&>(out), M::kType); }
+  // A typed message takes only its own type: use getMessage(out) above.
+  template <class M>
+  requires std::derived_from<M, Message> &&
+      (!std::same_as<M, Message>)bool getMessage(M& out, MessageType type) = delete;
+  // Takes the oldest message of `type`.
+  bool getMessage(Message& out, MessageType type) {
+    mps_message_t m;
+    if (!mps_message_get(&m, handle_, mps_message_type_t(type))) return false;
+    out.reset();
+    out.arena_ = handle_;
+    out.message_ = m;
+    return true;
   }
 
  private:
@@ -692,6 +838,35 @@ class LOPool : public AutomaticPool {
   }
 };
 
+// Options of an AWLPool (pools-awl.md).
+struct AWLPoolOptions {
+  // MPS_KEY_AWL_FIND_DEPENDENT: maps an object to its dependent object, or
+  // null. Null here: not passed (no object has one). A captureless lambda
+  // converts: [](void* p) -> void* { ... }.
+  mps_awl_find_dependent_t findDependent = nullptr;
+  const Chain* chain = nullptr;  // MPS_KEY_CHAIN; null: the arena's default chain
+  unsigned gen = 0;              // MPS_KEY_GEN, passed only with a chain
+};
+
+// Automatic weak linked (AWL): non-moving mark-sweep whose objects hold
+// exact or weak references, by the rank of the allocation point that
+// allocated them (AllocationPoint::create(ap, pool, Rank::weak)). The
+// format needs scan and skip. While an object is scanned its dependent
+// object (from findDependent) may be written by the scan method: a weak
+// table deletes the value of a splatted key that way.
+class AWLPool : public AutomaticPool {
+ public:
+  using Options = AWLPoolOptions;
+  static Result create(AWLPool& out, Arena& arena, Format& format, const Options& o = Options()) {
+    out.reset();
+    detail::ArgList args;
+    addCommonArgs(args, format, o.chain, o.gen);
+    if (o.findDependent != nullptr)
+      args.add(MPS_KEY_AWL_FIND_DEPENDENT).val.addr_method = o.findDependent;
+    return out.adopt(mps_pool_create_k(&out.handle_, arena.handle(), mps_class_awl(), args));
+  }
+};
+
 // Options of an AMCPool or AMCZPool (manual/reference/amc.md).
 struct AMCPoolOptions {
   const Chain* chain = nullptr;  // MPS_KEY_CHAIN; null: the arena's default chain
@@ -764,12 +939,13 @@ class LocationDependency {
 // whole protocol. Destroy it before its pool, with nothing reserved.
 class AllocationPoint : public detail::Owner<mps_ap_t, mps_ap_destroy> {
  public:
-  // The pool's default rank (exact for AMS).
+  // The pool's default rank (exact for AMS and AWL).
   static Result create(AllocationPoint& out, Pool& pool) {
     out.reset();
     return out.adopt(mps_ap_create_k(&out.handle_, pool.handle(), mps_args_none));
   }
-  // References in objects allocated here have this rank (MPS_KEY_RANK).
+  // References in objects allocated here have this rank (MPS_KEY_RANK):
+  // AMS takes exact or (with supportAmbiguous) ambiguous; AWL exact or weak.
   static Result create(AllocationPoint& out, Pool& pool, Rank rank) {
     out.reset();
     detail::ArgList args;
