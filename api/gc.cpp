@@ -119,8 +119,12 @@ mps_res_t mps_finalize(mps_arena_t handle, mps_addr_t* refIO) {
   MPS_AVER((pool == nullptr || mps::core::isAutoPool(pool)) &&
            "PoolHasAttr(refpool, AttrGC): mps_finalize's block is in an automatic pool");
   if (pool == nullptr || !mps::core::isAutoPool(pool)) return MPS_RES_PARAM;
-  MPS_AVER(arena->segmentOf(ref) != nullptr && arena->segmentOf(ref)->isObject(ref) &&
-           "mps_finalize's reference is the address of an object");
+  // A registration of anything but an object's client address would later
+  // be fixed as an object (copied from the middle of one, in AMC).
+  Segment* seg = arena->segmentOf(ref);
+  bool isObject = seg != nullptr && seg->isObjectNow(ref);
+  MPS_AVER(isObject && "mps_finalize's reference is the address of an object");
+  if (!isObject) return MPS_RES_PARAM;
   return toRes(collectorOf(arena)->finalize(ref));
 }
 

@@ -126,6 +126,11 @@ class Segment {
   // Whether `p` is the client address of a live object of this segment (the
   // checked build's heap verifier).
   virtual bool isObject(Addr p) const = 0;
+  // The same, outside a collection (mps_finalize): the segment may first
+  // bring its own records up to date with what its buffer has committed,
+  // so that a client that registers each object it allocates costs O(1)
+  // per object.
+  virtual bool isObjectNow(Addr p) { return isObject(p); }
   // A buffer is being trapped by a flip: a scannable pool records what has
   // been committed so far (objects committed later belong to the next trace).
   virtual void bufferFlipped(Buffer* /*buffer*/) {}
@@ -189,6 +194,9 @@ class Segment {
   // Exposed by the current trace as the dependent object of an AWL object
   // being scanned (Trace::exposeDependent).
   bool dependentExposed = false;
+  // On the current trace's list of weak segments scanned whole in the weak
+  // phase (Trace::scanWeak).
+  bool weakScanWhole = false;
   TraceSet white = 0;         // condemned for these traces
   TraceSet grey = 0;          // must be scanned for these traces
   Generation* gen = nullptr;  // the generation it belongs to (tracer)

@@ -233,22 +233,25 @@ void Collector::forgetFinalization(const Pool* pool) {
     --registrations_;
     m->destroy();
   });
-  // Queued and held messages: collected first, since the queue may not
-  // change while it is walked.
-  Size n = 0;
+  // Messages: a held one stays valid for the client (its handle may still
+  // be read and discarded) but refers to nothing now; queued ones are
+  // withdrawn and freed. The queue may not change while it is walked: the
+  // victims are linked on their (unused) registry rings first.
+  Ring<FinalizationMessage> victims{nullptr};
   messages_->forEachLive([&](Message* m) {
-    if (m->type() == MessageType::finalization && inPool(FinalizationMessage::from(*m).ref)) ++n;
+    if (m->type() != MessageType::finalization) return;
+    FinalizationMessage& f = FinalizationMessage::from(*m);
+    if (!inPool(f.ref)) return;
+    if (m->isHeld())
+      f.ref = nullptr;
+    else
+      victims.append(&f.registryRing);
   });
-  while (n-- > 0) {
-    FinalizationMessage* victim = nullptr;
-    messages_->forEachLive([&](Message* m) {
-      if (victim == nullptr && m->type() == MessageType::finalization &&
-          inPool(FinalizationMessage::from(*m).ref))
-        victim = &FinalizationMessage::from(*m);
-    });
-    messages_->withdraw(victim);
-    victim->destroy();
-  }
+  victims.forEach([&](FinalizationMessage* m) {
+    m->registryRing.remove();
+    messages_->withdraw(m);
+    m->destroy();
+  });
 }
 
 // Location dependencies ------------------------------------------------------------

@@ -402,6 +402,11 @@ void MarkSweepSegment::walk(ObjectVisitor f, void* closure) {
     f(this, format->clientOf(addrOfIndex(i)), closure);
 }
 
+bool MarkSweepSegment::isObjectNow(Addr p) {
+  if (buffer != nullptr) recordObjects(buffer->scanLimit());
+  return isObject(p);
+}
+
 bool MarkSweepSegment::isObject(Addr p) const {
   const Format* format = msPool_->fmt();
   Addr blockBase = format->baseOf(p);

@@ -69,6 +69,7 @@ class MarkSweepSegment final : public Segment {
   void release() override;
   void walk(ObjectVisitor f, void* closure) override;
   bool isObject(Addr p) const override;
+  bool isObjectNow(Addr p) override;
   void bufferFlipped(Buffer* buffer) override;
   bool check() const override;
 

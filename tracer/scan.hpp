@@ -67,7 +67,8 @@ class ScanState {
       fixedSummary_ |= refSetOfAddr(ref, zoneShift());
       return Res::ok;
     }
-    Res res = MPS_UNLIKELY(rank_ == Rank::weak) ? seg->fixWeak(this, refIO) : seg->fix(this, refIO);
+    if (MPS_UNLIKELY(rank_ == Rank::weak)) return fixWeak(seg, refIO);
+    Res res = seg->fix(this, refIO);
     if (res == Res::ok) fixedSummary_ |= refSetOfAddr(*refIO, zoneShift());
     return res;
   }
@@ -106,6 +107,13 @@ class ScanState {
 
  private:
   Res verifyRef(Addr ref);
+  // A weak reference into a white segment: a splatted one (now null) adds
+  // no zone to the summary.
+  [[gnu::noinline]] Res fixWeak(Segment* seg, Addr* refIO) {
+    Res res = seg->fixWeak(this, refIO);
+    if (res == Res::ok && *refIO != nullptr) fixedSummary_ |= refSetOfAddr(*refIO, zoneShift());
+    return res;
+  }
   // Exact references point at objects or are null (roots.md): one into the
   // arena that no pool owns is the client's bug (checked builds).
   void checkUnowned(Addr ref) const {

@@ -186,6 +186,7 @@ Res Trace::scanWeak(Worker* worker) {
   }
   for (Worker* w : workers_) {
     for (const GreyRef& g : w->weakGrey) {
+      if (g.seg->weakScanWhole) continue;  // scanned just above
       worker->scanning(g.seg);
       res = g.seg->scanObject(&ss, g.object);
       ++worker->objectsScanned;
@@ -194,12 +195,19 @@ Res Trace::scanWeak(Worker* worker) {
     w->weakGrey.clear();
   }
   worker->flushSummary();
+  clearWeakScanWhole();
   collector_->forEachRoot([&](Root* root) {
     if (res != Res::ok || root->rank() != Rank::weak) return;
     res = root->scan(&ss);
   });
   MPS_AVER(res != Res::ok || (worker->stack.empty() && !worker->hasPending()));
   return res;
+}
+
+void Trace::clearWeakScanWhole() {
+  for (Segment* seg : weakSegs_)
+    seg->weakScanWhole = false;
+  weakSegs_.clear();
 }
 
 void Trace::finishFinalization(bool ok) {
@@ -222,9 +230,13 @@ void Trace::finishFinalization(bool ok) {
 void Trace::exposeDependent(Addr dependent) {
   Segment* seg = arena_->segmentOf(dependent);
   if (seg == nullptr) return;  // not in an automatic pool: never protected
+  // The scan method writes to it by address (pools-awl.md).
+  MPS_AVER(!seg->pool->poolClass()->has(kPoolAttrMoving) &&
+           "an AWL object's dependent object is not in a moving pool");
+  // Most scans of a table's vector find its partner exposed already.
+  if (std::atomic_ref<bool>(seg->dependentExposed).load(std::memory_order_acquire)) return;
   std::lock_guard<std::mutex> guard(dependentLock_);
   if (seg->dependentExposed) return;
-  seg->dependentExposed = true;
   dependents_.push_back(seg);
   Shield::expose(seg);
   // The scan may write into it behind the barrier's back.
@@ -232,6 +244,20 @@ void Trace::exposeDependent(Addr dependent) {
     std::atomic_ref<RefSet>(seg->traceSummary).store(kRefSetUniv, std::memory_order_relaxed);
   else
     seg->summary = kRefSetUniv;
+  std::atomic_ref<bool>(seg->dependentExposed).store(true, std::memory_order_release);
+}
+
+// Marking is over: the dependents' protection may come back (their
+// summaries are universal, so settleSegments will not protect them again
+// this time). Before reclaim, which may free a dependent's segment (a
+// dependent may die while the object that named it lives).
+void Trace::coverDependents() {
+  for (Segment* seg : dependents_) {
+    seg->dependentExposed = false;
+    if (!seg->summaryTraced) seg->shieldMode = kShieldNone;
+    Shield::cover(seg);
+  }
+  dependents_.clear();
 }
 
 // Uncondemned segments of ambiguous rank (AMS with ambiguous allocation
@@ -289,7 +315,11 @@ Res Trace::scanRememberedSet(Worker* worker) {
     for (Segment* seg : *list) {
       if (res != Res::ok) break;
       if (seg->rankSet == rankSetOf(Rank::weak)) {
-        weakSegs_.push_back(seg);  // .trace.rank: scanned in the weak phase
+        // .trace.rank: scanned in the weak phase; a segment condemned young
+        // is scanned there for all its marked objects, its young
+        // survivors among them (so they are not scanned from weakGrey).
+        seg->weakScanWhole = true;
+        weakSegs_.push_back(seg);
         continue;
       }
       worker->scanning(seg);
@@ -368,11 +398,6 @@ void Trace::settleSegments(bool ok) {
     if (collector_->threadCount() > 1 || parallel_) barrierMinBytes_ *= 2;
   }
   ProtectionBatch batch;
-  for (Segment* seg : dependents_) {
-    seg->dependentExposed = false;
-    Shield::cover(seg, &batch);
-  }
-  dependents_.clear();
   forEachAutoPool(arena_, [&](AutoPool* pool) {
     pool->forEachSegment([&](Segment* seg) {
       // .shield.defer: protected since the last trace, and not written.
@@ -735,6 +760,7 @@ void Trace::abandon() {
     w->stack.clear();
     w->weakGrey.clear();
   }
+  clearWeakScanWhole();
 }
 
 // The heap verifier (checked builds): every reference in a scanned object
@@ -815,6 +841,7 @@ Res Trace::run(Chain* chain, unsigned top, bool all) {
     if (res == Res::ok && (!firing_.empty() || workers_[0]->hasPending())) res = drain();
     if (res == Res::ok) res = scanWeak(workers_[0]);
     endPools(res != Res::ok);
+    coverDependents();
     markSeconds_ = secondsSince(tm);
   }
   if (res != Res::ok) {

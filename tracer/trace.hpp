@@ -221,6 +221,10 @@ class Trace {
   // Finalization messages queued or held keep their blocks alive: exact
   // roots.
   Res scanFinalizationMessages(Worker* worker);
+  // The weak phase is done with weakSegs_ (or the trace was abandoned).
+  void clearWeakScanWhole();
+  // Covers the segments exposeDependent exposed.
+  void coverDependents();
   // After the trace: posts the messages of the blocks found finalizable,
   // or (abandoned) makes them registrations again.
   void finishFinalization(bool ok);

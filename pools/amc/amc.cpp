@@ -339,10 +339,18 @@ void AMCSegment::walk(ObjectVisitor f, void* closure) {
 void AMCSegment::buildStarts() const {
   Addr lim = objectsLimit();
   if (startsLayout_ == layout_ && startsLimit_ == lim) return;
-  Size grains = Size(limit - base) >> alignShift_;
-  starts_.assign((grains + kWordBits - 1) / kWordBits, 0);
+  Addr from = base;
+  if (startsLayout_ == layout_ && startsLimit_ != nullptr && startsLimit_ < lim) {
+    // The same layout, with objects committed since (mps_finalize after
+    // each allocation): objects lie end to end, so only the new ones are
+    // walked.
+    from = startsLimit_;
+  } else {
+    Size grains = Size(limit - base) >> alignShift_;
+    starts_.assign((grains + kWordBits - 1) / kWordBits, 0);
+  }
   Format* format = amcPool_->fmt();
-  for (Addr p = base; p < lim;) {
+  for (Addr p = from; p < lim;) {
     Size i = indexOf(p);
     starts_[i / kWordBits] |= Word(1) << (i % kWordBits);
     p = format->baseOf(static_cast<Addr>(format->skip(format->clientOf(p))));

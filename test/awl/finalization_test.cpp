@@ -945,8 +945,9 @@ TEST_P(FinalizationPerKindTest, ADisabledMessageTypeConsumesRegistrations) {
 }
 
 // 6. Destroying a pool with registered blocks, queued and held messages drops
-// exactly its own (forgetFinalization); the other pools' registrations and
-// messages carry on through later collections.
+// exactly its own registrations and queued messages (forgetFinalization);
+// its message the client holds stays valid, naming no block now; the other
+// pools' registrations and messages carry on through later collections.
 TEST_P(FinalizationPerKindTest, DestroyingAPoolForgetsItsRegistrationsAndMessages) {
   mps_message_type_enable(arena, mps_message_type_finalization());
   Kind doomed = kind();
@@ -978,20 +979,26 @@ TEST_P(FinalizationPerKindTest, DestroyingAPoolForgetsItsRegistrationsAndMessage
   EXPECT_EQ(c.allocated, 4 * kKinds);
 
   // The client forgets the doomed pool's blocks (its weak references too:
-  // they would dangle) and never touches that pool's held message again.
+  // they would dangle).
   std::vector<mps_message_t> keep;
-  for (mps_message_t m : held)
+  mps_message_t doomedMessage = nullptr;
+  for (mps_message_t m : held) {
     if (static_cast<Node*>(refOf(arena, m))->id / 10 != mps_word_t(int(doomed) + 1))
       keep.push_back(m);
+    else
+      doomedMessage = m;
+  }
   ASSERT_EQ(keep.size(), kKinds - 1);
+  ASSERT_NE(doomedMessage, nullptr);
   for (int n = 1; n <= 3; ++n)
     heap.strong[slot(doomed, n)] = heap.weak[slot(doomed, n)] = nullptr;
   heap.destroyPool(doomed);
   c = countsOf(arena);
   EXPECT_EQ(c.registrations, 2 * (kKinds - 1));
   EXPECT_EQ(c.queued, kKinds - 1);
-  EXPECT_EQ(c.held, kKinds - 1);
-  EXPECT_EQ(c.allocated, 4 * (kKinds - 1));
+  EXPECT_EQ(c.held, kKinds);
+  EXPECT_EQ(c.allocated, 4 * (kKinds - 1) + 1);
+  EXPECT_EQ(refOf(arena, doomedMessage), nullptr);
 
   // Collections go on; the others' messages arrive and hold their blocks.
   for (int i = 0; i < 2; ++i) {
@@ -1028,6 +1035,9 @@ TEST_P(FinalizationPerKindTest, DestroyingAPoolForgetsItsRegistrationsAndMessage
   EXPECT_EQ(threes, expectedThrees);
   for (mps_message_t m : keep)
     mps_message_discard(arena, m);
+  // Still valid after all those collections, and still naming nothing.
+  EXPECT_EQ(refOf(arena, doomedMessage), nullptr);
+  mps_message_discard(arena, doomedMessage);
   EXPECT_TRUE(collectFull().empty());
   EXPECT_TRUE(liveIds(arena).empty());
   for (mps_addr_t p : heap.weak)
@@ -1130,8 +1140,9 @@ INSTANTIATE_TEST_SUITE_P(ScannedPools, FinalizationSubgraphTest,
 
 // 6. The arena is torn down (its pools first, then itself) with queued and
 // held finalization and GC messages and registrations left: the counts
-// before are what the client made, every record is gone after the pools,
-// and the asan preset finds nothing leaked.
+// before are what the client made; each pool takes its registrations and
+// queued messages; the held messages stay valid (naming nothing) until
+// discarded; the asan preset finds nothing leaked.
 TEST(FinalizationTeardown, UndeliveredMessagesAndRegistrationsAreFreed) {
   Heap heap;
   ASSERT_NO_FATAL_FAILURE(heap.create(2, 64, 4));
@@ -1168,17 +1179,27 @@ TEST(FinalizationTeardown, UndeliveredMessagesAndRegistrationsAreFreed) {
   EXPECT_TRUE(mps_message_poll(arena));  // GC messages queued too
   for (mps_addr_t& p : heap.strong)
     p = nullptr;
-  // Pool by pool: each takes its own six records.
+  // Which pool each held message's block is in (ids 5k+1 .. 5k+5).
+  size_t heldIn[kKinds] = {};
+  for (mps_message_t h : held)
+    ++heldIn[(static_cast<Node*>(refOf(arena, h))->id - 1) / 5];
+  // Pool by pool: each takes its six records but the held ones.
   size_t left = 6 * kKinds;
   for (Kind k : kAllKinds) {
     heap.destroyPool(k);
-    left -= 6;
+    left -= 6 - heldIn[size_t(k)];
     EXPECT_EQ(countsOf(arena).allocated, left) << kindName(k);
   }
   c = countsOf(arena);
   EXPECT_EQ(c.registrations, 0u);
   EXPECT_EQ(c.queued, 0u);
-  EXPECT_EQ(c.held, 1u);  // the GC message
+  EXPECT_EQ(c.held, 5u);  // four finalization messages and the GC message
+  EXPECT_EQ(c.allocated, 4u);
+  for (mps_message_t h : held) {
+    EXPECT_EQ(refOf(arena, h), nullptr);
+    mps_message_discard(arena, h);
+  }
+  EXPECT_EQ(countsOf(arena).allocated, 0u);
   heap.destroy();
 }
 
@@ -1468,17 +1489,26 @@ TEST_F(FinalizationMisuseDeathTest, AnAddressOutsideTheArena) {
 #endif
 }
 
+// An interior address (of an AMS and of an AMC object, the latter in the
+// buffer that just committed it): checked builds assert, release builds
+// refuse it, since a registration of it would be fixed as an object.
+TEST_F(FinalizationMisuseDeathTest, AnInteriorAddress) {
+  for (Kind k : {Kind::ams, Kind::amc}) {
+    heap.strong[0] = allocNode(heap.ap(k), 1, 2);
+    mps_addr_t interior = static_cast<char*>(heap.strong[0]) + sizeof(mps_word_t);
 #if MPS_CHECKED
-TEST_F(FinalizationMisuseDeathTest, AnInteriorAddressOfAnAMSObject) {
-  heap.strong[0] = allocNode(heap.ap(Kind::ams), 1, 2);
-  mps_addr_t interior = static_cast<char*>(heap.strong[0]) + sizeof(mps_word_t);
-  EXPECT_DEATH((void)mps_finalize(arena, &interior),
-               assertionReportContaining("mps_finalize's reference is the address of an object"));
-  // The object itself is fine.
-  EXPECT_EQ(mps_finalize(arena, &heap.strong[0]), MPS_RES_OK);
-  EXPECT_EQ(mps_definalize(arena, &heap.strong[0]), MPS_RES_OK);
-}
+    EXPECT_DEATH((void)mps_finalize(arena, &interior),
+                 assertionReportContaining("mps_finalize's reference is the address of an object"))
+        << kindName(k);
+#else
+    EXPECT_EQ(mps_finalize(arena, &interior), MPS_RES_PARAM) << kindName(k);
 #endif
+    // The object itself is fine.
+    EXPECT_EQ(mps_finalize(arena, &heap.strong[0]), MPS_RES_OK);
+    EXPECT_EQ(mps_definalize(arena, &heap.strong[0]), MPS_RES_OK);
+  }
+  EXPECT_EQ(countsOf(arena).registrations, 0u);
+}
 
 TEST_F(FinalizationMisuseDeathTest, DefinalizingAnUnregisteredBlock) {
   heap.strong[0] = allocNode(heap.ap(Kind::ams), 1, 0);
