@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Packaging smoke test, run by ctest (test/install/CMakeLists.txt sets SMOKE_*).
 # Installs the build into a scratch prefix and builds and runs smoke.c against it
-# three ways: plain -lmps (shared), pkg-config (static), find_package(mps).
+# three ways: plain -lmps (shared), pkg-config (static), find_package(mps); then
+# builds and runs examples/gc_weak.c (AWL weak tables, finalization and
+# location dependencies together) against the installed headers and library.
 set -euo pipefail
 
 : "${SMOKE_BUILD_DIR:?}" "${SMOKE_WORK_DIR:?}" "${SMOKE_SOURCE_DIR:?}" "${SMOKE_CMAKE:?}"
@@ -31,7 +33,7 @@ step "cmake --install $SMOKE_BUILD_DIR --prefix $prefix"
 "$SMOKE_CMAKE" --install "$SMOKE_BUILD_DIR" --prefix "$prefix" >"$work/install.log" \
   || { cat "$work/install.log"; die "cmake --install failed (is the project built?)"; }
 for f in "$libdir/libmps.so" "$libdir/libmps.a" "$incdir/mps.h" "$incdir/mpsavm.h" \
-         "$incdir/mpscmvff.h" "$libdir/cmake/mps/mpsConfig.cmake" \
+         "$incdir/mpscmvff.h" "$incdir/mpscawl.h" "$incdir/mpscamc.h" "$libdir/cmake/mps/mpsConfig.cmake" \
          "$libdir/cmake/mps/mpsConfigVersion.cmake" "$libdir/pkgconfig/mps.pc"; do
   [ -e "$f" ] || die "not installed: $f"
 done
@@ -73,6 +75,16 @@ grep -q "mps_DIR:PATH=$prefix/" "$work/consumer/CMakeCache.txt" \
   || { cat "$work/consumer.log"; die "building the find_package(mps) project failed"; }
 expect_ok "$work/consumer/smoke_cmake_shared"
 expect_ok "$work/consumer/smoke_cmake_static"
+
+step "4. examples/gc_weak.c (AWL, finalization, location dependencies) against the installed package"
+weak_src="$SMOKE_SOURCE_DIR/../../examples/gc_weak.c"
+# shellcheck disable=SC2086  # the flags are meant to split
+"$SMOKE_CC" "${san[@]}" -std=c99 -I"$incdir" "$weak_src" -L"$libdir" -lmps -o "$work/gc_weak" \
+  || die "examples/gc_weak.c does not build against the installed headers"
+LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$work/gc_weak" >"$work/gc_weak.log" \
+  || { cat "$work/gc_weak.log"; die "gc_weak exited with status $?"; }
+tail -n 1 "$work/gc_weak.log" | sed 's/^/  /'
+grep -q "all checks passed" "$work/gc_weak.log" || die "gc_weak did not pass its checks"
 
 shopt -s nullglob globstar
 hpps=("$incdir"/mps/**/*.hpp)
