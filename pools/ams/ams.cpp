@@ -13,8 +13,9 @@ Res createAMS(Pool** poolOut, Arena* arena, const mps_arg_s* args) {
 
 }  // namespace
 
-const PoolClass kPoolClassAMS = {PoolClass::kSig,  "AMS",        kPoolAttrBuffer | kPoolAttrGC,
-                                 createAMS,        AMSPool::varargs, AMSPool::apVarargs};
+const PoolClass kPoolClassAMS = {
+    PoolClass::kSig,   "AMS", kPoolAttrBuffer | kPoolAttrGC, createAMS, AMSPool::varargs,
+    AMSPool::apVarargs};
 
 Res AMSPool::init(const mps_arg_s* args) {
   // Non-moving objects stay out of the default chain's nursery (chains.md).
