@@ -9,6 +9,45 @@
 
 using namespace mps::api;
 
+namespace {
+
+// Roots and threads left registered when the arena is destroyed: reported
+// with the first one found, and, for a thread root, its thread (a thread
+// deregistered without its root destroyed first is the usual cause).
+void checkNothingLeft(mps::core::Collector* collector, const char* function) {
+  using mps::core::AssertReport;
+  using mps::core::MutatorThread;
+  using mps::core::Root;
+  Root* root = nullptr;
+  collector->forEachRoot([&](Root* r) {
+    if (root == nullptr) root = r;
+  });
+  if (root != nullptr) {
+    AssertReport report;
+    report.text("arena has no roots: destroy every root before its arena")
+        .in(function, "arena", collector->arena())
+        .text("; root ")
+        .address(root);
+    if (root->kind() == Root::Kind::thread)
+      report.text(", the thread root of thread ").address(root->thread);
+    report.text(", is left)").fail(__FILE__, __LINE__);
+  }
+  MutatorThread* thread = nullptr;
+  collector->forEachThread([&](MutatorThread* t) {
+    if (thread == nullptr) thread = t;
+  });
+  if (thread != nullptr)
+    AssertReport()
+        .text("arena has no threads: deregister every thread before destroying its arena")
+        .in(function, "arena", collector->arena())
+        .text("; thread ")
+        .address(thread)
+        .text(" is still registered)")
+        .fail(__FILE__, __LINE__);
+}
+
+}  // namespace
+
 extern "C" {
 
 mps_arena_class_t mps_arena_class_vm(void) {
@@ -61,49 +100,6 @@ mps_res_t mps_arena_create(mps_arena_t* arenaOut, mps_arena_class_t arenaClass, 
   va_end(varargs);
   return res;
 }
-
-}  // extern "C"
-
-namespace {
-
-// Roots and threads left registered when the arena is destroyed: reported
-// with the first one found, and, for a thread root, its thread (a thread
-// deregistered without its root destroyed first is the usual cause).
-void checkNothingLeft(mps::core::Collector* collector, const char* function) {
-  using mps::core::AssertReport;
-  using mps::core::MutatorThread;
-  using mps::core::Root;
-  Root* root = nullptr;
-  collector->forEachRoot([&](Root* r) {
-    if (root == nullptr) root = r;
-  });
-  if (root != nullptr) {
-    AssertReport report;
-    report.text("arena has no roots: destroy every root before its arena")
-        .in(function, "arena", collector->arena())
-        .text("; root ")
-        .address(root);
-    if (root->kind() == Root::Kind::thread)
-      report.text(", the thread root of thread ").address(root->thread);
-    report.text(", is left)").fail(__FILE__, __LINE__);
-  }
-  MutatorThread* thread = nullptr;
-  collector->forEachThread([&](MutatorThread* t) {
-    if (thread == nullptr) thread = t;
-  });
-  if (thread != nullptr)
-    AssertReport()
-        .text("arena has no threads: deregister every thread before destroying its arena")
-        .in(function, "arena", collector->arena())
-        .text("; thread ")
-        .address(thread)
-        .text(" is still registered)")
-        .fail(__FILE__, __LINE__);
-}
-
-}  // namespace
-
-extern "C" {
 
 void mps_arena_destroy(mps_arena_t handle) {
   Arena* arena = toArena(handle);

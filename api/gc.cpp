@@ -72,6 +72,13 @@ Rank checkedRank(mps_rank_t rank) {
   return Rank(rank);
 }
 
+// A request for more than half the address space (the top bit set: a
+// negative size converted, or garbage) is no real request and can never be
+// met: mps_ap_fill refuses it at once with MPS_RES_RESOURCE, in every build
+// (allocation.md: MMQA argerr 59 expects the code, not an assertion), and
+// tries no collection for it.
+constexpr Size kMaxRequestSize = ~Size(0) >> 1;
+
 void checkMode(mps_rm_t rm) {
   MPS_AVER_ALWAYS((rm & ~(MPS_RM_CONST | MPS_RM_PROT)) == 0 && "root mode is a root mode");
 }
@@ -617,7 +624,8 @@ mps_res_t mps_ap_fill(mps_addr_t* pOut, mps_ap_t ap, size_t size) {
   MPS_API_AVER_SIG(Buffer, buffer);
   Arena* arena = buffer->pool->arena();
   ArenaEntry entry(arena);
-  if (mps::core::sizeTooLarge(size, arena->grainSize())) return MPS_RES_RESOURCE;
+  if (size > kMaxRequestSize || mps::core::sizeTooLarge(size, arena->grainSize()))
+    return MPS_RES_RESOURCE;
   Collector* collector = collectorOf(arena);
   // The main place where collection work gets done (chains.md).
   collector->poll();

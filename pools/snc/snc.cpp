@@ -248,6 +248,8 @@ Res SNCPool::framePush(Buffer* buffer, mps_frame_t* frameOut) {
   // The position: where the buffer stands, or the top of the stack if the
   // buffer has none (a fill failed), or the bottom of an empty stack.
   Frame frame{nullptr, stack->top};
+  // The buffer's window is always in the top segment (.snc.stack).
+  MPS_AVER(buffer->isReset() || buffer->seg == stack->top);
   if (!buffer->isReset())
     frame = Frame{buffer->init(), static_cast<SNCSegment*>(buffer->seg)};
   else if (stack->top != nullptr)

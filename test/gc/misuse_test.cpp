@@ -89,6 +89,7 @@ TEST_F(GcMisuseDeathTest, ReservingATopBitSizeReturnsResourceOnEveryClass) {
   mps_fmt_t moving = nullptr;
   ASSERT_EQ(makeMovingFormat(&moving, arena), MPS_RES_OK);
   const size_t top = size_t(1) << (sizeof(size_t) * 8 - 1);
+  const mps_word_t collections = mps_collections(arena);  // the arena is not parked
   for (mps_pool_class_t c : {mps_class_ams(), mps_class_lo(), mps_class_awl(), mps_class_amc(),
                              mps_class_amcz(), mps_class_snc()}) {
     mps_pool_t p2 = nullptr;
@@ -108,6 +109,8 @@ TEST_F(GcMisuseDeathTest, ReservingATopBitSizeReturnsResourceOnEveryClass) {
       EXPECT_EQ(res, MPS_RES_RESOURCE) << size;
       EXPECT_EQ(ap2->init, ap2->alloc);
     }
+    // Refused at once: no collection was tried to find the memory.
+    EXPECT_EQ(mps_collections(arena), collections);
     EXPECT_NE(allocObject(ap2, 1, 0), nullptr);
     mps_ap_destroy(ap2);
     mps_pool_destroy(p2);
