@@ -80,12 +80,6 @@ inline bool isValid(const T* p) {
 #define MPS_AVER_ALWAYS(cond) \
   (MPS_LIKELY(cond) ? (void)0 : ::mps::core::assertFail(__FILE__, __LINE__, #cond))
 
-// A client rule checked in every build at a public entry point; the report
-// names the rule, the entry point (__func__) and the object.
-#define MPS_AVER_CLIENT(cond, rule, kind, object) \
-  (MPS_LIKELY(cond) ? (void)0                     \
-                    : ::mps::core::misuseFail(__FILE__, __LINE__, rule, __func__, kind, object))
-
 #if MPS_CHECKED
 #define MPS_AVER(cond) MPS_AVER_ALWAYS(cond)
 #define MPS_AVERT(Type, p)                   \
