@@ -624,8 +624,7 @@ mps_res_t mps_ap_fill(mps_addr_t* pOut, mps_ap_t ap, size_t size) {
   MPS_API_AVER_SIG(Buffer, buffer);
   Arena* arena = buffer->pool->arena();
   ArenaEntry entry(arena);
-  if (size > kMaxRequestSize || mps::core::sizeTooLarge(size, arena->grainSize()))
-    return MPS_RES_RESOURCE;
+  if (size > kMaxRequestSize) return MPS_RES_RESOURCE;
   Collector* collector = collectorOf(arena);
   // The main place where collection work gets done (chains.md).
   collector->poll();

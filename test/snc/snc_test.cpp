@@ -171,6 +171,38 @@ TEST_F(SncTest, FramesBetweenReserveAndCommitFailWithAResultCode) {
   EXPECT_EQ(used(snc), 0u);
 }
 
+// A collection between reserve and commit makes the commit fail, as on
+// every pool with references (the block was never scanned); the block is
+// discarded and the position is where it was. Here the block was the first
+// in its segment, so a frame pushed then lies at the segment's base, and a
+// pop to it leaves the segment empty: a request too large for it gives the
+// segment back rather than leaving it empty on the stack.
+TEST_F(SncTest, ACommitAfterACollectionFailsAndAnEmptiedSegmentIsGivenBack) {
+  mps_ap_t ap = nullptr;
+  ASSERT_EQ(mps_ap_create_k(&ap, snc, mps_args_none), MPS_RES_OK);
+  const size_t total0 = mps_pool_total_size(snc);
+  mps_addr_t p = nullptr;
+  ASSERT_EQ(mps_reserve(&p, ap, objectSize(0)), MPS_RES_OK);
+  static_cast<Object*>(p)->header = kObjectTag;
+  static_cast<Object*>(p)->id = 1;
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  EXPECT_FALSE(mps_commit(ap, p, objectSize(0)));
+  EXPECT_EQ(used(snc), 0u);
+  mps_frame_t frame = push(ap);
+  EXPECT_EQ(static_cast<void*>(frame), p);  // the segment's base
+  for (mps_word_t i = 0; i < 100; ++i)
+    ASSERT_EQ(allocObject(ap, i + 1, 1), i == 0 ? p : static_cast<char*>(p) + i * objectSize(1));
+  pop(ap, frame);
+  EXPECT_EQ(used(snc), 0u);
+  EXPECT_EQ(mps_pool_total_size(snc), total0 + core::SNCPool::kDefaultSegmentSize);
+  const size_t bigRefs = 2 * core::SNCPool::kDefaultSegmentSize / sizeof(mps_word_t);
+  ASSERT_NE(allocObject(ap, 2, bigRefs), nullptr);
+  const size_t grain = reinterpret_cast<core::Arena*>(arena)->grainSize();
+  EXPECT_EQ(mps_pool_total_size(snc), total0 + core::alignUp(objectSize(bigRefs), grain));
+  mps_ap_destroy(ap);
+  EXPECT_EQ(mps_pool_total_size(snc), total0);
+}
+
 TEST_F(SncTest, FramesOnOtherClassesAreAcceptedAndFreeNothing) {
   mps_frame_t frame = push(amcAp);
   Object* o = allocObject(amcAp, 5, 0);
@@ -268,10 +300,13 @@ TEST_F(SncTest, ExactRootsMayReferToSncObjects) {
 TEST_F(SncTest, WritesIntoProtectedSegmentsAreSeenByTheNextCollection) {
   auto* core = reinterpret_cast<core::Arena*>(arena);
   if (!core::Collector::of(core)->hasBarrier()) GTEST_SKIP() << "no write barrier here";
-  // Three segments of SNC objects that refer to nothing.
+  // Three segments of SNC objects that refer to nothing, with a frame
+  // pushed near the start of the first.
   std::vector<Object*> objects;
+  mps_frame_t frame = nullptr;
   const size_t n = 3 * core::SNCPool::kDefaultSegmentSize / objectSize(2);
   for (mps_word_t i = 0; i < n; ++i) {
+    if (i == 10) frame = push(sncAp);
     objects.push_back(allocObject(sncAp, i + 1, 2));
     ASSERT_NE(objects.back(), nullptr);
   }
@@ -296,6 +331,26 @@ TEST_F(SncTest, WritesIntoProtectedSegmentsAreSeenByTheNextCollection) {
   auto* now = static_cast<Object*>(objects[0]->refs[1]);
   ASSERT_EQ(tagOf(now), kObjectTag);
   EXPECT_EQ(now->id, 424242u);
+  // Protected again, then a pop back into it: the allocation point's
+  // window there is unprotected at once (no fault per store), and what is
+  // stored into the new objects is seen by the next collection.
+  for (int i = 0; i < 8 && first->protMode == core::kShieldNone; ++i) {
+    ASSERT_NE(allocObject(amcAp, 0, 4), nullptr);
+    ASSERT_EQ(collectGenerations(arena, chain, 0), MPS_RES_OK);
+  }
+  ASSERT_NE(first->protMode, unsigned(core::kShieldNone));
+  pop(sncAp, frame);
+  EXPECT_EQ(first->protMode, unsigned(core::kShieldNone));
+  const size_t faultsBefore = core::Shield::faultCount();
+  Object* fresh = allocObject(sncAp, 777, 2);
+  ASSERT_EQ(fresh, objects[10]);  // where the frame was pushed
+  fresh->refs[0] = allocObject(amcAp, 515151, 0);
+  EXPECT_EQ(core::Shield::faultCount(), faultsBefore);
+  ASSERT_EQ(collectGenerations(arena, chain, 0), MPS_RES_OK);
+  auto* target = static_cast<Object*>(fresh->refs[0]);
+  ASSERT_EQ(tagOf(target), kObjectTag);
+  EXPECT_EQ(target->id, 515151u);
+  EXPECT_EQ(used(snc), 11 * objectSize(2));
 }
 
 TEST_F(SncTest, WalksSeeTheObjectsOfLiveFrames) {
