@@ -1,16 +1,61 @@
 // C entry points for arenas (arena.md).
 #include "api/handles.hpp"
 #include "tracer/collector.hpp"
+#include "tracer/root.hpp"
+#include "tracer/thread.hpp"
 #include "base/keys.hpp"
 #include "mpsacl.h"
 #include "mpsavm.h"
 
 using namespace mps::api;
 
+namespace {
+
+// Roots and threads left registered when the arena is destroyed: reported
+// with the first one found, and, for a thread root, its thread (a thread
+// deregistered without its root destroyed first is the usual cause).
+void checkNothingLeft(mps::core::Collector* collector, const char* function) {
+  using mps::core::AssertReport;
+  using mps::core::MutatorThread;
+  using mps::core::Root;
+  Root* root = nullptr;
+  collector->forEachRoot([&](Root* r) {
+    if (root == nullptr) root = r;
+  });
+  if (root != nullptr) {
+    AssertReport report;
+    report.text("arena has no roots: destroy every root before its arena")
+        .in(function, "arena", collector->arena())
+        .text("; root ")
+        .address(root);
+    if (root->kind() == Root::Kind::thread)
+      report.text(", the thread root of thread ").address(root->thread);
+    report.text(", is left)").fail(__FILE__, __LINE__);
+  }
+  MutatorThread* thread = nullptr;
+  collector->forEachThread([&](MutatorThread* t) {
+    if (thread == nullptr) thread = t;
+  });
+  if (thread != nullptr)
+    AssertReport()
+        .text("arena has no threads: deregister every thread before destroying its arena")
+        .in(function, "arena", collector->arena())
+        .text("; thread ")
+        .address(thread)
+        .text(" is still registered)")
+        .fail(__FILE__, __LINE__);
+}
+
+}  // namespace
+
 extern "C" {
 
-mps_arena_class_t mps_arena_class_vm(void) { return toHandle(&mps::core::kArenaClassVM); }
-mps_arena_class_t mps_arena_class_cl(void) { return toHandle(&mps::core::kArenaClassClient); }
+mps_arena_class_t mps_arena_class_vm(void) {
+  return toHandle(&mps::core::kArenaClassVM);
+}
+mps_arena_class_t mps_arena_class_cl(void) {
+  return toHandle(&mps::core::kArenaClassClient);
+}
 
 mps_res_t mps_arena_create_k(mps_arena_t* arenaOut, mps_arena_class_t arenaClass,
                              mps_arg_s args[]) {
@@ -30,8 +75,7 @@ mps_res_t mps_arena_create_k(mps_arena_t* arenaOut, mps_arena_class_t arenaClass
   return MPS_RES_OK;
 }
 
-mps_res_t mps_arena_create_v(mps_arena_t* arenaOut, mps_arena_class_t arenaClass,
-                             va_list varargs) {
+mps_res_t mps_arena_create_v(mps_arena_t* arenaOut, mps_arena_class_t arenaClass, va_list varargs) {
   const ArenaClass* c = toArenaClass(arenaClass);
   MPS_AVERT(ArenaClass, c);
   // The deprecated forms pass the size (and, for client arenas, the base)
@@ -65,9 +109,13 @@ void mps_arena_destroy(mps_arena_t handle) {
     ArenaEntry entry(arena);
   }
   if (arena->poolCount() != 0)
-    mps::core::assertFail(__FILE__, __LINE__,
-                          "arena has no pools: destroy every pool before its arena");
-  if (mps::core::Collector* collector = mps::core::Collector::of(arena)) collector->destroy();
+    mps::core::misuseFail(__FILE__, __LINE__,
+                          "arena has no pools: destroy every pool before its arena", __func__,
+                          "arena", arena);
+  if (mps::core::Collector* collector = mps::core::Collector::of(arena)) {
+    checkNothingLeft(collector, __func__);
+    collector->destroy();
+  }
   arena->destroy();
 }
 

@@ -12,10 +12,12 @@
 #include "mpscams.h"
 #include "mpscawl.h"
 #include "mpsclo.h"
+#include "mpscsnc.h"
 #include "pools/amc/amc.hpp"
 #include "pools/ams/ams.hpp"
 #include "pools/awl/awl.hpp"
 #include "pools/lo/lo.hpp"
+#include "pools/snc/snc.hpp"
 #include "protect/thread.hpp"
 #include "shield/shield.hpp"
 #include "tracer/autopool.hpp"
@@ -70,6 +72,13 @@ Rank checkedRank(mps_rank_t rank) {
   return Rank(rank);
 }
 
+// A request for more than half the address space (the top bit set: a
+// negative size converted, or garbage) is no real request and can never be
+// met: mps_ap_fill refuses it at once with MPS_RES_RESOURCE, in every build
+// (allocation.md: MMQA argerr 59 expects the code, not an assertion), and
+// tries no collection for it.
+constexpr Size kMaxRequestSize = ~Size(0) >> 1;
+
 void checkMode(mps_rm_t rm) {
   MPS_AVER_ALWAYS((rm & ~(MPS_RM_CONST | MPS_RM_PROT)) == 0 && "root mode is a root mode");
 }
@@ -104,6 +113,9 @@ mps_pool_class_t mps_class_lo(void) {
 mps_pool_class_t mps_class_awl(void) {
   return toHandle(&mps::core::kPoolClassAWL);
 }
+mps_pool_class_t mps_class_snc(void) {
+  return toHandle(&mps::core::kPoolClassSNC);
+}
 
 // Finalization (finalization.md) ---------------------------------------------------
 
@@ -116,9 +128,9 @@ mps_res_t mps_finalize(mps_arena_t handle, mps_addr_t* refIO) {
   Addr ref = static_cast<Addr>(*refIO);
   Pool* pool = arena->poolOf(ref);
   MPS_AVER(pool != nullptr && "PoolOfAddr: mps_finalize's block is managed by the arena");
-  MPS_AVER((pool == nullptr || mps::core::isAutoPool(pool)) &&
+  MPS_AVER((pool == nullptr || mps::core::isCollected(pool)) &&
            "PoolHasAttr(refpool, AttrGC): mps_finalize's block is in an automatic pool");
-  if (pool == nullptr || !mps::core::isAutoPool(pool)) return MPS_RES_PARAM;
+  if (pool == nullptr || !mps::core::isCollected(pool)) return MPS_RES_PARAM;
   // A registration of anything but an object's client address would later
   // be fixed as an object (copied from the middle of one, in AMC).
   Segment* seg = arena->segmentOf(ref);
@@ -303,9 +315,16 @@ void mps_thread_dereg(mps_thr_t handle) {
   MPS_API_AVER_SIG(MutatorThread, thread);
   Arena* arena = thread->collector->arena();
   ArenaEntry entry(arena);
+  // Its roots would go on scanning a stack the collector no longer knows
+  // (threads.md): the report names the thread and how many roots it has.
   if (thread->roots != 0)
-    mps::core::assertFail(__FILE__, __LINE__,
-                          "thread has no thread roots: destroy its roots before deregistering it");
+    mps::core::AssertReport()
+        .text("thread has no thread roots: destroy its roots before deregistering it")
+        .in(__func__, "thread", thread)
+        .text(" has ")
+        .number(thread->roots)
+        .text(thread->roots == 1 ? " thread root)" : " thread roots)")
+        .fail(__FILE__, __LINE__);
   thread->collector->removeThread(thread);
   thread->os.finish();
   deleteInControl(thread, arena);
@@ -594,6 +613,7 @@ void mps_ap_destroy(mps_ap_t ap) {
                   "allocation point has no reserved block: commit it before destroying the "
                   "allocation point");
   buffer->empty();
+  pool->bufferFinish(buffer);
   pool->removeBuffer(buffer);
   deleteInControl(buffer, arena);
 }
@@ -604,7 +624,7 @@ mps_res_t mps_ap_fill(mps_addr_t* pOut, mps_ap_t ap, size_t size) {
   MPS_API_AVER_SIG(Buffer, buffer);
   Arena* arena = buffer->pool->arena();
   ArenaEntry entry(arena);
-  if (mps::core::sizeTooLarge(size, arena->grainSize())) return MPS_RES_RESOURCE;
+  if (size > kMaxRequestSize) return MPS_RES_RESOURCE;
   Collector* collector = collectorOf(arena);
   // The main place where collection work gets done (chains.md).
   collector->poll();
@@ -658,17 +678,24 @@ mps_bool_t(mps_commit)(mps_ap_t ap, mps_addr_t p, size_t size) {
 
 mps_res_t(mps_ap_frame_push)(mps_frame_t* frameOut, mps_ap_t ap) {
   MPS_AVER_ALWAYS(frameOut != NULL && ap != NULL);
+  Buffer* buffer = toBuffer(ap);
+  MPS_API_AVER_SIG(Buffer, buffer);
+  // Between reserve and commit: a result code, not an assertion
+  // (allocation.md; clients test for it).
   if (ap->init != ap->alloc) return MPS_RES_FAIL;
-  // Automatic pools take frames as hints they may ignore: the handle is the
-  // allocation point's position.
-  *frameOut = reinterpret_cast<mps_frame_t>(ap->init);
-  return MPS_RES_OK;
+  ArenaEntry entry(buffer->pool->arena());
+  MPS_AVERT(Buffer, buffer);
+  return toRes(buffer->pool->framePush(buffer, frameOut));
 }
 
-mps_res_t(mps_ap_frame_pop)(mps_ap_t ap, mps_frame_t) {
+mps_res_t(mps_ap_frame_pop)(mps_ap_t ap, mps_frame_t frame) {
   MPS_AVER_ALWAYS(ap != NULL);
+  Buffer* buffer = toBuffer(ap);
+  MPS_API_AVER_SIG(Buffer, buffer);
   if (ap->init != ap->alloc) return MPS_RES_FAIL;
-  return MPS_RES_OK;
+  ArenaEntry entry(buffer->pool->arena());
+  MPS_AVERT(Buffer, buffer);
+  return toRes(buffer->pool->framePop(buffer, frame));
 }
 
 // Arena control ----------------------------------------------------------------------------

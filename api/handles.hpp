@@ -61,25 +61,37 @@ inline mps_res_t toRes(Res res) {
 // uses. The full check() reads state that other threads change under the lock
 // (rings, counters), so it must run with the lock held: checking first and
 // locking after reports races as broken invariants.
+//
+// The report names the entry point and the handle's value: "check of Pool
+// pool (in mps_pool_destroy: handle 0x5581c0)".
 #if MPS_CHECKED
-#define MPS_API_AVER_SIG(Type, p)                       \
-  (MPS_LIKELY((p) != nullptr && (p)->sig == Type::kSig) \
-       ? (void)0                                        \
-       : ::mps::core::assertFail(__FILE__, __LINE__, "check of " #Type " " #p))
+#define MPS_API_AVER_SIG(Type, p)                                                                  \
+  (MPS_LIKELY((p) != nullptr && (p)->sig == Type::kSig)                                            \
+       ? (void)0                                                                                   \
+       : ::mps::core::misuseFail(__FILE__, __LINE__, "check of " #Type " " #p, __func__, "handle", \
+                                 (p)))
 #else
 #define MPS_API_AVER_SIG(Type, p) ((void)0)
 #endif
 
 // Holds the arena lock for the duration of a public entry point, and checks
-// the arena once it holds it.
+// the arena once it holds it. A bad handle is reported with the name of the
+// entry point (`function`, the caller's by default).
 class ArenaEntry {
  public:
-  explicit ArenaEntry(Arena* arena) : arena_(arena) {
-    MPS_API_AVER_SIG(Arena, arena);
+  explicit ArenaEntry(Arena* arena, const char* function = __builtin_FUNCTION()) : arena_(arena) {
+#if MPS_CHECKED
+    if (MPS_UNLIKELY(arena == nullptr || arena->sig != Arena::kSig))
+      core::misuseFail(__FILE__, __LINE__, "check of Arena arena", function, "handle", arena);
+#else
+    (void)function;
+#endif
     arena_->lock().claim();
     MPS_AVERT(Arena, arena);
   }
-  ~ArenaEntry() { arena_->lock().release(); }
+  ~ArenaEntry() {
+    arena_->lock().release();
+  }
   ArenaEntry(const ArenaEntry&) = delete;
   ArenaEntry& operator=(const ArenaEntry&) = delete;
 

@@ -85,6 +85,7 @@ class Buffer {
   bool trapped = false;
   RankSet rankSet = kRankSetEmpty;  // ranks of the references in its objects
   unsigned poolFlags = 0;           // the pool class's own per-buffer options
+  void* poolState = nullptr;        // the pool class's own per-buffer state (SNC: its stack)
   Ring<Buffer> poolRing{this};
   Size fills = 0;  // statistics
   Size trips = 0;

@@ -8,13 +8,17 @@ namespace mps::core {
 Pool::Pool(Arena* arena, const PoolClass* poolClass, Align alignment)
     : arena_(arena), class_(poolClass), alignment_(alignment) {}
 
-Pool::~Pool() { invalidateSig(sig); }
+Pool::~Pool() {
+  invalidateSig(sig);
+}
 
 Res Pool::allocObject(void** pOut, Arena* arena, Size size) {
   return arena->controlAlloc(pOut, size);
 }
 
-void Pool::freeObject(Arena* arena, void* p, Size size) { arena->controlFree(p, size); }
+void Pool::freeObject(Arena* arena, void* p, Size size) {
+  arena->controlFree(p, size);
+}
 
 void Pool::attach(Size objectSize) {
   objectSize_ = objectSize;
@@ -27,8 +31,7 @@ void Pool::destroy() {
     assertFail(__FILE__, __LINE__,
                "pool has no segregated allocation caches: destroy them before the pool");
   if (!buffers_.isSingle())
-    assertFail(__FILE__, __LINE__,
-               "pool has no allocation points: destroy them before the pool");
+    assertFail(__FILE__, __LINE__, "pool has no allocation points: destroy them before the pool");
   Arena* arena = arena_;
   Size objectSize = objectSize_;
   arena->removePool(this);
@@ -40,7 +43,9 @@ Res Pool::alloc(Addr*, Size) {
   assertFail(__FILE__, __LINE__, "pool class supports mps_alloc");
 }
 
-void Pool::free(Addr, Size) { assertFail(__FILE__, __LINE__, "pool class supports mps_free"); }
+void Pool::free(Addr, Size) {
+  assertFail(__FILE__, __LINE__, "pool class supports mps_free");
+}
 
 Res Pool::bufferInit(Buffer*, const mps_arg_s*) {
   assertFail(__FILE__, __LINE__, "pool class supports allocation points");
@@ -54,7 +59,19 @@ void Pool::bufferEmpty(Buffer*) {
   assertFail(__FILE__, __LINE__, "pool class supports allocation points");
 }
 
-void Pool::addBuffer(Buffer* buffer) { buffers_.append(&buffer->poolRing); }
+Res Pool::framePush(Buffer* buffer, mps_frame_t* frameOut) {
+  // The allocation point's position: opaque to the client, never read back.
+  *frameOut = reinterpret_cast<mps_frame_t>(buffer->init());
+  return Res::ok;
+}
+
+Res Pool::framePop(Buffer*, mps_frame_t) {
+  return Res::ok;
+}
+
+void Pool::addBuffer(Buffer* buffer) {
+  buffers_.append(&buffer->poolRing);
+}
 
 void Pool::removeBuffer(Buffer* buffer) {
   MPS_AVER(buffer->pool == this);

@@ -26,6 +26,10 @@ enum PoolAttr : unsigned {
   kPoolAttrBuffer = 1u << 2,  // allocation points
   kPoolAttrGC = 1u << 3,      // garbage collected
   kPoolAttrMoving = 1u << 4,  // may move objects
+  // Its segments hold references the collector scans, though the pool is
+  // not garbage collected (SNC): an automatic pool to the tracer, but its
+  // objects are never condemned and cannot be finalized.
+  kPoolAttrScan = 1u << 5,
 };
 
 // The most arguments a class converts from the deprecated variadic form.
@@ -79,6 +83,15 @@ class Pool {
   virtual Res bufferInit(Buffer* buffer, const mps_arg_s* args);
   virtual Res bufferFill(Buffer* buffer, Size size);
   virtual void bufferEmpty(Buffer* buffer);
+  // The allocation point is being destroyed, after bufferEmpty: the class
+  // lets go of its per-buffer state. Locked.
+  virtual void bufferFinish(Buffer* /*buffer*/) {}
+  // Allocation frames (allocation.md). framePush stores a handle for the
+  // allocation point's current position; framePop pops that frame and every
+  // newer one. Only SNC frees anything: the other classes take frames as
+  // hints they ignore. No block is reserved on the buffer. Locked.
+  virtual Res framePush(Buffer* buffer, mps_frame_t* frameOut);
+  virtual Res framePop(Buffer* buffer, mps_frame_t frame);
   void addBuffer(Buffer* buffer);
   void removeBuffer(Buffer* buffer);
   Size bufferCount() const { return buffers_.length(); }

@@ -1,5 +1,7 @@
 // The base of automatically managed pool classes: a format, a chain and a
-// generation, and the ring of the pool's segments the tracer walks.
+// generation, and the ring of the pool's segments the tracer walks. A pool
+// that is scanned but never collected (SNC) is one too, with a format and
+// segments but no chain.
 #pragma once
 
 #include "arena/arena.hpp"
@@ -27,6 +29,10 @@ class AutoPool : public Pool {
   // chain, `defaultChainGen` with the default chain). Takes the format's
   // alignment.
   Res initAuto(const mps_arg_s* args, bool needsFormat, unsigned defaultChainGen);
+  // Reads MPS_KEY_FORMAT alone (required), for a pool that is scanned but
+  // not collected (kPoolAttrScan: SNC), which has no chain or generation.
+  // Takes the format's alignment.
+  Res initFormat(const mps_arg_s* args);
 
   Format* format() const { return format_; }
   Chain* chain() const { return chain_; }
@@ -58,14 +64,23 @@ class AutoPool : public Pool {
   bool check() const override;
 
  protected:
+  // Takes `format` for the pool: its alignment, and a use of it.
+  void useFormat(Format* format);
+
   Format* format_ = nullptr;
   Chain* chain_ = nullptr;
   Generation* gen_ = nullptr;
   Ring<Segment> segments_;
 };
 
-// Whether a pool is automatically managed (the tracer's business).
+// Whether a pool is an AutoPool: its segments take part in tracing, scanned
+// and perhaps condemned (the tracer's business).
 inline bool isAutoPool(const Pool* pool) {
+  return pool->poolClass()->has(kPoolAttrGC) || pool->poolClass()->has(kPoolAttrScan);
+}
+// Whether a pool is garbage collected: its objects die when unreachable, and
+// may be registered for finalization.
+inline bool isCollected(const Pool* pool) {
   return pool->poolClass()->has(kPoolAttrGC);
 }
 

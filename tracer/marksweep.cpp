@@ -436,8 +436,10 @@ bool MarkSweepSegment::check() const {
 Res MarkSweepPool::initMarkSweep(const mps_arg_s* args, bool leaf, unsigned defaultChainGen) {
   Res res = initAuto(args, true, defaultChainGen);
   if (res != Res::ok) return res;
-  MPS_AVER_ALWAYS(format_->hasSkip() && "the pool's format has a skip method");
-  if (!leaf) MPS_AVER_ALWAYS(format_->hasScan() && "the pool's format has a scan method");
+  // A format may lack methods the pool would need (format.md): the pool is
+  // created all the same, as in the reference, and the first call of a
+  // missing method reports it by name (format/format.cpp); a pool that
+  // never allocates never calls one.
   leaf_ = leaf;
   alignShift_ = log2(alignment_);
   return Res::ok;

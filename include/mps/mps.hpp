@@ -53,6 +53,7 @@
 #include "mpsclo.h"
 #include "mpscmfs.h"
 #include "mpscmvff.h"
+#include "mpscsnc.h"
 #include "mpstd.h"
 
 namespace mps {
@@ -776,7 +777,9 @@ class ThreadRoot : public Root {
   }
 };
 
-// A garbage-collected pool: objects live while the roots reach them.
+// A pool of formatted objects the collector scans: garbage collected
+// (objects live while the roots reach them), or SNC (scanned, freed by
+// allocation frames).
 class AutomaticPool : public Pool {
  public:
   // Calls scan(ss, object, limit, closure) on every object (mps_pool_walk);
@@ -914,6 +917,21 @@ class AMCZPool : public AutomaticPool {
   }
 };
 
+// Stack, no checking (SNC, pools-mvt-snc.md): non-moving objects with exact
+// references, scanned but never collected. Memory comes back when an
+// allocation frame is popped (AllocationPoint::popFrame): everything the
+// allocation point allocated since the push is freed, whatever still refers
+// to it. The format needs scan (skip only for walking) and no header.
+class SNCPool : public AutomaticPool {
+ public:
+  static Result create(SNCPool& out, Arena& arena, Format& format) {
+    out.reset();
+    detail::ArgList args;
+    args.add(MPS_KEY_FORMAT).val.format = format.handle();
+    return out.adopt(mps_pool_create_k(&out.handle_, arena.handle(), mps_class_snc(), args));
+  }
+};
+
 // A location dependency (manual/reference/ld.md): whether objects whose
 // addresses a computation used (an address hash) may have moved since.
 // Trivially copyable, so it can live inside a client object; reset() before
@@ -966,6 +984,13 @@ class AllocationPoint : public detail::Owner<mps_ap_t, mps_ap_destroy> {
   // Makes the reserved block an object. False if a collection intervened
   // since reserve(): the block is lost; reserve and initialise again.
   bool commit(void* p, std::size_t size) { return mps_commit(handle_, p, size) != 0; }
+
+  // Allocation frames (allocation.md). pushFrame marks the current
+  // position; popFrame(frame) frees (SNC) everything allocated here since
+  // that push, and pops the frames pushed after it. Other classes accept
+  // frames and free nothing. Result::fail between reserve and commit.
+  Result pushFrame(mps_frame_t& frame) { return mps_ap_frame_push(&frame, handle_); }
+  Result popFrame(mps_frame_t frame) { return mps_ap_frame_pop(handle_, frame); }
 
   // Allocates a `size`-byte object: reserve, init(object) or
   // init(object, size), commit, repeated while the commit fails, so init

@@ -392,9 +392,9 @@ Res AMCPool::init(const mps_arg_s* args) {
   // New objects go into generation 0 of the chain (pools-amc.md).
   Res res = initAuto(args, true, 0);
   if (res != Res::ok) return res;
-  MPS_AVER_ALWAYS(format_->hasSkip() && "the pool's format has a skip method");
-  MPS_AVER_ALWAYS(format_->hasMoving() && "the pool's format has fwd, isfwd and pad methods");
-  if (!leaf_) MPS_AVER_ALWAYS(format_->hasScan() && "the pool's format has a scan method");
+  // Methods missing from the format are reported at their first call
+  // (format/format.cpp), not here: a format of an alignment alone serves a
+  // pool that never calls them (format.md).
   interior_ = MPS_ARG_OPTIONAL(args, INTERIOR, b, mps_bool_t(1)) != 0;
   Size extendBy = MPS_ARG_OPTIONAL(args, EXTEND_BY, size, kDefaultExtendBy);
   MPS_AVER_ALWAYS(extendBy > 0 && "MPS_KEY_EXTEND_BY is not zero");

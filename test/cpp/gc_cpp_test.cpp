@@ -407,6 +407,25 @@ TEST(GcCppFormat, OptionsOfDetectsTheClientsMethods) {
   EXPECT_EQ(leaf.pad, nullptr);
 }
 
+TEST_F(GcCpp, SNCPoolFramesFreeWhatWasAllocatedSinceThePush) {
+  mps::SNCPool snc;
+  ASSERT_TRUE(mps::SNCPool::create(snc, arena, format));
+  mps::AllocationPoint stack;
+  ASSERT_TRUE(mps::AllocationPoint::create(stack, snc, mps::Rank::exact));
+  mps_frame_t frame = nullptr;
+  ASSERT_TRUE(stack.pushFrame(frame));
+  Node* holder = nullptr;
+  ASSERT_TRUE(stack.allocate(holder, Node::sizeFor(1), [](Node* p) { Node::init(p, 1, 1); }));
+  holder->ref(0) = make(2, 0);  // an AMS object kept alive by the SNC object only
+  ASSERT_TRUE(arena.collect());
+  EXPECT_EQ(walkIds(arena), (std::set<mps_word_t>{1, 2}));
+  EXPECT_EQ(snc.totalSize() - snc.freeSize(), Node::sizeFor(1));
+  ASSERT_TRUE(stack.popFrame(frame));
+  EXPECT_EQ(snc.totalSize() - snc.freeSize(), 0u);
+  ASSERT_TRUE(arena.collect());
+  EXPECT_TRUE(walkIds(arena).empty());
+}
+
 TEST(GcCppPools, LeafObjectsInALOPoolWithTheOptionsStruct) {
   mps::Arena arena;
   ASSERT_TRUE(mps::Arena::createVM(arena));

@@ -2,6 +2,9 @@
 // assertion naming the violated rule (checked builds), never corruption.
 #include <gtest/gtest.h>
 
+#include "moving_format.hpp"
+#include "mpscawl.h"
+#include "mpscsnc.h"
 #include "object_format.hpp"
 #include "assertions.hpp"
 
@@ -75,6 +78,44 @@ TEST_F(GcMisuseDeathTest, ReserveOfZeroBytesOrAnUnalignedSize) {
 TEST_F(GcMisuseDeathTest, ATopBitSizeFailsWithAResultCode) {
   mps_addr_t p;
   EXPECT_EQ(mps_ap_fill(&p, ap, ~size_t(0) - 7), MPS_RES_RESOURCE);
+}
+
+// A size too large to be a real request (the top bit set) is a result
+// code, MPS_RES_RESOURCE, in every build and on every class, from the
+// function and macro forms of reserve alike: compat-notes.md and MMQA argerr
+// 59 (a checked build must not assert). Nothing is reserved, and the
+// allocation point works on.
+TEST_F(GcMisuseDeathTest, ReservingATopBitSizeReturnsResourceOnEveryClass) {
+  mps_fmt_t moving = nullptr;
+  ASSERT_EQ(makeMovingFormat(&moving, arena), MPS_RES_OK);
+  const size_t top = size_t(1) << (sizeof(size_t) * 8 - 1);
+  const mps_word_t collections = mps_collections(arena);  // the arena is not parked
+  for (mps_pool_class_t c : {mps_class_ams(), mps_class_lo(), mps_class_awl(), mps_class_amc(),
+                             mps_class_amcz(), mps_class_snc()}) {
+    mps_pool_t p2 = nullptr;
+    MPS_ARGS_BEGIN(args) {
+      MPS_ARGS_ADD(args, MPS_KEY_FORMAT, moving);
+      ASSERT_EQ(mps_pool_create_k(&p2, arena, c, args), MPS_RES_OK);
+    }
+    MPS_ARGS_END(args);
+    mps_ap_t ap2 = nullptr;
+    ASSERT_EQ(mps_ap_create_k(&ap2, p2, mps_args_none), MPS_RES_OK);
+    for (size_t size : {top, top + 64, ~size_t(0) - 7}) {
+      mps_addr_t q = nullptr;
+      EXPECT_EQ((mps_reserve)(&q, ap2, size), MPS_RES_RESOURCE) << size;
+      EXPECT_EQ(mps_reserve(&q, ap2, size), MPS_RES_RESOURCE) << size;
+      mps_res_t res = MPS_RES_OK;
+      MPS_RESERVE_BLOCK(res, q, ap2, size);
+      EXPECT_EQ(res, MPS_RES_RESOURCE) << size;
+      EXPECT_EQ(ap2->init, ap2->alloc);
+    }
+    // Refused at once: no collection was tried to find the memory.
+    EXPECT_EQ(mps_collections(arena), collections);
+    EXPECT_NE(allocObject(ap2, 1, 0), nullptr);
+    mps_ap_destroy(ap2);
+    mps_pool_destroy(p2);
+  }
+  mps_fmt_destroy(moving);
 }
 
 TEST_F(GcMisuseDeathTest, DestroyingAPoolWithAllocationPoints) {
@@ -186,12 +227,70 @@ TEST_F(GcMisuseDeathTest, ThreadRootsAreAmbiguousAndRegisterRootsUseStackScanAmb
   EXPECT_DEATH(mps_stack_scan_ambig(nullptr, thread, cold, 0),
                assertionReportContaining("mps_stack_scan_ambig is only passed to "
                                          "mps_root_create_reg"));
-  // Deregistering a thread that still has a root.
+  // Deregistering a thread that still has a root: the report names the
+  // entry point, the thread and its roots.
   ASSERT_EQ(mps_root_create_thread(&root, arena, thread, cold), MPS_RES_OK);
-  EXPECT_DEATH(mps_thread_dereg(thread), assertionReportContaining("thread has no thread roots"));
+  EXPECT_DEATH(mps_thread_dereg(thread),
+               assertionReport("thread has no thread roots: destroy its roots before "
+                               "deregistering it") +
+                   " \\(in mps_thread_dereg: thread 0x[0-9a-f]+ has 1 thread root\\)");
+  mps_root_t second;
+  ASSERT_EQ(mps_root_create_thread(&second, arena, thread, cold), MPS_RES_OK);
+  EXPECT_DEATH(mps_thread_dereg(thread),
+               assertionReportContaining("(in mps_thread_dereg: thread 0x") +
+                   "[0-9a-f]+ has 2 thread roots\\)");
+  mps_root_destroy(second);
   mps_root_destroy(root);
   mps_thread_dereg(thread);
 }
+
+// Destroying the arena with a thread still registered, and its thread root
+// still there: the report names the root and its thread.
+TEST_F(GcMisuseDeathTest, DestroyingAnArenaWithAThreadAndItsRootLeft) {
+  void* cold = __builtin_frame_address(0);
+  mps_ap_destroy(ap);
+  mps_pool_destroy(pool);
+  mps_fmt_destroy(fmt);
+  mps_thr_t thread;
+  ASSERT_EQ(mps_thread_reg(&thread, arena), MPS_RES_OK);
+  mps_root_t root;
+  ASSERT_EQ(mps_root_create_thread(&root, arena, thread, cold), MPS_RES_OK);
+  EXPECT_DEATH(mps_arena_destroy(arena),
+               assertionReport("arena has no roots: destroy every root before its arena") +
+                   " \\(in mps_arena_destroy: arena 0x[0-9a-f]+; root 0x[0-9a-f]+, the thread "
+                   "root of thread 0x[0-9a-f]+, is left\\)");
+  mps_root_destroy(root);
+  EXPECT_DEATH(mps_arena_destroy(arena),
+               assertionReport("arena has no threads: deregister every thread before "
+                               "destroying its arena") +
+                   " \\(in mps_arena_destroy: arena 0x[0-9a-f]+; thread 0x[0-9a-f]+ is still "
+                   "registered\\)");
+  mps_thread_dereg(thread);
+  // Recreate what TearDown destroys.
+  ASSERT_EQ(makeFormat(&fmt, arena), MPS_RES_OK);
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
+    ASSERT_EQ(mps_pool_create_k(&pool, arena, mps_class_ams(), args), MPS_RES_OK);
+  }
+  MPS_ARGS_END(args);
+  ASSERT_EQ(mps_ap_create_k(&ap, pool, mps_args_none), MPS_RES_OK);
+}
+
+#if MPS_CHECKED
+// A stale allocation point: the signature check names the entry point.
+TEST_F(GcMisuseDeathTest, AStaleAllocationPointIsReportedWithTheEntryPoint) {
+  mps_ap_t stale = nullptr;
+  ASSERT_EQ(mps_ap_create_k(&stale, pool, mps_args_none), MPS_RES_OK);
+  mps_ap_destroy(stale);
+  mps_addr_t p;
+  EXPECT_DEATH((mps_reserve)(&p, stale, 16), assertionReport("check of Buffer toBuffer(ap)") +
+                                                 " \\(in mps_reserve: handle 0x[0-9a-f]+\\)");
+  mps_frame_t frame;
+  EXPECT_DEATH((void)mps_ap_frame_push(&frame, stale),
+               assertionReport("check of Buffer buffer") +
+                   " \\(in mps_ap_frame_push: handle 0x[0-9a-f]+\\)");
+}
+#endif
 
 TEST_F(GcMisuseDeathTest, WalkingAPoolOfAnUnparkedArena) {
   mps_arena_release(arena);

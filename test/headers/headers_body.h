@@ -16,6 +16,7 @@
 #include "mpsclo.h"
 #include "mpscmfs.h"
 #include "mpscmvff.h"
+#include "mpscsnc.h"
 #include "mpslib.h"
 #include "mpstd.h"
 
@@ -314,8 +315,9 @@ mps_res_t mps_check_gc_headers(mps_arena_t arena, size_t size) {
   mps_res_t res = MPS_RES_OK;
   mps_fmt_t fmt = NULL;
   mps_chain_t chain = NULL;
-  mps_pool_t ams = NULL, lo = NULL, awl = NULL;
+  mps_pool_t ams = NULL, lo = NULL, awl = NULL, snc = NULL;
   mps_ap_t ap = NULL;
+  mps_frame_t frame = NULL;
   mps_thr_t thread = NULL;
   mps_root_t root = NULL;
   mps_addr_t p = NULL;
@@ -384,6 +386,20 @@ mps_res_t mps_check_gc_headers(mps_arena_t arena, size_t size) {
   res = (mps_reserve)(&p, ap, size);
   if (!mps_ap_trip(ap, p, size)) res = mps_ap_fill(&p, ap, size);
   mps_ap_destroy(ap);
+
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
+    res = mps_pool_create_k(&snc, arena, mps_class_snc(), args);
+  }
+  MPS_ARGS_END(args);
+  res = mps_pool_create(&snc, arena, mps_class_snc(), fmt);
+  res = mps_ap_create(&ap, snc, mps_rank_exact());
+  res = mps_ap_frame_push(&frame, ap);
+  res = (mps_ap_frame_push)(&frame, ap);
+  res = mps_ap_frame_pop(ap, frame);
+  res = (mps_ap_frame_pop)(ap, frame);
+  mps_ap_destroy(ap);
+  mps_pool_destroy(snc);
 
   res = mps_thread_reg(&thread, arena);
   res = mps_root_create_thread(&root, arena, thread, &cold);
