@@ -88,6 +88,7 @@ class Buffer {
   bool trapped = false;
   RankSet rankSet = kRankSetEmpty;  // ranks of the references in its objects
   unsigned poolFlags = 0;           // the pool class's own per-buffer options
+  void* poolData = nullptr;         // the pool class's own (MVT: the window's span)
   Ring<Buffer> poolRing{this};
   Size fills = 0;  // statistics
   Size trips = 0;

@@ -392,7 +392,10 @@ void MVFFPool::free(Addr p, Size size) {
       quickBytes_ += rounded;
       return;
     }
-    setMark(p, rounded);
+    // Into the tree, unmarked: the insertion finds any overlap with free
+    // space there, and memory carved from the tree later (by allocation
+    // point windows, which cannot clear marks block by block) carries no
+    // stale marks to send every free to the overlap check.
   }
   Res res = free_.insert(p, limit);
   if (MPS_LIKELY(res == Res::ok) && MPS_LIKELY(freeBytes() <= reduceAt_) &&
@@ -649,9 +652,10 @@ void MVFFPool::trimQuickLists(Size keep) {
     quickBytes_ -= (quickCount_[i] - keep) * size;
     quickCount_[i] = std::uint16_t(keep);
     while (rest != nullptr) {
-      // The block keeps its free mark in the tree.
       Addr base = reinterpret_cast<Addr>(rest);
       rest = rest->next;
+      // The tree's blocks carry no mark (see free()).
+      clearMark(base, size);
       insertFree(base, base + size);
     }
   }

@@ -42,11 +42,15 @@
 // overlaps free space, quick-listed blocks included (the bounded lists are
 // scanned). Release builds report, at the free: a free overlapping the block
 // freed last if nothing has been allocated since; the double free of the
-// block last freed of its size; and the double free of a small block that
-// still carries the free mark (a per-pool word written into the second word
-// of every free small block, quick-listed or not, and cleared when one is
-// allocated; a mark is confirmed against the free space before anything is
-// reported). They may miss, at the free, other double frees of quick-listed
+// block last freed of its size; the double free of a quick-listed block
+// that still carries the free mark (a per-pool word written into the second
+// word of every small block pushed onto a quick list, and cleared when it
+// leaves the list, for the client or for the tree; a mark is confirmed
+// against the free space before anything is reported); and any overlap with
+// the tree's free space, which its insertion meets. Blocks in the tree carry
+// no mark, so that the memory allocation points take from the tree brings
+// no stale marks that would send every free to the overlap check. They may
+// miss, at the free, other double frees of quick-listed
 // blocks (of part of a block, or of one whose mark the client overwrote) and
 // wrong-size frees overlapping quick-listed blocks; those are reported when
 // the lists are next flushed, where the insertion into the tree meets the

@@ -44,23 +44,25 @@ Res MVTPool::SpanTable::reserve(Size more) {
   capacity_ = capacity;
   shift_ = Shift(kWordBits - log2(capacity));
   for (Size i = 0; i < capacity; ++i)
-    entries_[i] = Entry{0, nullptr};
+    entries_[i] = Entry{0, nullptr, nullptr, nullptr};
   count_ = 0;
   for (Size i = 0; i < oldCapacity; ++i)
-    if (old[i].key != 0) insert(old[i].key, old[i].span);
+    if (old[i].key != 0) *obtain(old[i].key) = old[i];
   if (old != nullptr) arena_->controlFree(old, oldCapacity * sizeof(Entry));
   return Res::ok;
 }
 
-void MVTPool::SpanTable::insert(Word key, Span* span) {
-  MPS_AVER(key != 0 && 2 * (count_ + 1) <= capacity_);
+MVTPool::SpanTable::Entry* MVTPool::SpanTable::obtain(Word key) {
+  MPS_AVER(key != 0 && capacity_ != 0);
   Size i = slotOf(key);
   while (entries_[i].key != 0) {
-    MPS_AVER(entries_[i].key != key);
+    if (entries_[i].key == key) return &entries_[i];
     i = (i + 1) & (capacity_ - 1);
   }
-  entries_[i] = Entry{key, span};
+  MPS_AVER(2 * (count_ + 1) <= capacity_);
+  entries_[i] = Entry{key, core::addrOf(~Word(0)), nullptr, nullptr};
   ++count_;
+  return &entries_[i];
 }
 
 void MVTPool::SpanTable::remove(Word key) {
@@ -81,7 +83,7 @@ void MVTPool::SpanTable::remove(Word key) {
     entries_[i] = entries_[j];
     i = j;
   }
-  entries_[i] = Entry{0, nullptr};
+  entries_[i] = Entry{0, nullptr, nullptr, nullptr};
   --count_;
 }
 
@@ -96,6 +98,35 @@ bool MVTPool::SpanTable::check() const {
   MPS_CHECKL(2 * count_ <= capacity_);
   MPS_CHECKL((capacity_ == 0) == (entries_ == nullptr));
   return true;
+}
+
+void MVTPool::registerSpan(Span* span) {
+  for (Word k = firstSlot(span->base); k <= lastSlot(span->limit); ++k) {
+    SpanTable::Entry* e = table_.obtain(k);
+    if (span->base > core::addrOf(k << slotShift_)) {
+      // Starts inside the slot.
+      MPS_AVER(e->hi == nullptr);
+      e->hi = span;
+      e->split = span->base;
+    } else {
+      MPS_AVER(e->lo == nullptr);
+      e->lo = span;
+    }
+  }
+}
+
+void MVTPool::unregisterSpan(Span* span) {
+  for (Word k = firstSlot(span->base); k <= lastSlot(span->limit); ++k) {
+    SpanTable::Entry* e = table_.obtain(k);  // present
+    if (e->hi == span) {
+      e->hi = nullptr;
+      e->split = core::addrOf(~Word(0));
+    } else {
+      MPS_AVER(e->lo == span);
+      e->lo = nullptr;
+    }
+    if (e->lo == nullptr && e->hi == nullptr) table_.remove(k);
+  }
 }
 
 // Creation -------------------------------------------------------------------------------
@@ -124,7 +155,6 @@ Res MVTPool::init(const mps_arg_s* args) {
 
   alignment_ = align;
   alignShift_ = log2(align);
-  grainShift_ = arena_->grainShift();
   // Spans hold a few of the largest blocks expected, so that one such
   // block wastes at most a quarter of a span; a power of two so that the
   // free fraction's eighth is a shift; at least a grain, and at least 64
@@ -135,6 +165,9 @@ Res MVTPool::init(const mps_arg_s* args) {
   if (want < (align << 6)) want = align << 6;
   spanSize_ = want;
   spanUnits_ = spanSize_ >> alignShift_;
+  // Every span is longer than a slot: normal spans are two slots, large
+  // ones more than one (see SpanTable).
+  slotShift_ = log2(spanSize_) - 1;
   bucketShift_ = log2(spanUnits_) - log2(kBuckets);
   // The reserve: reserveDepth blocks of the mean size, saturating.
   reserveLimit_ = reserveDepth_ != 0 && meanSize_ > ~Size(0) / reserveDepth_
@@ -185,8 +218,8 @@ Res MVTPool::newSpan(Span** spanOut, Size size, bool large) {
   void* p;
   Res res = arena_->controlAlloc(&p, objectBytes);
   if (res != Res::ok) return res;
-  Size keys = large ? 1 : size >> grainShift_;
-  res = table_.reserve(keys);
+  // A span of n slots' length meets at most n + 1 slots.
+  res = table_.reserve((size >> slotShift_) + 1);
   if (res == Res::ok) {
     Addr base;
     res = arena_->allocGrains(&base, size, this);
@@ -195,8 +228,7 @@ Res MVTPool::newSpan(Span** spanOut, Size size, bool large) {
           reinterpret_cast<Word*>(static_cast<Addr>(p) + alignUp(sizeof(Span), alignof(Word)));
       Span* span = new (p) Span(base, base + size, units, large, bitStorage);
       span->objectBytes = objectBytes;
-      for (Size k = 0; k < keys; ++k)
-        table_.insert((wordOf(base) >> grainShift_) + k, span);
+      registerSpan(span);
       spans_.append(&span->allRing);
       if (large) {
         span->list = kListLarge;
@@ -221,9 +253,7 @@ void MVTPool::freeSpan(Span* span) {
     lastBuffer_ = nullptr;
   }
   Size size = Size(span->limit - span->base);
-  Size keys = span->large ? 1 : size >> grainShift_;
-  for (Size k = 0; k < keys; ++k)
-    table_.remove((wordOf(span->base) >> grainShift_) + k);
+  unregisterSpan(span);
   span->allRing.remove();
   totalSize_ -= size;
   holes_ -= size;
@@ -231,22 +261,6 @@ void MVTPool::freeSpan(Span* span) {
   Size bytes = span->objectBytes;
   span->~Span();
   arena_->controlFree(span, bytes);
-}
-
-MVTPool::Span* MVTPool::findLarge(Addr p) const {
-  Span* found = nullptr;
-  large_.forEach([&](Span* s) {
-    if (s->base <= p && p < s->limit) found = s;
-  });
-  return found;
-}
-
-MVTPool::Span* MVTPool::spanOf(Addr p) const {
-  Span* span = table_.find(wordOf(p) >> grainShift_);
-  if (MPS_LIKELY(span != nullptr)) return span;
-  // Inside a large span beyond its first grain (freeing part of a large
-  // block), or not the pool's at all.
-  return findLarge(p);
 }
 
 void MVTPool::unlist(Span* span) {
@@ -301,12 +315,34 @@ Res MVTPool::bufferInit(Buffer*, const mps_arg_s*) {
 }
 
 bool MVTPool::findRun(const Span* span, Size from, Size n, Size* firstOut, Size* limitOut) const {
-  if (from >= span->units || span->units - from < n) return false;
-  Size first;
-  if (!span->bits.findResetRun(&first, from, span->units, n, false)) return false;
-  *firstOut = first;
-  *limitOut = span->bits.nextSet(first + n, span->units);
-  return true;
+  // Word by word, inline: in a fragmented span a sweep's fills find short
+  // runs one after another, and this is most of what a fill costs. A normal
+  // span's units are a whole number of words.
+  const Word* words = span->bits.words();
+  const Size wordCount = span->units / kWordBits;
+  Size i = from;
+  while (i < span->units && span->units - i >= n) {
+    Size w = i / kWordBits;
+    Word clear = ~words[w] & (~Word(0) << (i % kWordBits));
+    while (clear == 0) {
+      if (++w == wordCount) return false;
+      clear = ~words[w];
+    }
+    Size first = w * kWordBits + Size(__builtin_ctzl(clear));
+    // The run ends at the next set bit (the bits below `first` in its word
+    // are masked off: they may be set).
+    Word set = words[w] & (~Word(0) << (first % kWordBits));
+    while (set == 0 && ++w < wordCount)
+      set = words[w];
+    Size limit = set == 0 ? span->units : w * kWordBits + Size(__builtin_ctzl(set));
+    if (limit - first >= n) {
+      *firstOut = first;
+      *limitOut = limit;
+      return true;
+    }
+    i = limit;
+  }
+  return false;
 }
 
 bool MVTPool::searchBuckets(unsigned lowest, Size n, Span** spanOut, Size* firstOut,
@@ -317,9 +353,12 @@ bool MVTPool::searchBuckets(unsigned lowest, Size n, Span** spanOut, Size* first
     Span* start = bucket.first();
     for (Span* s = start; s != nullptr && tries < kSearchSpans;) {
       ++tries;
-      if (findRun(s, 0, n, firstOut, limitOut)) {
-        *spanOut = s;
-        return true;
+      if (n < s->failedUnits) {
+        if (findRun(s, 0, n, firstOut, limitOut)) {
+          *spanOut = s;
+          return true;
+        }
+        s->failedUnits = n;
       }
       // No run long enough: to the back, so the next search tries others.
       s->listRing.remove();
@@ -344,6 +383,7 @@ void MVTPool::attachWindow(Buffer* buffer, Span* span, Size first, Size limit) {
   holes_ -= units << alignShift_;
   span->buffer = buffer;
   buffer->attach(nullptr, addrOf(span, first), addrOf(span, limit));
+  buffer->poolData = span;
 }
 
 Res MVTPool::fillLarge(Buffer* buffer, Size size) {
@@ -402,13 +442,16 @@ Res MVTPool::bufferFill(Buffer* buffer, Size size) {
 
 void MVTPool::bufferEmpty(Buffer* buffer) {
   MPS_AVERT(Pool, this);
-  Span* span = spanOf(buffer->base);
-  MPS_AVER(span != nullptr && span->buffer == buffer && buffer->seg == nullptr);
+  Span* span = static_cast<Span*>(buffer->poolData);
+  MPS_AVER(span != nullptr && span == spanOf(buffer->base));
+  MPS_AVER(span->buffer == buffer && buffer->seg == nullptr);
+  buffer->poolData = nullptr;
   Addr init = buffer->init();
   if (init < buffer->poolLimit) {
     Size i = unitOf(span, init), j = unitOf(span, buffer->poolLimit);
     if (!span->large) span->bits.resetRange(i, j);
     span->freeUnits += j - i;
+    span->failedUnits = ~Size(0);
     holes_ += (j - i) << alignShift_;
   }
   span->buffer = nullptr;
@@ -450,6 +493,7 @@ void MVTPool::free(Addr p, Size size) {
                     "block being freed is not in the unused part of an allocation point's buffer");
   }
   Size before = span->freeUnits;
+  span->failedUnits = ~Size(0);
   if (MPS_LIKELY(!span->large)) {
     Size i = unitOf(span, p);
     Word* words = span->bits.words();
@@ -511,7 +555,7 @@ bool MVTPool::check() const {
   Size grain = arena_->grainSize();
   MPS_CHECKL(alignment_ >= sizeof(void*) && alignment_ <= grain);
   MPS_CHECKL(Size(1) << alignShift_ == alignment_);
-  MPS_CHECKL(grainShift_ == arena_->grainShift());
+  MPS_CHECKL(Size(2) << slotShift_ == spanSize_);
   MPS_CHECKL(minSize_ > 0 && minSize_ <= meanSize_ && meanSize_ <= maxSize_);
   MPS_CHECKL(fragLimit_ > 0.0 && fragLimit_ <= 1.0);
   MPS_CHECKL(isPowerOfTwo(spanSize_) && spanSize_ >= grain && spanSize_ >= kMinSpanSize);
@@ -526,7 +570,7 @@ bool MVTPool::check() const {
 
 bool MVTPool::checkSpans() const {
   MPS_CHECKL(check());
-  Size total = 0, holes = 0, reserve = 0, keys = 0;
+  Size total = 0, holes = 0, reserve = 0;
   bool lastFound = lastSpan_ == nullptr;
   spans_.forEach([&](Span* s) {
     Size size = Size(s->limit - s->base);
@@ -534,12 +578,16 @@ bool MVTPool::checkSpans() const {
     MPS_CHECKL(s->units == size >> alignShift_);
     MPS_CHECKL(s->freeUnits <= s->units);
     MPS_CHECKL(arena_->poolOf(s->base) == this && arena_->poolOf(s->limit - 1) == this);
-    // Every grain of a normal span, and the first of a large one, finds it.
-    Size k = s->large ? 1 : size >> grainShift_;
-    for (Size g = 0; g < k; ++g)
-      MPS_CHECKL(table_.find((wordOf(s->base) >> grainShift_) + g) == s);
-    keys += k;
+    // Every slot it meets finds it, at both ends and in the middle.
+    for (Word k = firstSlot(s->base); k <= lastSlot(s->limit); ++k) {
+      const SpanTable::Entry* e = table_.find(k);
+      MPS_CHECKL(e != nullptr && (e->lo == s || e->hi == s));
+      MPS_CHECKL(e->hi == nullptr || e->split == e->hi->base);
+    }
+    MPS_CHECKL(size > (Size(1) << slotShift_));
     MPS_CHECKL(spanOf(s->base) == s && spanOf(s->limit - 1) == s);
+    MPS_CHECKL(spanOf(s->base + size / 2) == s);
+    MPS_CHECKL(s->base == nullptr || spanOf(s->base - 1) != s);
     if (s->large) {
       MPS_CHECKL(s->list == kListLarge);
     } else {
@@ -568,7 +616,6 @@ bool MVTPool::checkSpans() const {
     if (s == lastSpan_) lastFound = true;
   });
   MPS_CHECKL(total == totalSize_ && holes == holes_ && reserve == reserveBytes_);
-  MPS_CHECKL(keys == table_.count());
   MPS_CHECKL(lastFound);
   // Each list holds the spans that say they are on it.
   for (unsigned b = 0; b < kBuckets; ++b)
@@ -579,7 +626,7 @@ bool MVTPool::checkSpans() const {
   forEachBuffer([&](Buffer* b) {
     if (b->isReset()) return;
     Span* s = spanOf(b->base);
-    MPS_CHECKL(s != nullptr && s->buffer == b);
+    MPS_CHECKL(s != nullptr && s->buffer == b && b->poolData == s);
   });
   return true;
 }

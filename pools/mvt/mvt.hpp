@@ -19,10 +19,9 @@
 //
 // Where spans are. A span is not a segment (it must not be: the tracer
 // takes the tract's owner word for a segment), so the pool finds the span of
-// an address in its own hash table, keyed by grain number: every grain of a
-// normal span, and the first grain of a large span, has an entry. A miss
-// searches the (few) large spans: that is only for freeing part of a large
-// block.
+// an address in its own hash table, keyed by slots of half a normal span
+// (see SpanTable): a few entries per span, one probe and one compare per
+// lookup.
 //
 // Fills. Each allocation point has at most one window, in one span, and a
 // span has at most one allocation point. A fill takes, in order:
@@ -143,23 +142,37 @@ class MVTPool final : public Pool {
     kListLarge,
   };
 
-  // Grain number -> span, open addressing with linear probing, in control
-  // memory. Key 0 is empty (no arena grain has number 0).
+  // Address -> span. The address space is cut into slots of half a normal
+  // span (slotShift_); every span is longer than a slot (a large span holds
+  // more than half a normal span), so a slot meets at most two spans: one
+  // running into it from below (`lo`) and one starting inside it at `split`
+  // (`hi`). The table maps the number of each slot a span meets to that
+  // pair: a few entries per span, so it stays small enough for the cache
+  // however many grains the pool has (the free path's lookup). Open
+  // addressing with linear probing, in control memory; key 0 is empty (no
+  // arena memory lies in slot 0).
   class SpanTable {
    public:
+    struct Entry {
+      Word key;
+      Addr split;  // hi->base, or the highest address when there is no hi
+      Span* lo;
+      Span* hi;
+    };
     explicit SpanTable(Arena* arena) : arena_(arena) {}
-    Span* find(Word key) const {
+    const Entry* find(Word key) const {
       if (capacity_ == 0) return nullptr;
       for (Size i = slotOf(key);; i = (i + 1) & (capacity_ - 1)) {
         const Entry& e = entries_[i];
-        if (e.key == key) return e.span;
+        if (e.key == key) return &e;
         if (e.key == 0) return nullptr;
       }
     }
-    // Room for `more` entries, growing the table if needed.
+    // Room for `more` new keys, growing the table if needed.
     Res reserve(Size more);
-    // Inserts a key not present; room must have been reserved.
-    void insert(Word key, Span* span);
+    // The entry of `key`, made (empty) if there is none; room must have
+    // been reserved.
+    Entry* obtain(Word key);
     // Removes a key that is present.
     void remove(Word key);
     void release();
@@ -167,10 +180,6 @@ class MVTPool final : public Pool {
     bool check() const;
 
    private:
-    struct Entry {
-      Word key;
-      Span* span;
-    };
     Size slotOf(Word key) const {
       return Size((key * Word(0x9E3779B97F4A7C15ull)) >> shift_) & (capacity_ - 1);
     }
@@ -190,6 +199,10 @@ class MVTPool final : public Pool {
     Addr limit;
     Size units;      // (limit - base) >> alignShift
     Size freeUnits;  // clear in the bitmap (large: not allocated, not in a window)
+    // A search of the whole span for a run of this many units or more found
+    // none, and nothing has been freed in it since: searches for as long a
+    // run skip it.
+    Size failedUnits = ~Size(0);
     Buffer* buffer = nullptr;
     // kListNone (attached, normal spans), a bucket, kListReserve, or
     // kListLarge (large spans are always on the large list).
@@ -207,8 +220,21 @@ class MVTPool final : public Pool {
   Res newSpan(Span** spanOut, Size size, bool large);
   // Gives an unattached, entirely free span, on no list, back to the arena.
   void freeSpan(Span* span);
-  Span* spanOf(Addr p) const;
-  Span* findLarge(Addr p) const;
+  // The span holding `p`, or null. Inline: the free path's lookup.
+  Span* spanOf(Addr p) const {
+    const SpanTable::Entry* e = table_.find(wordOf(p) >> slotShift_);
+    if (MPS_UNLIKELY(e == nullptr)) return nullptr;
+    Span* span = p >= e->split ? e->hi : e->lo;
+    // Between two spans (grains the pool does not have) there is none.
+    if (MPS_UNLIKELY(span == nullptr || p >= span->limit)) return nullptr;
+    return span;
+  }
+  // The slots [first, last] that [base, limit) meets.
+  Word firstSlot(Addr base) const { return wordOf(base) >> slotShift_; }
+  Word lastSlot(Addr limit) const { return (wordOf(limit) - 1) >> slotShift_; }
+  // Enters the span in the table (room reserved) / takes it out.
+  void registerSpan(Span* span);
+  void unregisterSpan(Span* span);
 
   // List membership and the holes/reserve accounts.
   void unlist(Span* span);
@@ -233,7 +259,7 @@ class MVTPool final : public Pool {
 
   // The fields the free path reads come first.
   Shift alignShift_ = 0;
-  Shift grainShift_ = 0;
+  Shift slotShift_ = 0;    // log2(spanSize_ / 2): see SpanTable
   Shift bucketShift_ = 0;  // bucket = freeUnits >> bucketShift_ (normal spans)
   Size holes_ = 0;         // free bytes of listed and attached spans (not the reserve)
   Size reserveBytes_ = 0;
