@@ -376,7 +376,7 @@ void MVTPool::attachWindow(Buffer* buffer, Span* span, Size first, Size limit) {
   Size units = limit - first;
   if (!span->large) {
     MPS_AVER(span->bits.isRangeReset(first, limit));
-    span->bits.setRange(first, limit);
+    setUnits(span, first, limit, true);
   }
   MPS_AVER(span->freeUnits >= units);
   span->freeUnits -= units;
@@ -398,25 +398,51 @@ Res MVTPool::fillLarge(Buffer* buffer, Size size) {
   return Res::ok;
 }
 
+void MVTPool::setUnits(Span* span, Size first, Size limit, bool set) {
+  // Windows in a fragmented span are often a few units in one word: no
+  // loop for those.
+  Size w = first / kWordBits;
+  if (limit - 1 < (w + 1) * kWordBits) {
+    unsigned lo = unsigned(first % kWordBits), n = unsigned(limit - first);
+    Word mask = (n == kWordBits ? ~Word(0) : (Word(1) << n) - 1) << lo;
+    Word* words = span->bits.words();
+    words[w] = set ? words[w] | mask : words[w] & ~mask;
+  } else if (set) {
+    span->bits.setRange(first, limit);
+  } else {
+    span->bits.resetRange(first, limit);
+  }
+}
+
+void MVTPool::settlePending() {
+  Span* span = lastSpan_;
+  lastSpan_ = nullptr;
+  lastBuffer_ = nullptr;
+  if (span != nullptr && span->list == kListNone && span->buffer == nullptr) place(span);
+}
+
 Res MVTPool::bufferFill(Buffer* buffer, Size size) {
   MPS_AVERT(Pool, this);
   MPS_AVER(buffer->isReset() && size > 0 && isAligned(size, alignment_));
   if (MPS_UNLIKELY(sizeTooLarge(size, arena_->grainSize()))) return Res::resource;
   ++fills_;
   if (size > largeSize()) {
-    lastBuffer_ = nullptr;
-    lastSpan_ = nullptr;
+    settlePending();
     return fillLarge(buffer, size);
   }
   Size n = size >> alignShift_;
   Span* span = nullptr;
   Size first = 0, limit = 0;
   // .mvt.fill.sweep: on from where the buffer's last window began.
-  if (lastBuffer_ == buffer && lastSpan_ != nullptr && lastSpan_->buffer == nullptr &&
-      findRun(lastSpan_, lastCursor_, n, &first, &limit))
-    span = lastSpan_;
-  lastBuffer_ = nullptr;
-  lastSpan_ = nullptr;
+  if (lastBuffer_ == buffer && lastSpan_ != nullptr) {
+    MPS_AVER(lastSpan_->buffer == nullptr);
+    if (findRun(lastSpan_, lastCursor_, n, &first, &limit)) {
+      span = lastSpan_;
+      lastSpan_ = nullptr;
+      lastBuffer_ = nullptr;
+    }
+  }
+  settlePending();
   // .mvt.fill.frag: fragmented, so reuse holes, emptiest span first.
   if (span == nullptr && fragmented()) searchBuckets(1, n, &span, &first, &limit);
   // .mvt.fill.temporal: space freed long ago and coalesced, then the
@@ -449,7 +475,7 @@ void MVTPool::bufferEmpty(Buffer* buffer) {
   Addr init = buffer->init();
   if (init < buffer->poolLimit) {
     Size i = unitOf(span, init), j = unitOf(span, buffer->poolLimit);
-    if (!span->large) span->bits.resetRange(i, j);
+    if (!span->large) setUnits(span, i, j, false);
     span->freeUnits += j - i;
     span->failedUnits = ~Size(0);
     holes_ += (j - i) << alignShift_;
@@ -463,15 +489,18 @@ void MVTPool::bufferEmpty(Buffer* buffer) {
     }
     return;
   }
-  bool allFree = span->freeUnits == span->units;
-  place(span);
-  if (!allFree) {
-    // The next fill of this buffer goes on from the unused tail just given
-    // back (which may have grown by blocks freed after it).
-    lastBuffer_ = buffer;
-    lastSpan_ = span;
-    lastCursor_ = unitOf(span, init);
+  if (span->freeUnits == span->units) {
+    place(span);
+    return;
   }
+  // .mvt.fill.pending: the next fill of this buffer most likely goes on in
+  // this span, from the unused tail just given back (which may have grown by
+  // blocks freed after it): the span stays off the lists until then, which
+  // saves a list operation each way for every fill of a sweep.
+  settlePending();
+  lastBuffer_ = buffer;
+  lastSpan_ = span;
+  lastCursor_ = unitOf(span, init);
 }
 
 // Freeing --------------------------------------------------------------------------------
@@ -597,6 +626,9 @@ bool MVTPool::checkSpans() const {
         MPS_CHECKL(s->list == kListNone && s->listRing.isSingle());
       } else if (s->list == kListReserve) {
         MPS_CHECKL(s->freeUnits == s->units);
+      } else if (s->list == kListNone) {
+        // Pending (.mvt.fill.pending): only the span a buffer has just left.
+        MPS_CHECKL(s == lastSpan_ && s->freeUnits < s->units);
       } else {
         MPS_CHECKL(s->list < kBuckets && s->list == bucketOf(s));
         MPS_CHECKL(s->freeUnits < s->units);

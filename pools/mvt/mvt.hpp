@@ -204,8 +204,8 @@ class MVTPool final : public Pool {
     // run skip it.
     Size failedUnits = ~Size(0);
     Buffer* buffer = nullptr;
-    // kListNone (attached, normal spans), a bucket, kListReserve, or
-    // kListLarge (large spans are always on the large list).
+    // kListNone (attached, or pending: normal spans), a bucket,
+    // kListReserve, or kListLarge (large spans are always on the large list).
     unsigned list = kListNone;
     bool large;
     Size objectBytes = 0;  // control memory holding this and its bitmap
@@ -249,6 +249,10 @@ class MVTPool final : public Pool {
   // Looks through buckets [lowest, kBuckets) for a span with a run, emptiest
   // first, trying at most kSearchSpans spans.
   bool searchBuckets(unsigned lowest, Size n, Span** spanOut, Size* firstOut, Size* limitOut);
+  // Sets (or clears) the bits [first, limit) of a normal span.
+  static void setUnits(Span* span, Size first, Size limit, bool set);
+  // The span a buffer left pending goes to its list (.mvt.fill.pending).
+  void settlePending();
   // Gives the buffer [first, limit) of an unattached span.
   void attachWindow(Buffer* buffer, Span* span, Size first, Size limit);
   Res fillLarge(Buffer* buffer, Size size);
@@ -275,8 +279,10 @@ class MVTPool final : public Pool {
   Size spanUnits_ = 0;
   Size reserveLimit_ = 0;  // reserveDepth * meanSize, saturated
 
-  // The span a buffer has just left and where its window ended, for the
-  // buffer's next fill (.mvt.fill.sweep); forgotten when that span goes.
+  // The span a buffer has just left and where its window's unused tail
+  // began, for the buffer's next fill (.mvt.fill.sweep); forgotten when that
+  // span goes. Until then the span is on no list if nothing else has put it
+  // on one (.mvt.fill.pending).
   Buffer* lastBuffer_ = nullptr;
   Span* lastSpan_ = nullptr;
   Size lastCursor_ = 0;
