@@ -311,8 +311,25 @@ Res MVFFPool::bufferFill(Buffer* buffer, Size size) {
     }
   }
   windowBytes_ += window.size();
+  scrubMarks(window);
   buffer->attach(nullptr, window.base, window.limit);
   return Res::ok;
+}
+
+void MVFFPool::scrubMarks(Range window) {
+  // Free small blocks carry the free mark in their second word, also once
+  // coalesced in the tree, and a window is carved from the tree. Blocks
+  // reserved in it do not get their marks cleared one by one (reservation
+  // is inline), so a block whose second word the client leaves alone would
+  // find a stale mark when freed and take the full overlap check every
+  // time. Clearing them here costs a read of each word handed out, about
+  // what the client's own initialisation costs.
+  if (quickMax_ == 0) return;
+  Word* w = reinterpret_cast<Word*>(window.base);
+  Word* end = reinterpret_cast<Word*>(window.limit);
+  const Word mark = quickMark_;
+  for (; w < end; ++w)
+    if (MPS_UNLIKELY(*w == mark)) *w = 0;
 }
 
 void MVFFPool::bufferEmpty(Buffer* buffer) {
@@ -392,10 +409,7 @@ void MVFFPool::free(Addr p, Size size) {
       quickBytes_ += rounded;
       return;
     }
-    // Into the tree, unmarked: the insertion finds any overlap with free
-    // space there, and memory carved from the tree later (by allocation
-    // point windows, which cannot clear marks block by block) carries no
-    // stale marks to send every free to the overlap check.
+    setMark(p, rounded);
   }
   Res res = free_.insert(p, limit);
   if (MPS_LIKELY(res == Res::ok) && MPS_LIKELY(freeBytes() <= reduceAt_) &&
@@ -654,8 +668,7 @@ void MVFFPool::trimQuickLists(Size keep) {
     while (rest != nullptr) {
       Addr base = reinterpret_cast<Addr>(rest);
       rest = rest->next;
-      // The tree's blocks carry no mark (see free()).
-      clearMark(base, size);
+      // The block keeps its free mark in the tree.
       insertFree(base, base + size);
     }
   }

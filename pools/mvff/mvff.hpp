@@ -42,15 +42,12 @@
 // overlaps free space, quick-listed blocks included (the bounded lists are
 // scanned). Release builds report, at the free: a free overlapping the block
 // freed last if nothing has been allocated since; the double free of the
-// block last freed of its size; the double free of a quick-listed block
-// that still carries the free mark (a per-pool word written into the second
-// word of every small block pushed onto a quick list, and cleared when it
-// leaves the list, for the client or for the tree; a mark is confirmed
-// against the free space before anything is reported); and any overlap with
-// the tree's free space, which its insertion meets. Blocks in the tree carry
-// no mark, so that the memory allocation points take from the tree brings
-// no stale marks that would send every free to the overlap check. They may
-// miss, at the free, other double frees of quick-listed
+// block last freed of its size; and the double free of a small block that
+// still carries the free mark (a per-pool word written into the second word
+// of every free small block, quick-listed or not, and cleared when one is
+// allocated, or scrubbed from an allocation point's window when it is
+// filled; a mark is confirmed against the free space before anything is
+// reported). They may miss, at the free, other double frees of quick-listed
 // blocks (of part of a block, or of one whose mark the client overwrote) and
 // wrong-size frees overlapping quick-listed blocks; those are reported when
 // the lists are next flushed, where the insertion into the tree meets the
@@ -260,6 +257,8 @@ class MVFFPool final : public Pool {
   // free range: all of it, or max(size, windowMax()) bytes if it is longer.
   // Never needs a node.
   bool takeWindow(Range* windowOut, Size size);
+  // Clears every free mark in a window just taken from the tree.
+  void scrubMarks(Range window);
   // Whether [base, limit) meets the unused part of a buffer's window.
   bool overlapsWindow(Addr base, Addr limit) const;
   MPS_NOINLINE void freeSlow(Addr p, Size size, Res res);

@@ -535,8 +535,9 @@ TEST_F(MVTTest, RandomReplacementStaysWithinTheFragmentationLimit) {
     peak = std::max(peak, mps_pool_total_size(p));
   }
   size_t live = n * 64;
-  std::printf("[ mvt      ] live %zu KiB, peak %zu KiB, holes %zu KiB, %zu fills, %zu spans taken\n", live >> 10,
-              peak >> 10, c->holeSize() >> 10, c->fills(), c->spansTaken());
+  std::printf(
+      "[ mvt      ] live %zu KiB, peak %zu KiB, holes %zu KiB, %zu fills, %zu spans taken\n",
+      live >> 10, peak >> 10, c->holeSize() >> 10, c->fills(), c->spansTaken());
   // Holes at most the limit, plus a span of slack for the reserve and the
   // window.
   EXPECT_LE(double(peak), double(live) / (1.0 - c->fragLimit()) + 2.0 * double(c->spanSize()));
