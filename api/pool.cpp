@@ -3,8 +3,10 @@
 #include "api/handles.hpp"
 #include "mpscmfs.h"
 #include "mpscmvff.h"
+#include "mpscmvt.h"
 #include "pools/mfs/mfs.hpp"
 #include "pools/mvff/mvff.hpp"
+#include "pools/mvt/mvt.hpp"
 #include "tracer/autopool.hpp"
 
 using namespace mps::api;
@@ -17,6 +19,9 @@ mps_pool_class_t mps_class_mfs(void) {
 }
 mps_pool_class_t mps_class_mvff(void) {
   return toHandle(&mps::core::kPoolClassMVFF);
+}
+mps_pool_class_t mps_class_mvt(void) {
+  return toHandle(&mps::core::kPoolClassMVT);
 }
 
 mps_res_t mps_pool_create_k(mps_pool_t* poolOut, mps_arena_t handle, mps_pool_class_t poolClass,

@@ -4,10 +4,13 @@ namespace mps::core {
 
 void Buffer::attach(Segment* segment, Addr bufBase, Addr bufLimit) {
   MPS_AVER(isReset());
-  MPS_AVER(segment != nullptr && segment->buffer == nullptr);
-  MPS_AVER(bufBase < bufLimit && segment->base <= bufBase && bufLimit <= segment->limit);
+  MPS_AVER(bufBase != nullptr && bufBase < bufLimit);
+  if (segment != nullptr) {
+    MPS_AVER(segment->buffer == nullptr);
+    MPS_AVER(segment->base <= bufBase && bufLimit <= segment->limit);
+    segment->buffer = this;
+  }
   seg = segment;
-  segment->buffer = this;
   base = bufBase;
   poolLimit = bufLimit;
   trapped = false;
@@ -76,10 +79,10 @@ bool Buffer::trip(Addr p, Size size) {
 bool Buffer::check() const {
   MPS_CHECKL(sig == kSig);
   MPS_CHECKL(pool != nullptr && pool->sig == Pool::kSig);
-  if (seg == nullptr) {
-    MPS_CHECKL(ap.limit == nullptr && base == nullptr);
+  if (isReset()) {
+    MPS_CHECKL(ap.limit == nullptr && seg == nullptr);
   } else {
-    MPS_CHECKL(seg->buffer == this);
+    MPS_CHECKL(seg == nullptr || seg->buffer == this);
     MPS_CHECKL(base <= init() && init() <= alloc() && alloc() <= poolLimit);
     MPS_CHECKL(ap.limit == (trapped ? nullptr : poolLimit));
   }

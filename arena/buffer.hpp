@@ -40,11 +40,14 @@ class Buffer {
 
   Addr init() const { return static_cast<Addr>(ap.init); }
   Addr alloc() const { return static_cast<Addr>(ap.alloc); }
-  bool isReset() const { return seg == nullptr; }
+  // Reset: no window. (A manual pool's window lies in no segment, so the
+  // window's base, not the segment, says whether there is one.)
+  bool isReset() const { return base == nullptr; }
   bool hasReservation() const { return ap.init != ap.alloc; }
   bool isTrapped() const { return trapped; }
 
-  // Gives the buffer [base, limit) of `segment` (the pool's fill).
+  // Gives the buffer [base, limit) of `segment` (the pool's fill). Manual
+  // pools, which have no segments, pass null.
   void attach(Segment* segment, Addr bufBase, Addr bufLimit);
   // Forgets the window (the pool's empty has taken back [init, poolLimit)).
   void detach();
@@ -72,7 +75,7 @@ class Buffer {
   mps_ap_s ap;
   Sig sig = kSig;
   Pool* pool;
-  Segment* seg = nullptr;     // the segment the window lies in; null when reset
+  Segment* seg = nullptr;     // the segment the window lies in; null when reset or manual
   Addr base = nullptr;        // start of the window
   Addr poolLimit = nullptr;   // end of the window (ap.limit is 0 when trapped)
   Addr initAtFlip = nullptr;  // ap.init when trapped
@@ -85,7 +88,7 @@ class Buffer {
   bool trapped = false;
   RankSet rankSet = kRankSetEmpty;  // ranks of the references in its objects
   unsigned poolFlags = 0;           // the pool class's own per-buffer options
-  void* poolState = nullptr;        // the pool class's own per-buffer state (SNC: its stack)
+  void* poolData = nullptr;         // the pool class's own per-buffer state (SNC: its stack; MVT: the window's span)
   Ring<Buffer> poolRing{this};
   Size fills = 0;  // statistics
   Size trips = 0;

@@ -62,8 +62,8 @@ extern "C" const mps_key_s _mps_key_arena_contracted = {::mps::core::kKeySig,
 extern "C" const mps_key_s _mps_key_ap_hash_arrays = {::mps::core::kKeySig,
                                                       "MPS_KEY_AP_HASH_ARRAYS"};
 
-// Class-specific keys (mpsacl.h, mpscmfs.h, mpscmvff.h, and mpscams.h,
-// mpscawl.h, mpscmvt.h once those exist).
+// Class-specific keys (mpsacl.h, mpscmfs.h, mpscmvff.h, mpscams.h,
+// mpscawl.h, mpscmvt.h).
 MPS_DEFINE_KEY(ARENA_CL_BASE);
 MPS_DEFINE_KEY(MFS_UNIT_SIZE);
 MPS_DEFINE_KEY(MVFF_SLOT_HIGH);

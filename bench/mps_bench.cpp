@@ -1,4 +1,6 @@
-// mps_bench: manual-pool allocation throughput against glibc malloc.
+// mps_bench: manual-pool allocation throughput against glibc malloc (MFS,
+// MVFF directly, through allocation caches and through an allocation point,
+// and MVT, which allocates only through allocation points).
 //
 // Every allocator runs the same precomputed trace (see README.md):
 //
@@ -33,6 +35,8 @@
 #include "mpsavm.h"
 #include "mpscmfs.h"
 #include "mpscmvff.h"
+#include "mpscmvt.h"
+#include "mpstd.h"
 
 namespace {
 
@@ -168,6 +172,50 @@ struct MVFF : DirectPool {
 struct MFS : DirectPool {
   static constexpr const char* kName = "mfs";
   bool init() { return createMFS(); }
+};
+
+// Allocation through an allocation point (the inline reserve and commit
+// macros), freeing with mps_free. Sizes are rounded up to the alignment,
+// as reserve requires; mps_free rounds the same way.
+class APPool : public MpsPool {
+ public:
+  void* alloc(std::size_t size) {
+    size = (size + MPS_PF_ALIGN - 1) & ~std::size_t(MPS_PF_ALIGN - 1);
+    mps_addr_t p;
+    do {
+      if (mps_reserve(&p, ap_, size) != MPS_RES_OK) return nullptr;
+    } while (!mps_commit(ap_, p, size));
+    return p;
+  }
+  void free(void* p, std::size_t size) { mps_free(pool_, p, size); }
+  void finish() {
+    if (ap_ != nullptr) mps_ap_destroy(ap_);
+    ap_ = nullptr;
+    MpsPool::finish();
+  }
+
+ protected:
+  bool createAP() { return mps_ap_create_k(&ap_, pool_, mps_args_none) == MPS_RES_OK; }
+  bool createMVT() {
+    if (!createArena()) return false;
+    return mps_pool_create_k(&pool_, arena_, mps_class_mvt(), mps_args_none) == MPS_RES_OK;
+  }
+
+  mps_ap_t ap_ = nullptr;
+};
+
+// MVFF through an allocation point: windows filled worst-fit, blocks freed
+// into the pool's quick lists and tree.
+struct MVFFAP : APPool {
+  static constexpr const char* kName = "mvff+ap";
+  bool init() { return createMVFF() && createAP(); }
+};
+
+// MVT with its default keywords (fragmentation limit 0.3): allocation only
+// through an allocation point.
+struct MVT : APPool {
+  static constexpr const char* kName = "mvt";
+  bool init() { return createMVT() && createAP(); }
 };
 
 class CachedPool : public MpsPool {
@@ -336,6 +384,7 @@ double targetFor(const Key& k) {
   if (k.allocator == "mvff") return 0.4;
   if (k.allocator == "mvff+sac" || k.allocator == "mvff+sac16") return 1.5;
   if (k.allocator == "mfs+sac" && k.workload == Workload::fixed64) return 2.0;
+  if (k.allocator == "mvt" && k.workload == Workload::fixed64) return 1.0;
   return 0;
 }
 
@@ -352,7 +401,8 @@ void printSummary() {
       char label[64];
       std::snprintf(label, sizeof label, "%s N=%zu", workloadName(w), n);
       // In registration order: malloc first, then the pools.
-      for (const char* allocator : {"malloc", "mvff", "mvff+sac", "mvff+sac16", "mfs", "mfs+sac"}) {
+      for (const char* allocator :
+           {"malloc", "mvff", "mvff+sac", "mvff+sac16", "mvff+ap", "mvt", "mfs", "mfs+sac"}) {
         for (auto& [name, key] : registered) {
           if (key.workload != w || key.slots != n || key.allocator != allocator) continue;
           auto f = figures.find(name);
@@ -395,11 +445,15 @@ void registerAll() {
     add<MVFF, false>(n);
     add<MVFFSAC, false>(n);
     add<MVFFSAC16, false>(n);
+    add<MVFFAP, false>(n);
+    add<MVT, false>(n);
   }
   for (std::size_t n : kSlotCounts) {
     add<Malloc, true>(n);
     add<MVFF, true>(n);
     add<MVFFSAC, true>(n);
+    add<MVFFAP, true>(n);
+    add<MVT, true>(n);
     add<MFS, true>(n);
     add<MFSSAC, true>(n);
   }

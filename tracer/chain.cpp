@@ -90,6 +90,9 @@ int Chain::predictedNextTop() const {
 double Chain::urgency() const {
   double worst = 0.0;
   for (Size i = 0; i < count_; ++i) {
+    // Polled at every allocation point fill, in arenas with manual pools
+    // only as well: nothing new costs no division.
+    if (gens_[i].newSize == 0) continue;
     double u = double(gens_[i].newSize) / double(gens_[i].trigger());
     if (u > worst) worst = u;
   }

@@ -53,6 +53,7 @@
 #include "mpsclo.h"
 #include "mpscmfs.h"
 #include "mpscmvff.h"
+#include "mpscmvt.h"
 #include "mpscsnc.h"
 #include "mpstd.h"
 
@@ -467,6 +468,36 @@ class VariablePool : public Pool {
     return out.adopt(mps_pool_create_k(&out.handle_, arena.handle(), mps_class_mvff(), args));
   }
   Result alloc(void*& p, std::size_t size) { return mps_alloc(&p, handle_, size); }
+  void free(void* p, std::size_t size) { mps_free(handle_, p, size); }
+};
+
+// Options of a TemporalPool (pools-mvt-snc.md).
+struct TemporalPoolOptions {
+  std::size_t align = MPS_PF_ALIGN;
+  std::size_t minSize = MPS_PF_ALIGN;
+  std::size_t meanSize = 32;
+  std::size_t maxSize = 8192;
+  mps_word_t reserveDepth = 1024;
+  double fragLimit = 0.3;
+};
+
+// Variable-size blocks allocated through allocation points and placed by
+// lifetime, temporal fit (MVT): allocate with an AllocationPoint on the pool,
+// free each block with free().
+class TemporalPool : public Pool {
+ public:
+  using Options = TemporalPoolOptions;
+  static Result create(TemporalPool& out, Arena& arena, const Options& o = Options()) {
+    out.reset();
+    detail::ArgList args;
+    args.size(MPS_KEY_ALIGN, o.align);
+    args.size(MPS_KEY_MIN_SIZE, o.minSize);
+    args.size(MPS_KEY_MEAN_SIZE, o.meanSize);
+    args.size(MPS_KEY_MAX_SIZE, o.maxSize);
+    args.add(MPS_KEY_MVT_RESERVE_DEPTH).val.count = o.reserveDepth;
+    args.real(MPS_KEY_MVT_FRAG_LIMIT, o.fragLimit);
+    return out.adopt(mps_pool_create_k(&out.handle_, arena.handle(), mps_class_mvt(), args));
+  }
   void free(void* p, std::size_t size) { mps_free(handle_, p, size); }
 };
 

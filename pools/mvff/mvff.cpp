@@ -1,5 +1,6 @@
 #include "pools/mvff/mvff.hpp"
 
+#include "arena/buffer.hpp"
 #include "base/keys.hpp"
 #include "mpscmvff.h"
 #include "mpstd.h"
@@ -14,8 +15,9 @@ Res createMVFF(Pool** poolOut, Arena* arena, const mps_arg_s* args) {
 
 }  // namespace
 
-const PoolClass kPoolClassMVFF = {PoolClass::kSig, "MVFF", kPoolAttrAlloc | kPoolAttrFree,
-                                  createMVFF, MVFFPool::varargs};
+const PoolClass kPoolClassMVFF = {PoolClass::kSig, "MVFF",
+                                  kPoolAttrAlloc | kPoolAttrFree | kPoolAttrBuffer, createMVFF,
+                                  MVFFPool::varargs};
 
 // Node supply ---------------------------------------------------------------------
 
@@ -255,6 +257,111 @@ Res MVFFPool::extend(Size size) {
   return Res::ok;
 }
 
+// Allocation points ----------------------------------------------------------------------
+
+Res MVFFPool::bufferInit(Buffer*, const mps_arg_s*) {
+  // MVFF takes no allocation point keywords; objects hold no references the
+  // collector sees, so the buffer's rank set stays empty and flips leave it
+  // alone.
+  return Res::ok;
+}
+
+bool MVFFPool::takeWindow(Range* windowOut, Size size) {
+  Range r;
+  if (!free_.findLargest(&r) || r.size() < size) return false;
+  // Worst fit: the largest range is the one whose use fragments least (what
+  // is left of it is still the longest), and it leaves the small ranges to
+  // mps_alloc's first fit. A long range is not taken whole, so that one
+  // allocation point does not keep the pool's free space to itself.
+  Size want = size > windowMax() ? size : windowMax();
+  Size take = r.size() < want ? r.size() : want;
+  // A prefix of a range: never a split, so never a node.
+  Res res = free_.remove(r.base, r.base + take);
+  MPS_AVER(res == Res::ok);
+  (void)res;
+  *windowOut = Range{r.base, r.base + take};
+  return true;
+}
+
+Res MVFFPool::bufferFill(Buffer* buffer, Size size) {
+  MPS_AVERT(Pool, this);
+  MPS_AVER(buffer->isReset() && size > 0 && isAligned(size, alignment_));
+  if (MPS_UNLIKELY(sizeTooLarge(size, arena_->grainSize()))) return Res::resource;
+  lastFreedLimit_ = nullptr;  // the last freed block may be handed out now
+  Range window;
+  bool found = takeWindow(&window, size);
+  if (!found) {
+    // As for mps_alloc: coalesce what the quick lists and the fallback list
+    // hold, and only then ask the arena.
+    if (quickBytes_ > 0) trimQuickLists(0);
+    if (fallback_ != nullptr) drainFallback();
+    found = takeWindow(&window, size);
+  }
+  if (!found) {
+    Res res = extend(size);
+    if (res != Res::ok) {
+      // The fallback list is all that is left (a starved pool's last
+      // resort; the window is then exactly the request).
+      Addr p;
+      if (fallback_ == nullptr || !takeFallback(&p, size)) return res;
+      window = Range{p, p + size};
+    } else {
+      found = takeWindow(&window, size);
+      MPS_AVER(found);
+    }
+  }
+  windowBytes_ += window.size();
+  scrubMarks(window);
+  buffer->attach(nullptr, window.base, window.limit);
+  return Res::ok;
+}
+
+void MVFFPool::scrubMarks(Range window) {
+  // Free small blocks carry the free mark in their second word, also once
+  // coalesced in the tree, and a window is carved from the tree. Blocks
+  // reserved in it do not get their marks cleared one by one (reservation
+  // is inline), so a block whose second word the client leaves alone would
+  // find a stale mark when freed and take the full overlap check every
+  // time. Clearing them here costs a read of each word handed out, about
+  // what the client's own initialisation costs.
+  if (quickMax_ == 0) return;
+  Word* w = reinterpret_cast<Word*>(window.base);
+  Word* end = reinterpret_cast<Word*>(window.limit);
+  const Word mark = quickMark_;
+  for (; w < end; ++w)
+    if (MPS_UNLIKELY(*w == mark)) *w = 0;
+}
+
+void MVFFPool::bufferEmpty(Buffer* buffer) {
+  MPS_AVERT(Pool, this);
+  MPS_AVER(buffer->seg == nullptr && windowBytes_ >= Size(buffer->poolLimit - buffer->base));
+  windowBytes_ -= Size(buffer->poolLimit - buffer->base);
+  Addr init = buffer->init();
+  if (init == buffer->poolLimit) return;
+  // The unused tail is free again, coalescing with its neighbours (among
+  // them, blocks of this window already freed).
+  insertFree(init, buffer->poolLimit);
+  if (fallback_ != nullptr) drainFallback();
+  if (freeBytes() > reduceAt_) reduce();
+}
+
+Size MVFFPool::freeSize() const {
+  Size unused = 0;
+  if (windowBytes_ != 0)
+    forEachBuffer([&](Buffer* b) {
+      if (!b->isReset()) unused += Size(b->poolLimit - b->init());
+    });
+  return freeBytes() + unused;
+}
+
+bool MVFFPool::overlapsWindow(Addr base, Addr limit) const {
+  bool meets = false;
+  forEachBuffer([&](Buffer* b) {
+    if (!b->isReset() && b->init() < limit && base < b->poolLimit) meets = true;
+  });
+  return meets;
+}
+
 // Freeing --------------------------------------------------------------------------------
 
 void MVFFPool::free(Addr p, Size size) {
@@ -276,6 +383,10 @@ void MVFFPool::free(Addr p, Size size) {
   MPS_AVER(owned_.contains(p, limit) && "block being freed lies within the pool's memory");
   MPS_AVER(!overlapsFreeSpace(p, limit) &&
            "block being freed is not already free (double free or wrong size)");
+  // A window's unused part is out of the tree: the overlap test above cannot
+  // see a free of bytes an allocation point has not handed out.
+  MPS_AVER((windowBytes_ == 0 || !overlapsWindow(p, limit)) &&
+           "block being freed is not in the unused part of an allocation point's buffer");
   // Every build: not the block freed last, if nothing was allocated since.
   MPS_AVER_ALWAYS(!(p < lastFreedLimit_ && lastFreedBase_ < limit) &&
                   "block being freed is not already free (double free or wrong size)");
@@ -290,7 +401,7 @@ void MVFFPool::free(Addr p, Size size) {
     MPS_AVER_ALWAYS(block != head &&
                     "block being freed is not already free (double free or wrong size)");
     if (MPS_LIKELY(quickCount_[i] < kQuickDepth && quickBytes_ + rounded <= quickBudget_ &&
-                   freeSize() + rounded <= reduceAt_)) {
+                   freeBytes() + rounded <= reduceAt_)) {
       block->next = head;
       setMark(p, rounded);
       quickHead_[i] = block;
@@ -301,7 +412,7 @@ void MVFFPool::free(Addr p, Size size) {
     setMark(p, rounded);
   }
   Res res = free_.insert(p, limit);
-  if (MPS_LIKELY(res == Res::ok) && MPS_LIKELY(freeSize() <= reduceAt_) &&
+  if (MPS_LIKELY(res == Res::ok) && MPS_LIKELY(freeBytes() <= reduceAt_) &&
       MPS_LIKELY(fallback_ == nullptr))
     return;
   freeSlow(p, rounded, res);
@@ -325,14 +436,14 @@ void MVFFPool::freeSlow(Addr p, Size size, Res res) {
   // failed unless grains have since gone back to the arena.
   bool retry = res == Res::ok || freeWithoutNode(p, size);
   if (fallback_ != nullptr && retry) drainFallback();
-  if (freeSize() > reduceAt_) reduce();
+  if (freeBytes() > reduceAt_) reduce();
 }
 
 bool MVFFPool::freeWithoutNode(Addr p, Size size) {
   Size grain = arena_->grainSize();
   Addr limit = p + size;
   Addr grainBase = alignUp(p, grain), grainLimit = alignDown(limit, grain);
-  if (grainBase < grainLimit && freeSize() + size > spareLimit_ &&
+  if (grainBase < grainLimit && freeBytes() + size > spareLimit_ &&
       returnGrains(grainBase, grainLimit)) {
     if (p < grainBase) pushFallback(p, Size(grainBase - p));
     if (grainLimit < limit) pushFallback(grainLimit, Size(limit - grainLimit));
@@ -384,17 +495,17 @@ void MVFFPool::reduce() {
     returnRuns(spare_ / 2, minReturn_);
     // Free space fragmented into shorter runs goes back only once it is
     // minReturn_ over the limit, and only in runs of several grains.
-    if (freeSize() > spareLimit_ && freeSize() - spareLimit_ > minReturn_)
+    if (freeBytes() > spareLimit_ && freeBytes() - spareLimit_ > minReturn_)
       returnRuns(spare_, kMinRunGrains * grain);
   }
   // Try again once another minReturn_ bytes are free (not for SPARE 0.0,
   // which gives back every whole grain as soon as there is one).
-  setReduceAt(freeSize() > spareLimit_ && spare_ > 0.0 ? freeSize() + minReturn_ : 0);
+  setReduceAt(freeBytes() > spareLimit_ && spare_ > 0.0 ? freeBytes() + minReturn_ : 0);
 }
 
 bool MVFFPool::returnRuns(double fraction, Size minRun) {
   Size grain = arena_->grainSize();
-  while (double(freeSize()) > fraction * double(totalSize())) {
+  while (double(freeBytes()) > fraction * double(totalSize())) {
     // The largest free range holds the longest run of whole grains but one
     // (a range of under two grains may hold none where a smaller aligned one
     // holds one), so if it is too short, practically all are.
@@ -555,9 +666,9 @@ void MVFFPool::trimQuickLists(Size keep) {
     quickBytes_ -= (quickCount_[i] - keep) * size;
     quickCount_[i] = std::uint16_t(keep);
     while (rest != nullptr) {
-      // The block keeps its free mark in the tree.
       Addr base = reinterpret_cast<Addr>(rest);
       rest = rest->next;
+      // The block keeps its free mark in the tree.
       insertFree(base, base + size);
     }
   }
@@ -652,6 +763,26 @@ bool MVFFPool::checkFreeSpace() const {
     MPS_CHECKL(count == quickCount_[i]);
   }
   MPS_CHECKL(bytes == quickBytes_);
+  // Windows: their unused parts in owned memory, out of every kind of free
+  // space and disjoint from each other (the blocks committed before init are
+  // the client's: they may have been freed, and even given back to the
+  // arena), and windowBytes_ the sum of the windows as filled.
+  bytes = 0;
+  forEachBuffer([&](Buffer* b) {
+    if (b->isReset()) return;
+    MPS_CHECKL(b->seg == nullptr && b->base < b->poolLimit);
+    MPS_CHECKL(isAligned(b->base, alignment_) && isAligned(b->poolLimit, alignment_));
+    bytes += Size(b->poolLimit - b->base);
+    if (b->init() == b->poolLimit) return;
+    MPS_CHECKL(owned_.contains(b->init(), b->poolLimit));
+    MPS_CHECKL(!overlapsFreeSpace(b->init(), b->poolLimit));
+    Size meets = 0;
+    forEachBuffer([&](Buffer* c) {
+      if (!c->isReset() && c->init() < b->poolLimit && b->init() < c->poolLimit) ++meets;
+    });
+    MPS_CHECKL(meets == 1);
+  });
+  MPS_CHECKL(bytes == windowBytes_);
   return true;
 }
 

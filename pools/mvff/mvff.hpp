@@ -45,7 +45,8 @@
 // block last freed of its size; and the double free of a small block that
 // still carries the free mark (a per-pool word written into the second word
 // of every free small block, quick-listed or not, and cleared when one is
-// allocated; a mark is confirmed against the free space before anything is
+// allocated, or scrubbed from an allocation point's window when it is
+// filled; a mark is confirmed against the free space before anything is
 // reported). They may miss, at the free, other double frees of quick-listed
 // blocks (of part of a block, or of one whose mark the client overwrote) and
 // wrong-size frees overlapping quick-listed blocks; those are reported when
@@ -84,6 +85,18 @@
 // Quick lists need no memory either; a flush that cannot have a node puts the
 // block on the fallback list.
 //
+// Allocation points. A buffer is filled worst-fit: from the low end of the
+// largest free range in the tree, taking all of it or, if it is longer, a
+// window of max(size, extendBy) bytes (the rest stays free for mps_alloc and
+// other buffers). Buffers allocate upwards; MVFF_SLOT_HIGH and MVFF_FIRST_FIT
+// do not apply to them. A window is neither free space nor allocated while it
+// is attached: it is out of the tree, so mps_alloc never hands out its bytes;
+// freeSize() counts its unused part [init, limit) as free. Emptying the
+// buffer inserts that unused part into the tree again (coalescing, with the
+// same node fallbacks as a free), and the committed blocks before it are
+// ordinary allocated blocks that the client frees with mps_free. Buffered and
+// unbuffered allocation may be mixed in any order.
+//
 // Locking: the caller holds the arena lock for every call.
 #pragma once
 
@@ -118,8 +131,17 @@ class MVFFPool final : public Pool {
   // partly free already or runs past the pool's memory) is an assertion.
   void free(Addr p, Size size) override;
 
+  // Allocation points: no keyword arguments; fills are worst fit (see the
+  // header comment). A fill fails, leaving the pool as it was, with the
+  // result of the extension that could not be had.
+  Res bufferInit(Buffer* buffer, const mps_arg_s* args) override;
+  Res bufferFill(Buffer* buffer, Size size) override;
+  void bufferEmpty(Buffer* buffer) override;
+
   Size totalSize() const override { return owned_.total(); }
-  Size freeSize() const override { return free_.total() + fallbackBytes_ + quickBytes_; }
+  // Free and unused buffered bytes (the latter read from the allocation
+  // points, whose owners move them without the lock: a snapshot).
+  Size freeSize() const override;
   // Cheap: called at every checked entry.
   bool check() const override;
   // Costly: walks both trees, the quick lists and the fallback list, and
@@ -148,6 +170,12 @@ class MVFFPool final : public Pool {
   // Bytes of free space on the fallback list (non-zero only under memory
   // pressure); exposed so tests can observe the fallback.
   Size fallbackSize() const { return fallbackBytes_; }
+  // Bytes in the windows of attached buffers as they were filled (the
+  // blocks committed in them included, even those since freed).
+  Size windowSize() const { return windowBytes_; }
+  // The largest window a fill takes from a longer free range (a request
+  // larger than this gets a window of its own size).
+  Size windowMax() const { return extendBy_; }
 
   // Deprecated variadic creation: extend_by, mean_size, align (size_t),
   // slot_high, arena_high, first_fit (promoted to int).
@@ -220,6 +248,19 @@ class MVFFPool final : public Pool {
   static constexpr Size kQuickClasses = kQuickMaxSize / sizeof(void*) + 1;
 
   MPS_NOINLINE Res allocSlow(Addr* pOut, Size size);
+  // Free bytes outside the buffers' windows: what the thresholds for giving
+  // memory back are measured against (a window is neither free nor
+  // allocated while attached, and its unused part is not known under the
+  // lock).
+  Size freeBytes() const { return free_.total() + fallbackBytes_ + quickBytes_; }
+  // Takes a window of at least `size` bytes from the low end of the largest
+  // free range: all of it, or max(size, windowMax()) bytes if it is longer.
+  // Never needs a node.
+  bool takeWindow(Range* windowOut, Size size);
+  // Clears every free mark in a window just taken from the tree.
+  void scrubMarks(Range window);
+  // Whether [base, limit) meets the unused part of a buffer's window.
+  bool overlapsWindow(Addr base, Addr limit) const;
   MPS_NOINLINE void freeSlow(Addr p, Size size, Res res);
   // Free small blocks carry quickMark_ in their second word (if they have
   // one); allocation clears it.
@@ -299,6 +340,7 @@ class MVFFPool final : public Pool {
   Addr lastFreedLimit_ = nullptr;
   FallbackBlock* fallback_ = nullptr;
   Size fallbackBytes_ = 0;
+  Size windowBytes_ = 0;  // [base, limit) of every attached buffer
 
   Size extendBy_ = kDefaultExtendBy;  // rounded up to grains
   Size meanSize_ = kDefaultMeanSize;

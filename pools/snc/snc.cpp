@@ -180,7 +180,7 @@ Res SNCPool::bufferInit(Buffer* buffer, const mps_arg_s* args) {
   void* p;
   Res res = arena_->controlAlloc(&p, sizeof(Stack));
   if (res != Res::ok) return res;
-  buffer->poolState = new (p) Stack{};
+  buffer->poolData = new (p) Stack{};
   buffer->rankSet = rankSetOf(Rank::exact);
   return Res::ok;
 }
@@ -192,7 +192,7 @@ void SNCPool::bufferFinish(Buffer* buffer) {
   if (stack->frames != nullptr) arena_->controlFree(stack->frames, stack->capacity * sizeof(Frame));
   stack->~Stack();
   arena_->controlFree(stack, sizeof(Stack));
-  buffer->poolState = nullptr;
+  buffer->poolData = nullptr;
 }
 
 Res SNCPool::bufferFill(Buffer* buffer, Size size) {

@@ -100,14 +100,14 @@ class SNCPool final : public AutoPool {
     Addr position;
     SNCSegment* seg;
   };
-  // An allocation point's state (Buffer::poolState), in control memory.
+  // An allocation point's state (Buffer::poolData), in control memory.
   struct Stack {
     SNCSegment* top = nullptr;  // newest segment, linked through `below`
     Frame* frames = nullptr;    // pushed frames, oldest first
     Size depth = 0;
     Size capacity = 0;
   };
-  static Stack* stackOf(const Buffer* buffer) { return static_cast<Stack*>(buffer->poolState); }
+  static Stack* stackOf(const Buffer* buffer) { return static_cast<Stack*>(buffer->poolData); }
 
   Res newSegment(SNCSegment** segOut, Size size, SNCSegment* below);
   void freeSegment(SNCSegment* seg);

@@ -29,6 +29,7 @@ static_assert(!std::is_copy_constructible_v<mps::Arena>);
 static_assert(std::is_nothrow_move_constructible_v<mps::Arena>);
 static_assert(std::is_nothrow_move_assignable_v<mps::FixedPool>);
 static_assert(!std::is_copy_assignable_v<mps::VariablePool>);
+static_assert(!std::is_copy_assignable_v<mps::TemporalPool>);
 static_assert(bool(mps::Result()));
 static_assert(!mps::Result(MPS_RES_FAIL));
 
@@ -180,6 +181,31 @@ TEST_F(CppPools, VariablePoolWithOptionsAndResults) {
   EXPECT_EQ(pool.alloc(huge, SIZE_MAX / 2 + 1), mps::Result::resource);
   EXPECT_EQ(huge, nullptr);
   pool.free(p, 100);
+  EXPECT_EQ(pool.freeSize(), pool.totalSize());
+}
+
+TEST_F(CppPools, TemporalPoolAllocatesThroughAnAllocationPoint) {
+  mps::TemporalPool pool;
+  mps::TemporalPool::Options options;
+  options.meanSize = options.maxSize = 64;
+  options.fragLimit = 0.5;
+  ASSERT_TRUE(mps::TemporalPool::create(pool, arena_, options));
+  mps::AllocationPoint ap;
+  ASSERT_TRUE(mps::AllocationPoint::create(ap, pool));
+  std::vector<std::uint64_t*> blocks;
+  for (int i = 0; i < 100; ++i) {
+    std::uint64_t* p = nullptr;
+    ASSERT_TRUE(ap.allocate(p, 64, [i](std::uint64_t* q) { q[0] = std::uint64_t(i); }));
+    if (!blocks.empty()) {
+      EXPECT_EQ(p, blocks.back() + 8);  // next to each other
+    }
+    blocks.push_back(p);
+  }
+  EXPECT_EQ(pool.totalSize() - pool.freeSize(), 100u * 64);
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(*blocks[std::size_t(i)], std::uint64_t(i));
+    pool.free(blocks[std::size_t(i)], 64);
+  }
   EXPECT_EQ(pool.freeSize(), pool.totalSize());
 }
 

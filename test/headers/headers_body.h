@@ -16,6 +16,8 @@
 #include "mpsclo.h"
 #include "mpscmfs.h"
 #include "mpscmvff.h"
+#include "mpscmvt.h"
+#include "mpscmv2.h"
 #include "mpscsnc.h"
 #include "mpslib.h"
 #include "mpstd.h"
@@ -188,6 +190,20 @@ mps_res_t mps_check_headers(mps_arena_t arena, mps_pool_t pool, mps_sac_t sac, s
                         (mps_bool_t)0, (mps_bool_t)0, (mps_bool_t)1);
   size = mps_pool_free_size(pool) + mps_pool_total_size(pool) + mps_mvff_free_size(pool) +
          mps_mvff_size(pool);
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_ALIGN, align);
+    MPS_ARGS_ADD(args, MPS_KEY_MIN_SIZE, size);
+    MPS_ARGS_ADD(args, MPS_KEY_MEAN_SIZE, size);
+    MPS_ARGS_ADD(args, MPS_KEY_MAX_SIZE, size);
+    MPS_ARGS_ADD(args, MPS_KEY_MVT_RESERVE_DEPTH, (mps_word_t)1024);
+    MPS_ARGS_ADD(args, MPS_KEY_MVT_FRAG_LIMIT, 0.3);
+    res = mps_pool_create_k(&pool, arena, mps_class_mvt(), args);
+  }
+  MPS_ARGS_END(args);
+  /* The variadic form takes the fragmentation limit as a percentage. */
+  res = mps_pool_create(&pool, arena, mps_class_mvt(), (size_t)8, (size_t)32, (size_t)8192,
+                        (mps_word_t)1024, (mps_word_t)30);
+  size += mps_mvt_free_size(pool) + mps_mvt_size(pool);
   if (mps_arena_has_addr(arena, p) && mps_addr_pool(&found, arena, p)) pool = found;
 
   res = mps_alloc(&p, pool, size);

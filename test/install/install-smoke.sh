@@ -33,7 +33,8 @@ step "cmake --install $SMOKE_BUILD_DIR --prefix $prefix"
 "$SMOKE_CMAKE" --install "$SMOKE_BUILD_DIR" --prefix "$prefix" >"$work/install.log" \
   || { cat "$work/install.log"; die "cmake --install failed (is the project built?)"; }
 for f in "$libdir/libmps.so" "$libdir/libmps.a" "$incdir/mps.h" "$incdir/mpsavm.h" \
-         "$incdir/mpscmvff.h" "$incdir/mpscawl.h" "$incdir/mpscamc.h" "$libdir/cmake/mps/mpsConfig.cmake" \
+         "$incdir/mpscmvff.h" "$incdir/mpscmvt.h" "$incdir/mpscmv2.h" "$incdir/mpscawl.h" \
+         "$incdir/mpscamc.h" "$libdir/cmake/mps/mpsConfig.cmake" \
          "$libdir/cmake/mps/mpsConfigVersion.cmake" "$libdir/pkgconfig/mps.pc"; do
   [ -e "$f" ] || die "not installed: $f"
 done

@@ -26,7 +26,7 @@ TEST_F(MVFFTest, DefaultsFollowTheDocumentation) {
   EXPECT_EQ(p->poolClass(), &core::kPoolClassMVFF);
   EXPECT_TRUE(p->poolClass()->has(core::kPoolAttrAlloc));
   EXPECT_TRUE(p->poolClass()->has(core::kPoolAttrFree));
-  EXPECT_FALSE(p->poolClass()->has(core::kPoolAttrBuffer));
+  EXPECT_TRUE(p->poolClass()->has(core::kPoolAttrBuffer));  // allocation points
   EXPECT_TRUE(p->check());
 }
 
