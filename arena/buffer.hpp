@@ -88,7 +88,8 @@ class Buffer {
   bool trapped = false;
   RankSet rankSet = kRankSetEmpty;  // ranks of the references in its objects
   unsigned poolFlags = 0;           // the pool class's own per-buffer options
-  void* poolData = nullptr;         // the pool class's own per-buffer state (SNC: its stack; MVT: the window's span)
+  void* poolData =
+      nullptr;  // the pool class's own per-buffer state (SNC: its stack; MVT: the window's span)
   Ring<Buffer> poolRing{this};
   Size fills = 0;  // statistics
   Size trips = 0;
