@@ -683,6 +683,12 @@ mps_res_t(mps_ap_frame_push)(mps_frame_t* frameOut, mps_ap_t ap) {
   // Between reserve and commit: a result code, not an assertion
   // (allocation.md; clients test for it).
   if (ap->init != ap->alloc) return MPS_RES_FAIL;
+  if (!buffer->pool->poolClass()->has(mps::core::kPoolAttrFrames)) {
+    // A hint the class ignores: the allocation point's position, opaque to
+    // the client, and no lock.
+    *frameOut = reinterpret_cast<mps_frame_t>(ap->init);
+    return MPS_RES_OK;
+  }
   ArenaEntry entry(buffer->pool->arena());
   MPS_AVERT(Buffer, buffer);
   return toRes(buffer->pool->framePush(buffer, frameOut));
@@ -693,6 +699,7 @@ mps_res_t(mps_ap_frame_pop)(mps_ap_t ap, mps_frame_t frame) {
   Buffer* buffer = toBuffer(ap);
   MPS_API_AVER_SIG(Buffer, buffer);
   if (ap->init != ap->alloc) return MPS_RES_FAIL;
+  if (!buffer->pool->poolClass()->has(mps::core::kPoolAttrFrames)) return MPS_RES_OK;
   ArenaEntry entry(buffer->pool->arena());
   MPS_AVERT(Buffer, buffer);
   return toRes(buffer->pool->framePop(buffer, frame));

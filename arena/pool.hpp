@@ -30,6 +30,10 @@ enum PoolAttr : unsigned {
   // not garbage collected (SNC): an automatic pool to the tracer, but its
   // objects are never condemned and cannot be finalized.
   kPoolAttrScan = 1u << 5,
+  // Allocation frames free memory (SNC): mps_ap_frame_push and _pop go to
+  // the class under the arena lock; for the other classes they are hints
+  // answered without the lock (allocation.md: frames are cheap).
+  kPoolAttrFrames = 1u << 6,
 };
 
 // The most arguments a class converts from the deprecated variadic form.

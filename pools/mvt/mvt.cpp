@@ -218,8 +218,9 @@ Res MVTPool::newSpan(Span** spanOut, Size size, bool large) {
   void* p;
   Res res = arena_->controlAlloc(&p, objectBytes);
   if (res != Res::ok) return res;
-  // A span of n slots' length meets at most n + 1 slots.
-  res = table_.reserve((size >> slotShift_) + 1);
+  // A span of `size` bytes meets at most floor((size - 1) / slot) + 2
+  // slots (its base need not be slot aligned, nor its size a multiple).
+  res = table_.reserve(((size - 1) >> slotShift_) + 2);
   if (res == Res::ok) {
     Addr base;
     res = arena_->allocGrains(&base, size, this);

@@ -22,9 +22,12 @@ Res createSNC(Pool** poolOut, Arena* arena, const mps_arg_s* args) {
 
 }  // namespace
 
-const PoolClass kPoolClassSNC = {
-    PoolClass::kSig,   "SNC", kPoolAttrBuffer | kPoolAttrScan, createSNC, SNCPool::varargs,
-    SNCPool::apVarargs};
+const PoolClass kPoolClassSNC = {PoolClass::kSig,
+                                 "SNC",
+                                 kPoolAttrBuffer | kPoolAttrScan | kPoolAttrFrames,
+                                 createSNC,
+                                 SNCPool::varargs,
+                                 SNCPool::apVarargs};
 
 // Segments ------------------------------------------------------------------
 
