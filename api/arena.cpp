@@ -9,8 +9,12 @@ using namespace mps::api;
 
 extern "C" {
 
-mps_arena_class_t mps_arena_class_vm(void) { return toHandle(&mps::core::kArenaClassVM); }
-mps_arena_class_t mps_arena_class_cl(void) { return toHandle(&mps::core::kArenaClassClient); }
+mps_arena_class_t mps_arena_class_vm(void) {
+  return toHandle(&mps::core::kArenaClassVM);
+}
+mps_arena_class_t mps_arena_class_cl(void) {
+  return toHandle(&mps::core::kArenaClassClient);
+}
 
 mps_res_t mps_arena_create_k(mps_arena_t* arenaOut, mps_arena_class_t arenaClass,
                              mps_arg_s args[]) {
@@ -30,8 +34,7 @@ mps_res_t mps_arena_create_k(mps_arena_t* arenaOut, mps_arena_class_t arenaClass
   return MPS_RES_OK;
 }
 
-mps_res_t mps_arena_create_v(mps_arena_t* arenaOut, mps_arena_class_t arenaClass,
-                             va_list varargs) {
+mps_res_t mps_arena_create_v(mps_arena_t* arenaOut, mps_arena_class_t arenaClass, va_list varargs) {
   const ArenaClass* c = toArenaClass(arenaClass);
   MPS_AVERT(ArenaClass, c);
   // The deprecated forms pass the size (and, for client arenas, the base)
@@ -145,6 +148,41 @@ mps_bool_t mps_arena_has_addr(mps_arena_t handle, mps_addr_t addr) {
   Arena* arena = toArena(handle);
   ArenaEntry entry(arena);
   return arena->hasAddr(addr);
+}
+
+// Pause time (arena.md). Collections are atomic, so the target is kept for
+// the client to read back but bounds nothing (manual/reference/arena.md).
+double mps_arena_pause_time(mps_arena_t handle) {
+  Arena* arena = toArena(handle);
+  ArenaEntry entry(arena);
+  return collectorOf(arena)->pauseTime();
+}
+
+void mps_arena_pause_time_set(mps_arena_t handle, double pauseTime) {
+  // NaN fails the comparison too.
+  MPS_AVER_ALWAYS(pauseTime >= 0.0 && "the pause time is not negative");
+  Arena* arena = toArena(handle);
+  ArenaEntry entry(arena);
+  collectorOf(arena)->setPauseTime(pauseTime);
+}
+
+void mps_arena_postmortem(mps_arena_t handle) {
+  Arena* arena = toArena(handle);
+  MPS_API_AVER_SIG(Arena, arena);
+  // arena.md: a thread inside the library (an assertion handler running on
+  // it) calls this while holding the arena lock, so the lock cannot be
+  // waited for. Any other caller takes it if it is free; if another thread
+  // holds it, that thread alone may call this, which checked builds report
+  // (and then go on: this is for debugging a crashed program). Release
+  // builds do not track the holder: a held lock is the caller's.
+  mps::core::Lock& lock = arena->lock();
+  bool claimed = false;
+  if (!lock.isHeldByCaller()) {
+    claimed = lock.tryClaim();
+    MPS_AVER(claimed && "mps_arena_postmortem is called by the thread inside the MPS, if any");
+  }
+  if (mps::core::Collector* collector = mps::core::Collector::of(arena)) collector->postmortem();
+  if (claimed) lock.release();
 }
 
 mps_bool_t mps_addr_pool(mps_pool_t* poolOut, mps_arena_t handle, mps_addr_t addr) {

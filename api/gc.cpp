@@ -593,6 +593,13 @@ void mps_ap_destroy(mps_ap_t ap) {
   MPS_AVER_ALWAYS(!buffer->hasReservation() &&
                   "allocation point has no reserved block: commit it before destroying the "
                   "allocation point");
+  // Patterns left open end with the allocation point (no collection is
+  // started from here: a destroy does no collection work).
+  Collector* collector = Collector::of(arena);
+  for (; buffer->ramps > 0; --buffer->ramps)
+    collector->rampEnded(false);
+  for (; buffer->rampsCollectAll > 0; --buffer->rampsCollectAll)
+    collector->rampEnded(true);
   buffer->empty();
   pool->removeBuffer(buffer);
   deleteInControl(buffer, arena);
@@ -668,6 +675,82 @@ mps_res_t(mps_ap_frame_push)(mps_frame_t* frameOut, mps_ap_t ap) {
 mps_res_t(mps_ap_frame_pop)(mps_ap_t ap, mps_frame_t) {
   MPS_AVER_ALWAYS(ap != NULL);
   if (ap->init != ap->alloc) return MPS_RES_FAIL;
+  return MPS_RES_OK;
+}
+
+// Allocation patterns (allocation.md) --------------------------------------------------
+
+namespace {
+
+// The pattern handles are the addresses of these: constant and distinct.
+const char rampPattern = 0;
+const char rampCollectAllPattern = 0;
+
+mps_alloc_pattern_t patternHandle(const char* token) {
+  return reinterpret_cast<mps_alloc_pattern_t>(const_cast<char*>(token));
+}
+
+// The allocation point's count of open patterns of the kind `pattern`
+// names; whether the kind is ramp_collect_all in *collectAllOut.
+unsigned* patternCount(Buffer* buffer, mps_alloc_pattern_t pattern, bool* collectAllOut) {
+  *collectAllOut = pattern == patternHandle(&rampCollectAllPattern);
+  MPS_AVER_ALWAYS((*collectAllOut || pattern == patternHandle(&rampPattern)) &&
+                  "the allocation pattern is mps_alloc_pattern_ramp() or "
+                  "mps_alloc_pattern_ramp_collect_all()");
+  return *collectAllOut ? &buffer->rampsCollectAll : &buffer->ramps;
+}
+
+}  // namespace
+
+mps_alloc_pattern_t mps_alloc_pattern_ramp(void) {
+  return patternHandle(&rampPattern);
+}
+
+mps_alloc_pattern_t mps_alloc_pattern_ramp_collect_all(void) {
+  return patternHandle(&rampCollectAllPattern);
+}
+
+mps_res_t mps_ap_alloc_pattern_begin(mps_ap_t ap, mps_alloc_pattern_t pattern) {
+  MPS_AVER_ALWAYS(ap != NULL);
+  Buffer* buffer = toBuffer(ap);
+  MPS_API_AVER_SIG(Buffer, buffer);
+  Arena* arena = buffer->pool->arena();
+  ArenaEntry entry(arena);
+  bool collectAll;
+  ++*patternCount(buffer, pattern, &collectAll);
+  collectorOf(arena)->rampBegun();
+  return MPS_RES_OK;
+}
+
+mps_res_t mps_ap_alloc_pattern_end(mps_ap_t ap, mps_alloc_pattern_t pattern) {
+  MPS_AVER_ALWAYS(ap != NULL);
+  Buffer* buffer = toBuffer(ap);
+  MPS_API_AVER_SIG(Buffer, buffer);
+  Arena* arena = buffer->pool->arena();
+  ArenaEntry entry(arena);
+  bool collectAll;
+  unsigned* count = patternCount(buffer, pattern, &collectAll);
+  if (*count == 0) return MPS_RES_FAIL;  // no matching begin
+  --*count;
+  Collector* collector = collectorOf(arena);
+  collector->rampEnded(collectAll);
+  // The deferred full collection, if this was the last ramp.
+  collector->poll();
+  return MPS_RES_OK;
+}
+
+mps_res_t mps_ap_alloc_pattern_reset(mps_ap_t ap) {
+  MPS_AVER_ALWAYS(ap != NULL);
+  Buffer* buffer = toBuffer(ap);
+  MPS_API_AVER_SIG(Buffer, buffer);
+  Arena* arena = buffer->pool->arena();
+  ArenaEntry entry(arena);
+  Collector* collector = collectorOf(arena);
+  for (; buffer->ramps > 0; --buffer->ramps)
+    collector->rampEnded(false);
+  for (; buffer->rampsCollectAll > 0; --buffer->rampsCollectAll)
+    collector->rampEnded(true);
+  collector->poll();
   return MPS_RES_OK;
 }
 
@@ -752,12 +835,19 @@ mps_res_t mps_addr_object(mps_addr_t* pOut, mps_arena_t handle, mps_addr_t addr)
   MPS_AVER_ALWAYS(pOut != NULL);
   Arena* arena = toArena(handle);
   ArenaEntry entry(arena);
-  Segment* seg = arena->segmentOf(addr);
-  if (seg == nullptr) return MPS_RES_FAIL;
-  const mps::core::PoolClass* c = seg->pool->poolClass();
+  // arena.md: FAIL when no object holds the address (outside the arena, in
+  // memory no pool owns, or in an AMC pool but in no object or in one that
+  // has moved); UNIMPL when a pool holds it but its class cannot answer,
+  // whatever the address (a manual pool's block or free space alike), so the
+  // answer does not depend on the pool's layout.
+  Pool* pool = arena->poolOf(addr);
+  if (pool == nullptr) return MPS_RES_FAIL;
+  const mps::core::PoolClass* c = pool->poolClass();
   if (c != &mps::core::kPoolClassAMC && c != &mps::core::kPoolClassAMCZ) return MPS_RES_UNIMPL;
+  Segment* seg = arena->segmentOf(addr);
   Addr client;
-  if (!static_cast<mps::core::AMCSegment*>(seg)->objectContaining(static_cast<Addr>(addr), &client))
+  if (seg == nullptr ||
+      !static_cast<mps::core::AMCSegment*>(seg)->objectContaining(static_cast<Addr>(addr), &client))
     return MPS_RES_FAIL;
   *pOut = client;
   return MPS_RES_OK;
