@@ -138,7 +138,8 @@ void Collector::addChain(Chain* chain) {
 }
 
 void Collector::release() {
-  clamped_ = false;
+  // A postmortem arena stays clamped: no collection work ever again.
+  if (!postmortem_) clamped_ = false;
 }
 
 // Collections ------------------------------------------------------------------------
