@@ -77,6 +77,15 @@ void walkRootReferences(Collector* collector, RootReferenceVisitor f, void* clos
 
 // Transforms -----------------------------------------------------------------------
 
+Transform::Entry* Transform::emptySlots(void* p, Size n) {
+  // Element by element: an array placement new may ask for more room than
+  // the elements (an array cookie).
+  auto* slots = static_cast<Entry*>(p);
+  for (Size i = 0; i < n; ++i)
+    new (&slots[i]) Entry{nullptr, nullptr};
+  return slots;
+}
+
 Transform::Transform(Collector* collector)
     : collector_(collector), epoch_(collector->collections()) {}
 
@@ -93,7 +102,7 @@ Res Transform::create(Transform** out, Collector* collector) {
     arena->controlFree(t, sizeof(Transform));
     return res;
   }
-  t->slots_ = new (p) Entry[kInitialSlots]();
+  t->slots_ = emptySlots(p, kInitialSlots);
   t->capacity_ = kInitialSlots;
   *out = t;
   return Res::ok;
@@ -142,7 +151,7 @@ Res Transform::grow(Size capacity) {
   if (res != Res::ok) return res;
   Entry* old = slots_;
   Size oldCapacity = capacity_;
-  slots_ = new (p) Entry[capacity]();
+  slots_ = emptySlots(p, capacity);
   capacity_ = capacity;
   for (Size i = 0; i < oldCapacity; ++i) {
     if (old[i].oldRef == nullptr) continue;
@@ -157,8 +166,10 @@ Res Transform::grow(Size capacity) {
 
 Res Transform::reserve(Size n) {
   MPS_AVERT(Transform, this);
-  // At most half full, so that a probe for an absent reference ends soon.
-  if (n > (~Size(0) >> 2) - count_) return Res::memory;
+  // At most half full, so that a probe for an absent reference ends soon;
+  // and a table whose size in bytes overflows cannot be had.
+  constexpr Size kMaxEntries = ~Size(0) / sizeof(Entry) / 4;
+  if (n > kMaxEntries - count_) return Res::memory;
   Size capacity = capacity_;
   while (capacity < 2 * (count_ + n))
     capacity *= 2;

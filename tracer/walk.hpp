@@ -72,6 +72,8 @@ class Transform {
   static constexpr Size kInitialSlots = 64;
 
   explicit Transform(Collector* collector);
+  // Empty slots for n entries at p.
+  static Entry* emptySlots(void* p, Size n);
   Size slotOf(Addr ref) const;
   Res grow(Size capacity);
 
