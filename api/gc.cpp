@@ -89,6 +89,14 @@ void deleteInControl(T* object, Arena* arena) {
   arena->controlFree(object, sizeof(T));
 }
 
+// Ends every allocation pattern open on the buffer (allocation.md).
+void endPatterns(Buffer* buffer, Collector* collector) {
+  for (; buffer->ramps > 0; --buffer->ramps)
+    collector->rampEnded(false);
+  for (; buffer->rampsCollectAll > 0; --buffer->rampsCollectAll)
+    collector->rampEnded(true);
+}
+
 }  // namespace
 
 extern "C" {
@@ -595,11 +603,7 @@ void mps_ap_destroy(mps_ap_t ap) {
                   "allocation point");
   // Patterns left open end with the allocation point (no collection is
   // started from here: a destroy does no collection work).
-  Collector* collector = Collector::of(arena);
-  for (; buffer->ramps > 0; --buffer->ramps)
-    collector->rampEnded(false);
-  for (; buffer->rampsCollectAll > 0; --buffer->rampsCollectAll)
-    collector->rampEnded(true);
+  endPatterns(buffer, collectorOf(arena));
   buffer->empty();
   pool->removeBuffer(buffer);
   deleteInControl(buffer, arena);
@@ -746,10 +750,7 @@ mps_res_t mps_ap_alloc_pattern_reset(mps_ap_t ap) {
   Arena* arena = buffer->pool->arena();
   ArenaEntry entry(arena);
   Collector* collector = collectorOf(arena);
-  for (; buffer->ramps > 0; --buffer->ramps)
-    collector->rampEnded(false);
-  for (; buffer->rampsCollectAll > 0; --buffer->rampsCollectAll)
-    collector->rampEnded(true);
+  endPatterns(buffer, collector);
   collector->poll();
   return MPS_RES_OK;
 }
