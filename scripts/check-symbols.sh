@@ -25,6 +25,7 @@
 # Needs cc, nm, awk, grep and cmake; takes a few seconds. Run by .ci/run
 # after the dev build and by ctest (test `symbols.check`).
 set -euo pipefail
+export LC_ALL=C  # sort and comm must agree on the order
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${1:-$root/build/dev}"
@@ -43,7 +44,9 @@ die() { printf 'check-symbols: %s\n' "$*" >&2; exit 2; }
   { cat "$work/install.log" >&2; die "cmake --install $build failed (is it built?)"; }
 incdir="$prefix/include"
 libdir="$(dirname "$(find "$prefix" -name 'libmps.a' -print -quit)")"
-[ -f "$libdir/libmps.a" ] && [ -e "$libdir/libmps.so" ] || die "libmps.a or libmps.so not installed"
+if [ ! -f "$libdir/libmps.a" ] || [ ! -e "$libdir/libmps.so" ]; then
+  die "libmps.a or libmps.so not installed"
+fi
 headers=("$incdir"/*.h)
 [ -e "${headers[0]}" ] || die "no C headers in $incdir"
 
