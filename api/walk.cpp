@@ -13,13 +13,27 @@ using mps::core::Addr;
 using mps::core::Collector;
 using mps::core::Root;
 using mps::core::Segment;
+using mps::core::Size;
 using mps::core::Transform;
+using mps::core::Word;
 using namespace mps::api;
 
 namespace {
 
 Transform* toTransform(mps_transform_t t) {
   return reinterpret_cast<Transform*>(t);
+}
+
+// Clears the stack below the caller's frame. Earlier calls (the client's
+// mps_transform_add_oldnew, which passes old references around in registers
+// that callees save on the stack) leave old references in memory that the
+// transform's own frames then occupy without writing every word; the first
+// pass would read them as ambiguous references from the thread's stack and
+// refuse the transform for nothing.
+[[gnu::noinline]] void wipeStackBelow() {
+  volatile Word scratch[2048];
+  for (Size i = 0; i < sizeof scratch / sizeof scratch[0]; ++i)
+    scratch[i] = 0;
 }
 
 struct RootsStepper {
@@ -98,6 +112,7 @@ mps_res_t mps_transform_apply(mps_bool_t* appliedOut, mps_transform_t handle) {
   MPS_API_AVER_SIG(Transform, transform);
   ArenaEntry entry(transform->collector()->arena());
   MPS_AVERT(Transform, transform);
+  wipeStackBelow();
   bool applied = false;
   Res res = transform->apply(&applied);
   if (res != Res::ok) return toRes(res);

@@ -356,6 +356,37 @@ TEST_P(Transforms, AnOldObjectOnTheStackRefusesTheTransform) {
   local = nullptr;
 }
 
+// With a thread root registered, a transform applies when the stack holds
+// no old object: the objects are made and the pairs added by a function
+// that has returned, and the exact root is not on the stack.
+mps_addr_t staticExact[2];
+
+[[gnu::noinline]] void makeAndAddPair(Heap* h, mps_transform_t t) {
+  staticExact[0] = h->alloc(1, 0);
+  staticExact[1] = h->alloc(2, 0);
+  ASSERT_EQ(mps_transform_add_oldnew(t, &staticExact[0], &staticExact[1], 1), MPS_RES_OK);
+}
+
+TEST_P(Transforms, AppliesWithAThreadRootWhenNoFrameHoldsAnOldObject) {
+  Heap h(GetParam());
+  h.table(mps_rank_exact(), staticExact, 2);
+  ASSERT_EQ(mps_thread_reg(&h.thread, h.arena), MPS_RES_OK);
+  mps_root_t threadRoot;
+  ASSERT_EQ(mps_root_create_thread(&threadRoot, h.arena, h.thread, __builtin_frame_address(0)),
+            MPS_RES_OK);
+  h.roots.push_back(threadRoot);
+  mps_transform_t t;
+  ASSERT_EQ(mps_transform_create(&t, h.arena), MPS_RES_OK);
+  makeAndAddPair(&h, t);
+  mps_bool_t applied = 7;
+  ASSERT_EQ(mps_transform_apply(&applied, t), MPS_RES_OK);
+  EXPECT_EQ(applied, 1);
+  mps_transform_destroy(t);
+  EXPECT_EQ(obj(staticExact[0])->id, 2u);
+  EXPECT_EQ(staticExact[0], staticExact[1]);
+  staticExact[0] = staticExact[1] = nullptr;
+}
+
 TEST_P(Transforms, ApplyNeedsAParkedArenaThatHasNotCollectedSince) {
   Heap h(GetParam());
   mps_addr_t exact[2];
