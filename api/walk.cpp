@@ -36,6 +36,20 @@ Transform* toTransform(mps_transform_t t) {
     scratch[i] = 0;
 }
 
+// mps_transform_apply's body, below the wiped stack.
+[[gnu::noinline]] mps_res_t applyTransform(mps_bool_t* appliedOut, mps_transform_t handle) {
+  MPS_AVER_ALWAYS(appliedOut != NULL);
+  Transform* transform = toTransform(handle);
+  MPS_API_AVER_SIG(Transform, transform);
+  ArenaEntry entry(transform->collector()->arena());
+  MPS_AVERT(Transform, transform);
+  bool applied = false;
+  Res res = transform->apply(&applied);
+  if (res != Res::ok) return toRes(res);
+  *appliedOut = applied ? 1 : 0;
+  return MPS_RES_OK;
+}
+
 struct RootsStepper {
   mps_roots_stepper_t f;
   void* p;
@@ -107,17 +121,10 @@ mps_res_t mps_transform_add_oldnew(mps_transform_t handle, mps_addr_t* oldArray,
 }
 
 mps_res_t mps_transform_apply(mps_bool_t* appliedOut, mps_transform_t handle) {
-  MPS_AVER_ALWAYS(appliedOut != NULL);
-  Transform* transform = toTransform(handle);
-  MPS_API_AVER_SIG(Transform, transform);
-  ArenaEntry entry(transform->collector()->arena());
-  MPS_AVERT(Transform, transform);
+  // This frame holds nothing but the arguments: the work, and every frame
+  // the passes scan below it, lies in the wiped part of the stack.
   wipeStackBelow();
-  bool applied = false;
-  Res res = transform->apply(&applied);
-  if (res != Res::ok) return toRes(res);
-  *appliedOut = applied ? 1 : 0;
-  return MPS_RES_OK;
+  return applyTransform(appliedOut, handle);
 }
 
 void mps_transform_destroy(mps_transform_t handle) {
