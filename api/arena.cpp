@@ -195,6 +195,41 @@ mps_bool_t mps_arena_has_addr(mps_arena_t handle, mps_addr_t addr) {
   return arena->hasAddr(addr);
 }
 
+// Pause time (arena.md). Collections are atomic, so the target is kept for
+// the client to read back but bounds nothing (manual/reference/arena.md).
+double mps_arena_pause_time(mps_arena_t handle) {
+  Arena* arena = toArena(handle);
+  ArenaEntry entry(arena);
+  return collectorOf(arena)->pauseTime();
+}
+
+void mps_arena_pause_time_set(mps_arena_t handle, double pauseTime) {
+  // NaN fails the comparison too.
+  MPS_AVER_ALWAYS(pauseTime >= 0.0 && "the pause time is not negative");
+  Arena* arena = toArena(handle);
+  ArenaEntry entry(arena);
+  collectorOf(arena)->setPauseTime(pauseTime);
+}
+
+void mps_arena_postmortem(mps_arena_t handle) {
+  Arena* arena = toArena(handle);
+  MPS_API_AVER_SIG(Arena, arena);
+  // arena.md: a thread inside the library (an assertion handler running on
+  // it) calls this while holding the arena lock, so the lock cannot be
+  // waited for. Any other caller takes it if it is free; if another thread
+  // holds it, that thread alone may call this, which checked builds report
+  // (and then go on: this is for debugging a crashed program). Release
+  // builds do not track the holder: a held lock is the caller's.
+  mps::core::Lock& lock = arena->lock();
+  bool claimed = false;
+  if (!lock.isHeldByCaller()) {
+    claimed = lock.tryClaim();
+    MPS_AVER(claimed && "mps_arena_postmortem is called by the thread inside the MPS, if any");
+  }
+  if (mps::core::Collector* collector = mps::core::Collector::of(arena)) collector->postmortem();
+  if (claimed) lock.release();
+}
+
 mps_bool_t mps_addr_pool(mps_pool_t* poolOut, mps_arena_t handle, mps_addr_t addr) {
   MPS_AVER_ALWAYS(poolOut != NULL);
   Arena* arena = toArena(handle);

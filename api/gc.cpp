@@ -98,6 +98,14 @@ void deleteInControl(T* object, Arena* arena) {
   arena->controlFree(object, sizeof(T));
 }
 
+// Ends every allocation pattern open on the buffer (allocation.md).
+void endPatterns(Buffer* buffer, Collector* collector) {
+  for (; buffer->ramps > 0; --buffer->ramps)
+    collector->rampEnded(false);
+  for (; buffer->rampsCollectAll > 0; --buffer->rampsCollectAll)
+    collector->rampEnded(true);
+}
+
 }  // namespace
 
 extern "C" {
@@ -612,6 +620,9 @@ void mps_ap_destroy(mps_ap_t ap) {
   MPS_AVER_ALWAYS(!buffer->hasReservation() &&
                   "allocation point has no reserved block: commit it before destroying the "
                   "allocation point");
+  // Patterns left open end with the allocation point (no collection is
+  // started from here: a destroy does no collection work).
+  endPatterns(buffer, collectorOf(arena));
   buffer->empty();
   pool->bufferFinish(buffer);
   pool->removeBuffer(buffer);
@@ -705,6 +716,79 @@ mps_res_t(mps_ap_frame_pop)(mps_ap_t ap, mps_frame_t frame) {
   return toRes(buffer->pool->framePop(buffer, frame));
 }
 
+// Allocation patterns (allocation.md) --------------------------------------------------
+
+namespace {
+
+// The pattern handles are the addresses of these: constant and distinct.
+const char rampPattern = 0;
+const char rampCollectAllPattern = 0;
+
+mps_alloc_pattern_t patternHandle(const char* token) {
+  return reinterpret_cast<mps_alloc_pattern_t>(const_cast<char*>(token));
+}
+
+// The allocation point's count of open patterns of the kind `pattern`
+// names; whether the kind is ramp_collect_all in *collectAllOut.
+unsigned* patternCount(Buffer* buffer, mps_alloc_pattern_t pattern, bool* collectAllOut) {
+  *collectAllOut = pattern == patternHandle(&rampCollectAllPattern);
+  MPS_AVER_ALWAYS((*collectAllOut || pattern == patternHandle(&rampPattern)) &&
+                  "the allocation pattern is mps_alloc_pattern_ramp() or "
+                  "mps_alloc_pattern_ramp_collect_all()");
+  return *collectAllOut ? &buffer->rampsCollectAll : &buffer->ramps;
+}
+
+}  // namespace
+
+mps_alloc_pattern_t mps_alloc_pattern_ramp(void) {
+  return patternHandle(&rampPattern);
+}
+
+mps_alloc_pattern_t mps_alloc_pattern_ramp_collect_all(void) {
+  return patternHandle(&rampCollectAllPattern);
+}
+
+mps_res_t mps_ap_alloc_pattern_begin(mps_ap_t ap, mps_alloc_pattern_t pattern) {
+  MPS_AVER_ALWAYS(ap != NULL);
+  Buffer* buffer = toBuffer(ap);
+  MPS_API_AVER_SIG(Buffer, buffer);
+  Arena* arena = buffer->pool->arena();
+  ArenaEntry entry(arena);
+  bool collectAll;
+  ++*patternCount(buffer, pattern, &collectAll);
+  collectorOf(arena)->rampBegun();
+  return MPS_RES_OK;
+}
+
+mps_res_t mps_ap_alloc_pattern_end(mps_ap_t ap, mps_alloc_pattern_t pattern) {
+  MPS_AVER_ALWAYS(ap != NULL);
+  Buffer* buffer = toBuffer(ap);
+  MPS_API_AVER_SIG(Buffer, buffer);
+  Arena* arena = buffer->pool->arena();
+  ArenaEntry entry(arena);
+  bool collectAll;
+  unsigned* count = patternCount(buffer, pattern, &collectAll);
+  if (*count == 0) return MPS_RES_FAIL;  // no matching begin
+  --*count;
+  Collector* collector = collectorOf(arena);
+  collector->rampEnded(collectAll);
+  // The deferred full collection, if this was the last ramp.
+  collector->poll();
+  return MPS_RES_OK;
+}
+
+mps_res_t mps_ap_alloc_pattern_reset(mps_ap_t ap) {
+  MPS_AVER_ALWAYS(ap != NULL);
+  Buffer* buffer = toBuffer(ap);
+  MPS_API_AVER_SIG(Buffer, buffer);
+  Arena* arena = buffer->pool->arena();
+  ArenaEntry entry(arena);
+  Collector* collector = collectorOf(arena);
+  endPatterns(buffer, collector);
+  collector->poll();
+  return MPS_RES_OK;
+}
+
 // Arena control ----------------------------------------------------------------------------
 
 mps_res_t mps_arena_collect(mps_arena_t handle) {
@@ -786,12 +870,19 @@ mps_res_t mps_addr_object(mps_addr_t* pOut, mps_arena_t handle, mps_addr_t addr)
   MPS_AVER_ALWAYS(pOut != NULL);
   Arena* arena = toArena(handle);
   ArenaEntry entry(arena);
-  Segment* seg = arena->segmentOf(addr);
-  if (seg == nullptr) return MPS_RES_FAIL;
-  const mps::core::PoolClass* c = seg->pool->poolClass();
+  // arena.md: FAIL when no object holds the address (outside the arena, in
+  // memory no pool owns, or in an AMC pool but in no object or in one that
+  // has moved); UNIMPL when a pool holds it but its class cannot answer,
+  // whatever the address (a manual pool's block or free space alike), so the
+  // answer does not depend on the pool's layout.
+  Pool* pool = arena->poolOf(addr);
+  if (pool == nullptr) return MPS_RES_FAIL;
+  const mps::core::PoolClass* c = pool->poolClass();
   if (c != &mps::core::kPoolClassAMC && c != &mps::core::kPoolClassAMCZ) return MPS_RES_UNIMPL;
+  Segment* seg = arena->segmentOf(addr);
   Addr client;
-  if (!static_cast<mps::core::AMCSegment*>(seg)->objectContaining(static_cast<Addr>(addr), &client))
+  if (seg == nullptr ||
+      !static_cast<mps::core::AMCSegment*>(seg)->objectContaining(static_cast<Addr>(addr), &client))
     return MPS_RES_FAIL;
   *pOut = client;
   return MPS_RES_OK;

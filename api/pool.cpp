@@ -87,6 +87,23 @@ size_t mps_pool_free_size(mps_pool_t handle) {
   return pool->freeSize();
 }
 
+// debugging.md: these check a debugging pool's fenceposts and free space
+// and do nothing on any other pool. MPS++ has no debugging pool classes yet
+// (manual/reference/pools.md), so every pool is of the other kind.
+void mps_pool_check_fenceposts(mps_pool_t handle) {
+  Pool* pool = toPool(handle);
+  MPS_API_AVER_SIG(Pool, pool);
+  ArenaEntry entry(pool->arena());
+  MPS_AVERT(Pool, pool);
+}
+
+void mps_pool_check_free_space(mps_pool_t handle) {
+  Pool* pool = toPool(handle);
+  MPS_API_AVER_SIG(Pool, pool);
+  ArenaEntry entry(pool->arena());
+  MPS_AVERT(Pool, pool);
+}
+
 mps_res_t mps_alloc(mps_addr_t* pOut, mps_pool_t handle, size_t size) {
   Pool* pool = toPool(handle);
   MPS_AVER_ALWAYS(pOut != NULL);

@@ -249,7 +249,7 @@ Res Arena::growBy(Chunk** chunkOut, Size size) {
   MPS_AVER(isVirtual());
   // No chunk can hold more than half the address space: fail before the
   // size arithmetic below can overflow.
-  if (size > ~Size(0) / 4) return Res::resource;
+  if (size > kMaxChunkRequest) return Res::resource;
   // Big enough for the request plus the chunk's own header and tract table.
   Size overhead = Chunk::headerBytes(size * 2, grainShift_) +
                   alignUp(((size * 2) >> grainShift_) * sizeof(Tract), grainSize()) + grainSize();
@@ -519,7 +519,11 @@ Res Arena::allocGrains(Addr* baseOut, Size size, Pool* pool, bool high, Word avo
   }
   Chunk* grown = nullptr;
   if (found == nullptr) {
-    if (!isVirtual() || concurrentReaders_) return Res::resource;
+    // errors.md: a client arena lacks memory (its blocks are full), not
+    // address space; but a request no chunk could ever hold is refused as
+    // address space in every arena, as growBy refuses it.
+    if (!isVirtual()) return size > kMaxChunkRequest ? Res::resource : Res::memory;
+    if (concurrentReaders_) return Res::resource;
     Res res = growBy(&grown, size);
     if (res != Res::ok) return res;
     chunks_.forEach(search);

@@ -62,14 +62,20 @@ class Arena {
   void setSpare(double fraction);
   void setGrowth(Size desired, Size minimum);
 
+  // The largest request a chunk could ever serve (a quarter of the address
+  // space): beyond it every arena class refuses for want of address space.
+  static constexpr Size kMaxChunkRequest = ~Size(0) / 4;
+
   // Adds a client block (client arenas only). Locked.
   Res extend(Addr base, Size size);
 
   // Gives `size` bytes (a multiple of the grain size) of fresh committed
   // memory to `pool`, from the lowest (or highest) addresses that fit, in
   // none of the zones of `avoidZones` if there is such room (a set of zones,
-  // bit z for zone z: see zoneShift). Fails with Res::commitLimit,
-  // Res::resource or Res::memory leaving the arena as it was. Locked.
+  // bit z for zone z: see zoneShift). Fails leaving the arena as it was, with
+  // Res::commitLimit (the commit limit), Res::memory (a client arena without
+  // room, or the OS refuses to commit) or Res::resource (no address space
+  // for a VM arena to grow into, or more than kMaxChunkRequest). Locked.
   Res allocGrains(Addr* baseOut, Size size, Pool* pool, bool high = false, Word avoidZones = 0);
   // Returns grains obtained by allocGrains; they become spare. Locked.
   void freeGrains(Addr base, Size size);

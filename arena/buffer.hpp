@@ -87,9 +87,15 @@ class Buffer {
   Addr accountedTo = nullptr;
   bool trapped = false;
   RankSet rankSet = kRankSetEmpty;  // ranks of the references in its objects
-  unsigned poolFlags = 0;           // the pool class's own per-buffer options
-  void* poolData =
-      nullptr;  // the pool class's own per-buffer state (SNC: its stack; MVT: the window's span)
+  // Allocation patterns begun on the allocation point and not yet ended
+  // (allocation.md): ramps, and ramps after which everything is collected.
+  unsigned ramps = 0;
+  unsigned rampsCollectAll = 0;
+  bool inRamp() const { return ramps + rampsCollectAll != 0; }
+  unsigned poolFlags = 0;  // the pool class's own per-buffer options
+  // The pool class's own per-buffer state (SNC: its stack; MVT: the
+  // window's span).
+  void* poolData = nullptr;
   Ring<Buffer> poolRing{this};
   Size fills = 0;  // statistics
   Size trips = 0;

@@ -126,6 +126,12 @@ class Segment {
   // Whether `p` is the client address of a live object of this segment (the
   // checked build's heap verifier).
   virtual bool isObject(Addr p) const = 0;
+  // The client address of the object whose block holds `p` (at its base,
+  // in its in-band header or anywhere inside it), if `p` lies in a live
+  // object: what an ambiguous reference designates, for the roots walk and
+  // transforms (walking.md). Outside a collection, world stopped; the
+  // segment may first record what its buffer has committed.
+  virtual bool findObject(Addr p, Addr* clientOut) = 0;
   // The same, outside a collection (mps_finalize): the segment may first
   // bring its own records up to date with what its buffer has committed,
   // so that a client that registers each object it allocates costs O(1)

@@ -19,6 +19,12 @@
 
 #include "mpslib.h"
 
+// plinth.md: a client may supply its own plinth, or any of its functions
+// (a clock in its own units, say), by defining them in its program. Weak
+// definitions give way to the client's at link time, with the static
+// library as with the shared one, instead of clashing with them.
+#define MPS_PLINTH_REPLACEABLE [[gnu::weak]]
+
 namespace {
 
 // write(2) rather than stdio: the fault may have interrupted code holding a
@@ -137,46 +143,48 @@ unsigned long parseTelemetryControl(const char* text) {
 
 extern "C" {
 
-int mps_lib_get_EOF(void) {
+MPS_PLINTH_REPLACEABLE int mps_lib_get_EOF(void) {
   return EOF;
 }
 
-mps_lib_FILE* mps_lib_get_stderr(void) {
+MPS_PLINTH_REPLACEABLE mps_lib_FILE* mps_lib_get_stderr(void) {
   return reinterpret_cast<mps_lib_FILE*>(stderr);
 }
 
-mps_lib_FILE* mps_lib_get_stdout(void) {
+MPS_PLINTH_REPLACEABLE mps_lib_FILE* mps_lib_get_stdout(void) {
   return reinterpret_cast<mps_lib_FILE*>(stdout);
 }
 
-int mps_lib_fputc(int c, mps_lib_FILE* stream) {
+MPS_PLINTH_REPLACEABLE int mps_lib_fputc(int c, mps_lib_FILE* stream) {
   return std::fputc(c, reinterpret_cast<std::FILE*>(stream));
 }
 
-int mps_lib_fputs(const char* s, mps_lib_FILE* stream) {
+MPS_PLINTH_REPLACEABLE int mps_lib_fputs(const char* s, mps_lib_FILE* stream) {
   return std::fputs(s, reinterpret_cast<std::FILE*>(stream));
 }
 
-void mps_lib_assert_fail(const char* file, unsigned line, const char* condition) {
+MPS_PLINTH_REPLACEABLE void mps_lib_assert_fail(const char* file, unsigned line,
+                                                const char* condition) {
   assertHandler.load(std::memory_order_acquire)(file, line, condition);
 }
 
 // The reference leaves installing NULL unspecified; treating it as "restore
 // the default" means a later assertion can never call through null.
-mps_lib_assert_fail_t mps_lib_assert_fail_install(mps_lib_assert_fail_t handler) {
+MPS_PLINTH_REPLACEABLE mps_lib_assert_fail_t
+mps_lib_assert_fail_install(mps_lib_assert_fail_t handler) {
   if (handler == nullptr) handler = &mps_default_assert_handler;
   return assertHandler.exchange(handler, std::memory_order_acq_rel);
 }
 
-void*(mps_lib_memset)(void* s, int c, size_t n) {
+MPS_PLINTH_REPLACEABLE void*(mps_lib_memset)(void* s, int c, size_t n) {
   return std::memset(s, c, n);
 }
 
-void*(mps_lib_memcpy)(void* dest, const void* source, size_t n) {
+MPS_PLINTH_REPLACEABLE void*(mps_lib_memcpy)(void* dest, const void* source, size_t n) {
   return std::memcpy(dest, source, n);
 }
 
-int(mps_lib_memcmp)(const void* s1, const void* s2, size_t n) {
+MPS_PLINTH_REPLACEABLE int(mps_lib_memcmp)(const void* s1, const void* s2, size_t n) {
   return std::memcmp(s1, s2, n);
 }
 
@@ -185,18 +193,18 @@ int(mps_lib_memcmp)(const void* s1, const void* s2, size_t n) {
 // pacing and message time stamps want elapsed time. clock_gettime is
 // async-signal-safe. With a 64-bit mps_clock_t the count never wraps in
 // practice (a 32-bit one wraps after about 71 minutes).
-mps_clock_t mps_clock(void) {
+MPS_PLINTH_REPLACEABLE mps_clock_t mps_clock(void) {
   struct timespec now;
   ::clock_gettime(CLOCK_MONOTONIC, &now);
   return static_cast<mps_clock_t>(now.tv_sec) * 1000000u +
          static_cast<mps_clock_t>(now.tv_nsec) / 1000u;
 }
 
-mps_clock_t mps_clocks_per_sec(void) {
+MPS_PLINTH_REPLACEABLE mps_clock_t mps_clocks_per_sec(void) {
   return 1000000u;
 }
 
-unsigned long mps_lib_telemetry_control(void) {
+MPS_PLINTH_REPLACEABLE unsigned long mps_lib_telemetry_control(void) {
   const char* text = std::getenv("MPS_TELEMETRY_CONTROL");
   return text == nullptr ? 0 : parseTelemetryControl(text);
 }

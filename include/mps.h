@@ -81,10 +81,16 @@ typedef struct mps_transform_s* mps_transform_t;
 #define _mps_ENUM_DEF_ROW(prefix, ident, doc) prefix##ident,
 
 /* The extra enumerator both counts the rows and avoids a trailing comma,
- * which C89 rejects. */
-#define _mps_ENUM_DEF(REL, prefix) enum { REL(_mps_ENUM_DEF_ROW, prefix) _mps_##prefix##LIMIT }
+ * which C89 rejects. The expansion ends with the semicolon, as MPS's does:
+ * code written for MPS declares its own enums with this macro and no
+ * semicolon after it (one more would be an empty declaration, which
+ * -pedantic rejects at file scope). */
+#define _mps_ENUM_DEF(REL, prefix) enum { REL(_mps_ENUM_DEF_ROW, prefix) _mps_##prefix##LIMIT };
 
-_mps_ENUM_DEF(_mps_RES_ENUM, MPS_RES_);
+/* Without a semicolon after the invocation clang-format would indent what
+ * follows as its continuation. */
+/* clang-format off */
+_mps_ENUM_DEF(_mps_RES_ENUM, MPS_RES_)
 
 /* Statement brackets: make multi-statement macros a single statement that
  * needs a trailing semicolon. */
@@ -102,6 +108,7 @@ typedef struct mps_ap_s {
   mps_addr_t alloc;
   mps_addr_t limit;
 } mps_ap_s;
+/* clang-format on */
 
 /* Scan state (scanning.md): private members touched by the scan macros. */
 
@@ -398,6 +405,14 @@ extern void mps_arena_spare_commit_limit_set(mps_arena_t, size_t); /* deprecated
 
 extern mps_bool_t mps_arena_has_addr(mps_arena_t, mps_addr_t);
 
+/* The pause-time target in seconds (MPS_KEY_PAUSE_TIME). */
+extern double mps_arena_pause_time(mps_arena_t);
+extern void mps_arena_pause_time_set(mps_arena_t, double);
+
+/* For debuggers of a crashed program only: no collection work ever again,
+ * no memory protection. The client must not go on normally afterwards. */
+extern void mps_arena_postmortem(mps_arena_t);
+
 /* Pools (pool-and-classes.md); class functions are in the mpsc*.h headers. */
 
 extern mps_res_t mps_pool_create_k(mps_pool_t*, mps_arena_t, mps_pool_class_t, mps_arg_s[]);
@@ -530,6 +545,14 @@ extern mps_bool_t(mps_commit)(mps_ap_t, mps_addr_t, size_t);
 extern mps_res_t(mps_ap_frame_push)(mps_frame_t*, mps_ap_t);
 extern mps_res_t(mps_ap_frame_pop)(mps_ap_t, mps_frame_t);
 
+/* Allocation patterns: hints that nest like brackets on an allocation
+ * point. The pattern functions return constant, distinct handles. */
+extern mps_alloc_pattern_t mps_alloc_pattern_ramp(void);
+extern mps_alloc_pattern_t mps_alloc_pattern_ramp_collect_all(void);
+extern mps_res_t mps_ap_alloc_pattern_begin(mps_ap_t, mps_alloc_pattern_t);
+extern mps_res_t mps_ap_alloc_pattern_end(mps_ap_t, mps_alloc_pattern_t);
+extern mps_res_t mps_ap_alloc_pattern_reset(mps_ap_t);
+
 #define mps_reserve(p_o, ap, size)                                                      \
   ((char*)(ap)->alloc + (size) > (char*)(ap)->alloc &&                                  \
            (char*)(ap)->alloc + (size) <= (char*)(ap)->limit                            \
@@ -574,8 +597,9 @@ extern mps_bool_t mps_arena_busy(mps_arena_t);
 extern mps_word_t mps_collections(mps_arena_t);
 extern mps_bool_t mps_addr_fmt(mps_fmt_t*, mps_arena_t, mps_addr_t);
 /* The base of the object containing an address (pools that support it:
- * AMC and AMCZ); MPS_RES_FAIL if there is none, MPS_RES_UNIMPL for other
- * pools. */
+ * AMC and AMCZ); MPS_RES_FAIL if no object holds it (outside the arena, in
+ * no pool, or in none of an AMC pool's objects), MPS_RES_UNIMPL if it is in
+ * a pool of another class. */
 extern mps_res_t mps_addr_object(mps_addr_t*, mps_arena_t, mps_addr_t);
 
 /* Location dependency (ld.md). */
@@ -598,6 +622,19 @@ typedef void (*mps_formatted_objects_stepper_t)(mps_addr_t, mps_fmt_t, mps_pool_
 extern void mps_arena_formatted_objects_walk(mps_arena_t, mps_formatted_objects_stepper_t, void*,
                                              size_t);
 extern mps_res_t mps_pool_walk(mps_pool_t, mps_area_scan_t, void*);
+
+/* Deprecated: calls f(ref_location, root, p, s) for each reference of each
+ * root that designates an object of an automatic pool; the arena is
+ * parked. */
+typedef void (*mps_roots_stepper_t)(mps_addr_t*, mps_root_t, void*, size_t);
+extern void mps_arena_roots_walk(mps_arena_t, mps_roots_stepper_t, void*, size_t);
+
+/* Transforms: replace every reference to an old object, in the heap and in
+ * the roots, by one to its new object, all or nothing. */
+extern mps_res_t mps_transform_create(mps_transform_t*, mps_arena_t);
+extern mps_res_t mps_transform_add_oldnew(mps_transform_t, mps_addr_t*, mps_addr_t*, size_t);
+extern mps_res_t mps_transform_apply(mps_bool_t*, mps_transform_t);
+extern void mps_transform_destroy(mps_transform_t);
 
 /* Messages (messages.md). The message-type "functions" are macros only:
  * clients use them in switch cases. The enumerators' values are shared
@@ -634,6 +671,19 @@ extern mps_res_t mps_definalize(mps_arena_t, mps_addr_t*);
  * both. Process-wide: with several arenas, each one's message counts all. */
 extern void mps_message_gc_barrier(mps_arena_t, mps_message_t, size_t* protections_o,
                                    size_t* faults_o, double* seconds_o);
+
+/* Debugging pools (debugging.md): verify fenceposts and free space. */
+extern void mps_pool_check_fenceposts(mps_pool_t);
+extern void mps_pool_check_free_space(mps_pool_t);
+
+/* Telemetry (telemetry.md): the filter word, labels, flushing. Callable
+ * before any arena exists. */
+extern mps_word_t mps_telemetry_get(void);
+extern void mps_telemetry_set(mps_word_t);
+extern void mps_telemetry_reset(mps_word_t);
+extern mps_label_t mps_telemetry_intern(const char*);
+extern void mps_telemetry_label(mps_addr_t, mps_label_t);
+extern void mps_telemetry_flush(void);
 
 /* Segregated allocation caches (sac.md).
  *

@@ -33,6 +33,16 @@ class Lock {
       claimSlow();
   }
 
+  // Claims the lock if it is free, without waiting: true if claimed.
+  bool tryClaim() {
+    int expected = kFree;
+    if (!state_.compare_exchange_strong(expected, kHeld, std::memory_order_acquire,
+                                        std::memory_order_relaxed))
+      return false;
+    noteOwner();
+    return true;
+  }
+
   MPS_FORCE_INLINE void release() {
     clearOwner();
     state_.store(kFree, std::memory_order_release);

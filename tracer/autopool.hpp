@@ -84,4 +84,12 @@ inline bool isCollected(const Pool* pool) {
   return pool->poolClass()->has(kPoolAttrGC);
 }
 
+// Calls f(AutoPool*) for each automatic pool of `arena`.
+template <class F>
+void forEachAutoPool(Arena* arena, F&& f) {
+  arena->forEachPool([&](Pool* pool) {
+    if (isAutoPool(pool)) f(static_cast<AutoPool*>(pool));
+  });
+}
+
 }  // namespace mps::core

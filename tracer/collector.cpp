@@ -58,6 +58,9 @@ Res Collector::create(Collector** out, Arena* arena, const mps_arg_s* args) {
   c->protectionsAtLastEnd_ = Shield::protectionCount();
   c->faultsAtLastEnd_ = Shield::faultCount();
   c->barrierNanosAtLastEnd_ = Shield::barrierNanoseconds();
+  double pause = MPS_ARG_OPTIONAL(args, PAUSE_TIME, d, kDefaultPauseTime);
+  MPS_AVER_ALWAYS(pause >= 0.0 && "MPS_KEY_PAUSE_TIME is not negative");
+  c->pauseTime_ = pause;
   unsigned workers = MPS_ARG_OPTIONAL(args, ARENA_GC_WORKERS, u, 0u);
   c->setWorkers(workers != 0 ? workers : defaultWorkers());
   *out = c;
@@ -135,47 +138,27 @@ void Collector::addChain(Chain* chain) {
 }
 
 void Collector::release() {
-  clamped_ = false;
+  // A postmortem arena stays clamped: no collection work ever again.
+  if (!postmortem_) clamped_ = false;
 }
 
 // Collections ------------------------------------------------------------------------
 
 Res Collector::runTrace(Chain* chain, unsigned top, bool all, const char* why) {
   MPS_AVER_ALWAYS(!collecting_ && "a collection is not started from inside a collection");
+  // arena.md: nothing runs in the postmortem state (poll and step see the
+  // arena clamped; this catches an explicit collection).
+  MPS_AVER_ALWAYS(!postmortem_ && "the arena is not in the postmortem state");
   Res res = messages_->reserveForCollection();
   if (res != Res::ok) return res;
   collecting_ = true;
   auto t0 = std::chrono::steady_clock::now();
   messages_->postGCStart(why);
 
-  // Stop the world: every registered thread but this one, all signalled before
-  // any is waited for, so the stop costs one round trip rather than one per
-  // thread.
-  {
-    SuspendBatch batch;
-    threads_.forEach([&](MutatorThread* t) {
-      if (!t->os.isCurrent() && !t->dead) batch.add(&t->os);
-    });
-    batch.run();
-    threads_.forEach([&](MutatorThread* t) {
-      if (t->os.isCurrent() || t->dead) return;
-      if (t->os.isSuspended()) {
-        t->suspended = true;
-      } else {
-        t->dead = true;  // exited without deregistering
-      }
-    });
-  }
-
+  stopMutators();
   Trace trace(this, why);
   res = trace.run(chain, top, all);
-
-  threads_.forEach([&](MutatorThread* t) {
-    if (t->suspended) {
-      t->os.resume();
-      t->suspended = false;
-    }
-  });
+  resumeMutators();
 
   if (res == Res::ok) {
     ++collections_;
@@ -196,6 +179,47 @@ Res Collector::runTrace(Chain* chain, unsigned top, bool all, const char* why) {
   if (all) lastFullSeconds_ = seconds;
   collecting_ = false;
   return res;
+}
+
+void Collector::stopMutators() {
+  // All signalled before any is waited for, so the stop costs one round
+  // trip rather than one per thread.
+  SuspendBatch batch;
+  threads_.forEach([&](MutatorThread* t) {
+    if (!t->os.isCurrent() && !t->dead) batch.add(&t->os);
+  });
+  batch.run();
+  threads_.forEach([&](MutatorThread* t) {
+    if (t->os.isCurrent() || t->dead) return;
+    if (t->os.isSuspended()) {
+      t->suspended = true;
+    } else {
+      t->dead = true;  // exited without deregistering
+    }
+  });
+}
+
+void Collector::resumeMutators() {
+  threads_.forEach([&](MutatorThread* t) {
+    if (t->suspended) {
+      t->os.resume();
+      t->suspended = false;
+    }
+  });
+}
+
+void Collector::postmortem() {
+  postmortem_ = true;
+  clamped_ = true;
+  // A debugger may read every object: no segment stays protected (the
+  // summaries become universal, so the barrier's record stays true even if
+  // the client went on).
+  forEachAutoPool(arena_, [](AutoPool* pool) {
+    pool->forEachSegment([](Segment* seg) { Shield::dropBarrier(seg); });
+  });
+  // Threads a collection in progress stopped (the caller is an assertion
+  // handler inside it) run again: nothing will resume them otherwise.
+  resumeMutators();
 }
 
 // Finalization ---------------------------------------------------------------------
@@ -293,6 +317,12 @@ Res Collector::collectChain(Chain* chain, unsigned top, const char* why) {
 
 bool Collector::poll() {
   if (clamped_ || collecting_) return false;
+  if (fullCollectionDue()) {
+    collectAllAfterRamps_ = false;
+    (void)collect("A ramp allocation pattern ended: the client asked to collect everything.");
+    clamped_ = false;
+    return true;
+  }
   Chain* due = nullptr;
   double worst = 1.0;
   chains_.forEach([&](Chain* chain) {

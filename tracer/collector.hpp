@@ -75,6 +75,14 @@ class Collector {
   }
   Size threadCount() const { return threads_.length(); }
 
+  // Stops every registered thread but the caller, all signalled before any
+  // is waited for; a thread that exited without deregistering is marked
+  // dead. resumeMutators restarts those stopped. For a collection, and for
+  // the walks and transforms of a parked arena (their threads may still
+  // run and write the heap; walking.md).
+  void stopMutators();
+  void resumeMutators();
+
   // Arena control (arena.md, chains.md).
   // A full collection of every automatic pool, now. Leaves the arena parked.
   Res collect(const char* why);
@@ -86,6 +94,20 @@ class Collector {
   void park() { clamped_ = true; }
   void release();
   bool isClamped() const { return clamped_; }
+  // Parked: clamped and no collection in progress (collections are atomic,
+  // so between entry points a clamped arena is parked).
+  bool isParked() const { return clamped_ && !collecting_; }
+  // The postmortem state (arena.md): no collection work ever again, the
+  // write barrier lifted from every segment, the stopped threads resumed.
+  // Callable from inside a collection (an assertion handler).
+  void postmortem();
+  bool isPostmortem() const { return postmortem_; }
+  // The pause-time target, in seconds (MPS_KEY_PAUSE_TIME,
+  // mps_arena_pause_time_set). Collections are atomic, so it bounds
+  // nothing yet; it is kept for the client to read back.
+  double pauseTime() const { return pauseTime_; }
+  void setPauseTime(double seconds) { pauseTime_ = seconds; }
+  static constexpr double kDefaultPauseTime = 0.1;
   // Idle time: collects if a chain is due, or a full collection if one is
   // expected to take less than interval * multiplier. True if there was
   // work to do.
@@ -95,6 +117,16 @@ class Collector {
   // it ran a collection.
   bool poll();
   bool collecting() const { return collecting_; }
+  // Allocation patterns (allocation.md): a ramp began, or ended, on some
+  // allocation point. When a ramp_collect_all pattern has ended and no ramp
+  // is left on any allocation point, the next poll runs a full collection.
+  void rampBegun() { ++activeRamps_; }
+  void rampEnded(bool collectAll) {
+    MPS_AVER(activeRamps_ > 0);
+    --activeRamps_;
+    collectAllAfterRamps_ |= collectAll;
+  }
+  bool fullCollectionDue() const { return collectAllAfterRamps_ && activeRamps_ == 0; }
   Size collections() const { return collections_; }
 
   // Location dependencies (ld.md). The epoch counts collections that moved
@@ -204,6 +236,10 @@ class Collector {
   Size formats_ = 0;
   bool clamped_ = false;
   bool collecting_ = false;
+  bool postmortem_ = false;
+  Size activeRamps_ = 0;
+  bool collectAllAfterRamps_ = false;
+  double pauseTime_ = kDefaultPauseTime;
   Size collections_ = 0;
   unsigned workers_ = 1;
   WorkerPool* workerPool_ = nullptr;

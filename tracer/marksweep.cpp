@@ -407,6 +407,20 @@ bool MarkSweepSegment::isObjectNow(Addr p) {
   return isObject(p);
 }
 
+bool MarkSweepSegment::findObject(Addr p, Addr* clientOut) {
+  if (p < base || p >= limit) return false;
+  if (buffer != nullptr) recordObjects(buffer->scanLimit());
+  // The last object starting at or before p's grain, if p lies inside it:
+  // free grains have no start bit and are past the end of the object before.
+  Size end = start_.prevSetEnd(0, indexOf(p) + 1);
+  if (end == 0) return false;
+  const Format* format = msPool_->fmt();
+  Addr client = format->clientOf(addrOfIndex(end - 1));
+  if (p >= format->baseOf(static_cast<Addr>(format->skip(client)))) return false;
+  *clientOut = client;
+  return true;
+}
+
 bool MarkSweepSegment::isObject(Addr p) const {
   const Format* format = msPool_->fmt();
   Addr blockBase = format->baseOf(p);

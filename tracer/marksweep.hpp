@@ -70,6 +70,7 @@ class MarkSweepSegment final : public Segment {
   void walk(ObjectVisitor f, void* closure) override;
   bool isObject(Addr p) const override;
   bool isObjectNow(Addr p) override;
+  bool findObject(Addr p, Addr* clientOut) override;
   void bufferFlipped(Buffer* buffer) override;
   bool check() const override;
 

@@ -39,7 +39,42 @@ Res ScanState::verifyRef(Addr ref) {
   return Res::ok;
 }
 
+Res ScanState::divertedFix(Addr* refIO) {
+  if (verifying) return verifyRef(*refIO);
+  return hook_(this, refIO, hookClosure_);
+}
+
+namespace {
+
+// The area scanners under a diverted scan state (walks, transforms): they
+// tell the hook where each word is, and store a word back only if the hook
+// changed the reference, so that a roots walk's stepper may write through
+// the location it is given.
+MPS_NO_SANITIZE_STACK_SCAN Res scanAreaDiverted(ScanState* ss, Word* base, Word* limit, Word mask,
+                                                Word pattern, TagFilter filter) {
+  for (Word* p = base; p < limit; ++p) {
+    Word w = *p;
+    Word tag = w & mask;
+    if (filter != TagFilter::all && tag != pattern &&
+        !(filter == TagFilter::patternOrZero && tag == 0))
+      continue;
+    Word untagged = w ^ tag;
+    if (!ss->fix1(untagged)) continue;
+    Addr ref = addrOf(untagged);
+    // A tagged word does not hold the reference itself.
+    ss->areaLocation = tag == 0 ? p : nullptr;
+    Res res = ss->fix2(&ref);
+    ss->areaLocation = nullptr;
+    if (res != Res::ok) return res;
+    if (ss->rank() != Rank::ambig && ref != addrOf(untagged)) *p = wordOf(ref) | tag;
+  }
+  return Res::ok;
+}
+
+}  // namespace
+
 MPS_NO_SANITIZE_STACK_SCAN Res scanAreaWords(ScanState* ss, Word* base, Word* limit) {
+  if (MPS_UNLIKELY(ss->diverted())) return scanAreaDiverted(ss, base, limit, 0, 0, TagFilter::all);
   for (Word* p = base; p < limit; ++p) {
     Word w = *p;
     if (!ss->fix1(w)) continue;
@@ -53,6 +88,7 @@ MPS_NO_SANITIZE_STACK_SCAN Res scanAreaWords(ScanState* ss, Word* base, Word* li
 
 MPS_NO_SANITIZE_STACK_SCAN Res scanAreaMasked(ScanState* ss, Word* base, Word* limit, Word mask,
                                               Word pattern, TagFilter filter) {
+  if (MPS_UNLIKELY(ss->diverted())) return scanAreaDiverted(ss, base, limit, mask, pattern, filter);
   for (Word* p = base; p < limit; ++p) {
     Word w = *p;
     Word tag = w & mask;

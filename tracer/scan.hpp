@@ -52,8 +52,8 @@ class ScanState {
   // interface's _mps_fix2 is the only call between a client's scan method
   // and the pool's fix.
   MPS_FORCE_INLINE Res fix2(Addr* refIO) {
+    if (MPS_UNLIKELY(diverted_)) return divertedFix(refIO);
     Addr ref = *refIO;
-    if (MPS_UNLIKELY(verifying)) return verifyRef(ref);
     Segment* seg = arena_->segmentOf(ref);
     // Every reference that passed stage 1 lands in the summary with the
     // value it has after the fix (design/shield.md .shield.summary): one
@@ -89,8 +89,29 @@ class ScanState {
   TraceSet traces() const { return traces_; }
 
   // Heap verification (checked builds): fix checks that a reference points
-  // at a valid object instead of marking. Counts what it found.
+  // at a valid object instead of marking. Counts what it found. Read-only:
+  // startVerifying sets it.
   bool verifying = false;
+  void startVerifying() {
+    verifying = true;
+    diverted_ = true;
+  }
+  // Walks and transforms (walking.md): every reference that passes stage 1
+  // goes to `hook` instead of stages 2 and 3, with the scan state at the
+  // rank of what is being scanned. The hook may update *refIO (at a rank
+  // other than ambiguous the scanners store it back); a result other than
+  // Res::ok stops the scan, as a failed fix does.
+  using FixHook = Res (*)(ScanState* ss, Addr* refIO, void* closure);
+  void divert(FixHook hook, void* closure) {
+    hook_ = hook;
+    hookClosure_ = closure;
+    diverted_ = true;
+  }
+  bool diverted() const { return diverted_; }
+  // While a diverted scan of the library's area scanners fixes a copy of a
+  // word (they fix copies, to strip tags and for aliasing), the word's
+  // address; else null. A roots walk reports it as the reference's location.
+  void* areaLocation = nullptr;
   Size verifyFailures = 0;
   Addr firstBadRef = nullptr;
   Addr verifyingObject = nullptr;
@@ -107,6 +128,7 @@ class ScanState {
 
  private:
   Res verifyRef(Addr ref);
+  [[gnu::noinline]] Res divertedFix(Addr* refIO);
   // A weak reference into a white segment: a splatted one (now null) adds
   // no zone to the summary.
   [[gnu::noinline]] Res fixWeak(Segment* seg, Addr* refIO) {
@@ -128,6 +150,10 @@ class ScanState {
   TraceSet traces_;
   Rank rank_ = Rank::exact;
   RefSet fixedSummary_ = kRefSetEmpty;
+  // One flag for the verifier and the hooks, so that the fix path tests once.
+  bool diverted_ = false;
+  FixHook hook_ = nullptr;
+  void* hookClosure_ = nullptr;
 };
 
 // Area scanners used by roots and offered to clients (mps_scan_area and

@@ -24,13 +24,6 @@ double secondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-template <class F>
-void forEachAutoPool(Arena* arena, F&& f) {
-  arena->forEachPool([&](Pool* pool) {
-    if (isAutoPool(pool)) f(static_cast<AutoPool*>(pool));
-  });
-}
-
 }  // namespace
 
 Trace::Trace(Collector* collector, const char* why)
@@ -768,7 +761,7 @@ void Trace::abandon() {
 void Trace::verify() {
   Worker checker(arena_, nullptr);
   ScanState& ss = checker.ss;
-  ss.verifying = true;
+  ss.startVerifying();
   ss.c._w = kRefSetUniv;  // every reference reaches fix2
   Size narrowSummaries = 0;
   forEachAutoPool(arena_, [&](AutoPool* pool) {

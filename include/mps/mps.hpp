@@ -323,6 +323,39 @@ class Arena : public detail::Owner<mps_arena_t, mps_arena_destroy> {
   mps_word_t collections() const { return mps_collections(handle_); }
   // The number of threads that mark in parallel (an MPS++ extension).
   void setGcWorkers(unsigned n) { mps_arena_gc_workers_set(handle_, n); }
+  // The pause-time target in seconds (not negative; kept, bounds nothing
+  // yet: collections are atomic).
+  double pauseTime() const { return mps_arena_pause_time(handle_); }
+  void setPauseTime(double seconds) { mps_arena_pause_time_set(handle_, seconds); }
+  // For a debugger of a crashed program only (mps_arena_postmortem): no
+  // collection work ever again, no memory protection.
+  void postmortem() { mps_arena_postmortem(handle_); }
+
+  // The base of the object holding p, for pools that can tell (AMC, AMCZ):
+  // Result::fail if no object holds it, Result::unimpl for other pools.
+  Result objectContaining(const void* p, void*& base) const {
+    mps_addr_t b;
+    mps_res_t res = mps_addr_object(&b, handle_, const_cast<void*>(p));
+    if (res == MPS_RES_OK) base = b;
+    return res;
+  }
+
+  // Calls f(location, root) for each reference held by a root that
+  // designates an object of an automatic pool (mps_arena_roots_walk);
+  // `location` is a void** where the reference is stored (or a copy of
+  // it, for a tagged word or a saved register). The arena must be parked;
+  // f must not call the library.
+  template <class F>
+  void walkRoots(F&& f) {
+    using Fn = std::remove_reference_t<F>;
+    static_assert(std::is_invocable_v<Fn&, void**, mps_root_t>, "f(void** location, mps_root_t)");
+    mps_arena_roots_walk(
+        handle_,
+        [](mps_addr_t* location, mps_root_t root, void* closure, std::size_t) {
+          (*static_cast<Fn*>(closure))(location, root);
+        },
+        const_cast<void*>(static_cast<const void*>(std::addressof(f))), 0);
+  }
 
   // Calls f(object) or f(object, format, pool) for every object in the
   // arena's formatted pools (mps_arena_formatted_objects_walk). Park the
@@ -402,6 +435,38 @@ class Arena : public detail::Owner<mps_arena_t, mps_arena_destroy> {
  private:
   Result adopt(mps_res_t res) {
     if (res != MPS_RES_OK) handle_ = nullptr;
+    return res;
+  }
+};
+
+// A transform (mps_transform_*): replaces every reference to an old object
+// by one to its new object, in the roots and the automatic pools' objects.
+// Create it with the arena parked, add the pairs, apply it before the arena
+// collects again.
+class Transform : public detail::Owner<mps_transform_t, mps_transform_destroy> {
+ public:
+  static Result create(Transform& out, Arena& arena) {
+    out.reset();
+    mps_res_t res = mps_transform_create(&out.handle_, arena.handle());
+    if (res != MPS_RES_OK) out.handle_ = nullptr;
+    return res;
+  }
+  // Adds count pairs olds[i] -> news[i], all or none. Each old reference
+  // is the address of an object of an automatic pool, added once.
+  Result add(void* const* olds, void* const* news, std::size_t count) {
+    return mps_transform_add_oldnew(handle_, const_cast<mps_addr_t*>(olds),
+                                    const_cast<mps_addr_t*>(news), count);
+  }
+  Result add(void* oldObject, void* newObject) { return add(&oldObject, &newObject, 1); }
+  // Result::limit if the arena is not parked, Result::param if it has
+  // collected since the transform was created. Otherwise ok, and `applied`
+  // says whether the references were replaced (false: an ambiguous
+  // reference, such as one on a thread's stack, designates an old object,
+  // and nothing changed; the transform may be applied again later).
+  Result apply(bool& applied) {
+    mps_bool_t b = 0;
+    mps_res_t res = mps_transform_apply(&b, handle_);
+    if (res == MPS_RES_OK) applied = b != 0;
     return res;
   }
 };
@@ -1022,6 +1087,17 @@ class AllocationPoint : public detail::Owner<mps_ap_t, mps_ap_destroy> {
   // frames and free nothing. Result::fail between reserve and commit.
   Result pushFrame(mps_frame_t& frame) { return mps_ap_frame_push(&frame, handle_); }
   Result popFrame(mps_frame_t frame) { return mps_ap_frame_pop(handle_, frame); }
+  // Allocation patterns (hints that nest like brackets): a ramp of objects
+  // that mostly die together; with collectAll, a full collection follows
+  // once every ramp has ended. endRamp fails (Result::fail) without a
+  // matching beginRamp; resetPatterns ends them all.
+  Result beginRamp(bool collectAll = false) {
+    return mps_ap_alloc_pattern_begin(handle_, rampPattern(collectAll));
+  }
+  Result endRamp(bool collectAll = false) {
+    return mps_ap_alloc_pattern_end(handle_, rampPattern(collectAll));
+  }
+  Result resetPatterns() { return mps_ap_alloc_pattern_reset(handle_); }
 
   // Allocates a `size`-byte object: reserve, init(object) or
   // init(object, size), commit, repeated while the commit fails, so init
@@ -1047,6 +1123,9 @@ class AllocationPoint : public detail::Owner<mps_ap_t, mps_ap_destroy> {
   }
 
  private:
+  static mps_alloc_pattern_t rampPattern(bool collectAll) {
+    return collectAll ? mps_alloc_pattern_ramp_collect_all() : mps_alloc_pattern_ramp();
+  }
   Result adopt(mps_res_t res) {
     if (res != MPS_RES_OK) handle_ = nullptr;
     return res;

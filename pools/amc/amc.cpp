@@ -547,7 +547,12 @@ Res AMCPool::bufferFill(Buffer* buffer, Size size) {
     if (windowLimit < seg->limit) seg->pad(windowLimit, seg->limit);
   }
   buffer->attach(seg, seg->base, windowLimit);
-  if ((buffer->poolFlags & kBufferHashArrays) == 0) collector()->noteAllocated(gen_, segSize);
+  if ((buffer->poolFlags & kBufferHashArrays) == 0 && !buffer->inRamp()) {
+    collector()->noteAllocated(gen_, segSize);
+    buffer->poolFlags |= kBufferWindowCounted;
+  } else {
+    buffer->poolFlags &= ~kBufferWindowCounted;
+  }
   return Res::ok;
 }
 
@@ -558,7 +563,7 @@ void AMCPool::bufferEmpty(Buffer* buffer) {
   // .amc.parse: the unused tail becomes a padding object.
   if (init < buffer->poolLimit) seg->pad(init, buffer->poolLimit);
   ++seg->layout_;
-  if ((buffer->poolFlags & kBufferHashArrays) == 0) {
+  if ((buffer->poolFlags & kBufferWindowCounted) != 0) {
     Size unused = Size(buffer->poolLimit - init);
     gen_->newSize = gen_->newSize > unused ? gen_->newSize - unused : 0;
   }

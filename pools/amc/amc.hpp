@@ -66,6 +66,7 @@ class AMCSegment final : public Segment {
   void release() override;
   void walk(ObjectVisitor f, void* closure) override;
   bool isObject(Addr p) const override;
+  bool findObject(Addr p, Addr* clientOut) override { return objectContaining(p, clientOut); }
   bool check() const override;
 
   // The end of the objects that parse: the attached buffer's committed end,
@@ -136,6 +137,10 @@ class AMCPool final : public AutoPool {
   static constexpr Size kMinSegmentSize = Size(64) << 10;
   // Buffer flag (Buffer::poolFlags): MPS_KEY_AP_HASH_ARRAYS.
   static constexpr unsigned kBufferHashArrays = 1;
+  // The buffer's window counted towards its generation's new size when it
+  // was filled (not for hash arrays, nor during a ramp: allocation.md), so
+  // its unused tail is taken off again when it is emptied.
+  static constexpr unsigned kBufferWindowCounted = 2;
 
   AMCPool(Arena* arena, const PoolClass* poolClass) : AutoPool(arena, poolClass) {}
   ~AMCPool() override;

@@ -99,6 +99,26 @@ bool SNCSegment::isObject(Addr p) const {
   return false;
 }
 
+bool SNCSegment::findObject(Addr p, Addr* clientOut) {
+  Addr limit = objectsLimit();
+  if (p < base || p >= limit) return false;
+  const Format* format = sncPool_->format();
+  // Without a skip method the objects cannot be told apart (as isObject).
+  if (!format->hasSkip()) return false;
+  // SNC formats have no in-band header: client and block addresses agree.
+  for (Addr q = base; q < limit;) {
+    Addr next = static_cast<Addr>(format->skip(q));
+    MPS_AVER_ALWAYS(next > q && next <= limit &&
+                    "format skip method steps to the next object within the segment");
+    if (p < next) {
+      *clientOut = q;
+      return true;
+    }
+    q = next;
+  }
+  return false;
+}
+
 bool SNCSegment::check() const {
   MPS_CHECKL(Segment::check());
   MPS_CHECKL(sncSig == kSNCSig);

@@ -49,6 +49,7 @@ class SNCSegment final : public Segment {
   void release() override;
   void walk(ObjectVisitor f, void* closure) override;
   bool isObject(Addr p) const override;
+  bool findObject(Addr p, Addr* clientOut) override;
   bool check() const override;
 
   Sig sncSig = kSNCSig;

@@ -215,6 +215,58 @@ TEST(ClientArena, CommitLimitApplies) {
   EXPECT_EQ(arena->setCommitLimit(0), Res::fail);
 }
 
+// errors.md: a client arena without room for a request lacks memory
+// (MPS_RES_MEMORY), whatever the request's size, up to the largest a chunk
+// could ever hold; beyond that every arena class lacks address space
+// (MPS_RES_RESOURCE). A sweep over sizes from one grain to the largest, on
+// an empty arena and on one with a grain in use.
+TEST(ClientArena, RequestsThatDoNotFitFailWithMemoryUpToTheLargestChunk) {
+  Block block(1 * MiB);
+  ArenaGuard arena;
+  ASSERT_EQ(makeClient(arena, block.bytes, block.size), Res::ok);
+  Chunk* chunk = nullptr;
+  Addr first = nullptr;
+  ASSERT_EQ(arena->allocGrains(&first, kClientGrain, nullptr), Res::ok);
+  chunk = arena->chunkOf(first);
+  ASSERT_NE(chunk, nullptr);
+  const Size freeGrains = chunk->grains - chunk->firstUsable - 1;
+  const Size maxRequest = alignDown(~Size(0), kClientGrain);
+  std::vector<Size> sizes;
+  for (Size grains = 1; grains <= freeGrains + 2; ++grains)
+    sizes.push_back(grains * kClientGrain);
+  for (unsigned shift = 20; shift < sizeof(Size) * 8; ++shift) {
+    Size s = Size(1) << shift;
+    for (Size size : {s - kClientGrain, s, s + kClientGrain})
+      if (size >= kClientGrain && size <= maxRequest)
+        sizes.push_back(alignDown(size, kClientGrain));
+  }
+  sizes.push_back(alignDown(Arena::kMaxChunkRequest, kClientGrain));
+  sizes.push_back(alignUp(Arena::kMaxChunkRequest, kClientGrain));
+  sizes.push_back(maxRequest);
+  Size committed = arena->committed();
+  for (Size size : sizes) {
+    Addr p = nullptr;
+    Res res = arena->allocGrains(&p, size, nullptr);
+    Res expected = size <= freeGrains * kClientGrain ? Res::ok
+                   : size <= Arena::kMaxChunkRequest ? Res::memory
+                                                     : Res::resource;
+    EXPECT_EQ(res, expected) << size << " bytes";
+    if (res == Res::ok) {
+      arena->freeGrains(p, size);
+    } else {
+      EXPECT_EQ(p, nullptr);
+      EXPECT_EQ(arena->committed(), committed) << "a failure leaves the arena as it was";
+    }
+  }
+  // A full arena fails every size the same way.
+  Addr rest = nullptr;
+  ASSERT_EQ(arena->allocGrains(&rest, freeGrains * kClientGrain, nullptr), Res::ok);
+  Addr p = nullptr;
+  EXPECT_EQ(arena->allocGrains(&p, kClientGrain, nullptr), Res::memory);
+  EXPECT_EQ(arena->allocGrains(&p, Size(1) << 40, nullptr), Res::memory);
+  EXPECT_EQ(arena->allocGrains(&p, maxRequest, nullptr), Res::resource);
+}
+
 TEST(ClientArenaDeathTest, MissingRequiredKeysAreNamed) {
   Block block(1 * MiB);
   Arena* arena = nullptr;

@@ -136,6 +136,100 @@ TEST(CArena, ClientCreateWithKeywordsAndTooSmallABlock) {
   MPS_ARGS_END(args);
 }
 
+// errors.md, arena.md: in a client arena, creation with a block too small
+// for the arena's own structures and allocation that does not fit fail with
+// MPS_RES_MEMORY; only sizes beyond any chunk (half the address space and
+// more) fail with MPS_RES_RESOURCE, as in a VM arena. Swept over block sizes
+// and over MVFF and MFS requests.
+TEST(CArena, ClientArenaResultCodesForEverySize) {
+  Block block(2 * MiB);
+  char* base =
+      reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(block.bytes) + 8191) & ~uintptr_t(8191));
+  size_t smallest = 0;
+  for (size_t size = 0; size <= 512 * KiB; size += 4 * KiB) {
+    mps_arena_t arena = nullptr;
+    mps_res_t res = mps_arena_create(&arena, mps_arena_class_cl(), size, (mps_addr_t)base);
+    if (res == MPS_RES_OK) {
+      if (smallest == 0) smallest = size;
+      mps_arena_destroy(arena);
+    } else {
+      EXPECT_EQ(res, MPS_RES_MEMORY) << size;
+      EXPECT_EQ(smallest, 0u) << "a larger block works once a smaller one has";
+    }
+  }
+  EXPECT_GT(smallest, 0u);
+
+  mps_arena_t arena = nullptr;
+  ASSERT_EQ(mps_arena_create(&arena, mps_arena_class_cl(), size_t(1 * MiB), (mps_addr_t)base),
+            MPS_RES_OK);
+  mps_pool_t mvff = nullptr;
+  ASSERT_EQ(mps_pool_create_k(&mvff, arena, mps_class_mvff(), mps_args_none), MPS_RES_OK);
+  const size_t top = size_t(1) << (sizeof(size_t) * 8 - 1);
+  std::vector<size_t> sizes;
+  for (size_t s = 8; s != 0; s <<= 1) {
+    sizes.push_back(s);
+    sizes.push_back(s + 8);
+    sizes.push_back(s - 8);
+  }
+  for (size_t s : {top + 64, SIZE_MAX, SIZE_MAX - 7})
+    sizes.push_back(s);
+  size_t okCount = 0;
+  for (size_t size : sizes) {
+    if (size == 0) continue;
+    mps_addr_t p = nullptr;
+    mps_res_t res = mps_alloc(&p, mvff, size);
+    if (res == MPS_RES_OK) {
+      ++okCount;
+      EXPECT_LT(size, 1 * MiB);
+      mps_free(mvff, p, size);
+      continue;
+    }
+    EXPECT_EQ(p, nullptr);
+    // Sizes from a megabyte to a quarter of the address space cannot fit:
+    // memory; a quarter and beyond: address space.
+    if (size <= (size_t(1) << (sizeof(size_t) * 8 - 3)))
+      EXPECT_EQ(res, MPS_RES_MEMORY) << size;
+    else if (size >= (size_t(1) << (sizeof(size_t) * 8 - 2)))
+      EXPECT_EQ(res, MPS_RES_RESOURCE) << size;
+    else
+      EXPECT_TRUE(res == MPS_RES_MEMORY || res == MPS_RES_RESOURCE) << size;
+  }
+  EXPECT_GT(okCount, 30u);
+
+  // Fill the arena with MFS units: the first failure is MPS_RES_MEMORY, and
+  // so is creating a pool (control memory) in the full arena.
+  mps_pool_t mfs = nullptr;
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_MFS_UNIT_SIZE, size_t(64));
+    MPS_ARGS_ADD(args, MPS_KEY_EXTEND_BY, size_t(8 * KiB));
+    ASSERT_EQ(mps_pool_create_k(&mfs, arena, mps_class_mfs(), args), MPS_RES_OK);
+  }
+  MPS_ARGS_END(args);
+  mps_res_t res;
+  mps_addr_t p;
+  size_t units = 0;
+  while ((res = mps_alloc(&p, mfs, 64)) == MPS_RES_OK)
+    ASSERT_LT(++units, size_t(1 * MiB / 64));
+  EXPECT_EQ(res, MPS_RES_MEMORY);
+  mps_pool_t another = nullptr;
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_EXTEND_BY, size_t(64 * KiB));
+    res = mps_pool_create_k(&another, arena, mps_class_mvff(), args);
+  }
+  MPS_ARGS_END(args);
+  if (res == MPS_RES_OK) {
+    // The descriptor fitted in control memory left over: its first
+    // allocation cannot.
+    EXPECT_EQ(mps_alloc(&p, another, 64), MPS_RES_MEMORY);
+    mps_pool_destroy(another);
+  } else {
+    EXPECT_EQ(res, MPS_RES_MEMORY);
+  }
+  mps_pool_destroy(mfs);
+  mps_pool_destroy(mvff);
+  mps_arena_destroy(arena);
+}
+
 TEST(CArena, CommitLimitOfSixteenKiBFailsCreation) {
   mps_arena_t arena = nullptr;
   MPS_ARGS_BEGIN(args) {

@@ -570,6 +570,56 @@ TEST_F(GcCpp, AmbiguousAllocationPointAndPoolWalk) {
 
 // Arena control -------------------------------------------------------------------------
 
+// Roots walk, transforms, postmortem's neighbours and allocation patterns
+// through the C++ interface.
+TEST_F(GcCpp, WalkRootsAndTransform) {
+  Node* table[3] = {};
+  mps::Root root;
+  ASSERT_TRUE(mps::Root::createTable(root, arena, mps::Rank::exact, table));
+  Node* oldNode = make(1, 0);
+  Node* newNode = make(2, 0);
+  Node* holder = make(3, 1);
+  holder->ref(0) = oldNode;
+  table[0] = oldNode;
+  table[1] = holder;
+  table[2] = newNode;
+  arena.park();
+  std::set<void**> locations;
+  arena.walkRoots([&](void** location, mps_root_t r) {
+    EXPECT_EQ(r, root.handle());
+    locations.insert(location);
+  });
+  EXPECT_EQ(locations, (std::set<void**>{reinterpret_cast<void**>(&table[0]),
+                                         reinterpret_cast<void**>(&table[1]),
+                                         reinterpret_cast<void**>(&table[2])}));
+  void* base = nullptr;
+  EXPECT_EQ(arena.objectContaining(oldNode, base), mps::Result::unimpl);  // AMS cannot tell
+
+  mps::Transform transform;
+  ASSERT_TRUE(mps::Transform::create(transform, arena));
+  ASSERT_TRUE(transform.add(oldNode, newNode));
+  bool applied = false;
+  ASSERT_TRUE(transform.apply(applied));
+  EXPECT_TRUE(applied);
+  EXPECT_EQ(table[0], newNode);
+  EXPECT_EQ(holder->ref(0), newNode);
+  EXPECT_EQ(walkIds(arena), (std::set<mps_word_t>{2, 3}));
+}
+
+TEST_F(GcCpp, PauseTimeAndRamps) {
+  EXPECT_EQ(arena.pauseTime(), 0.1);
+  arena.setPauseTime(0.5);
+  EXPECT_EQ(arena.pauseTime(), 0.5);
+  EXPECT_EQ(ap.endRamp(), mps::Result::fail);
+  ASSERT_TRUE(ap.beginRamp());
+  ASSERT_TRUE(ap.beginRamp(true));
+  EXPECT_TRUE(ap.endRamp(true));
+  EXPECT_TRUE(ap.endRamp());
+  ASSERT_TRUE(ap.beginRamp());
+  EXPECT_TRUE(ap.resetPatterns());
+  EXPECT_EQ(ap.endRamp(), mps::Result::fail);
+}
+
 TEST_F(GcCpp, ParkClampReleaseStepAndWorkers) {
   Node* table[8] = {};
   mps::Root root;

@@ -37,6 +37,16 @@ typedef char mps_check_message_fin[mps_message_type_finalization() == 0 ? 1 : -1
 typedef char mps_check_message_gc[mps_message_type_gc() == 1 ? 1 : -1];
 typedef char mps_check_message_start[mps_message_type_gc_start() == 2 ? 1 : -1];
 
+/* Client code written for MPS declares its own enumerations with the
+ * result-code macros, and no semicolon after _mps_ENUM_DEF (its expansion
+ * ends the declaration): an extra one would be an empty declaration, which
+ * -pedantic rejects. */
+#define check_COLOUR_ENUM(R, X) R(X, RED, "red") R(X, GREEN, "green") R(X, BLUE, "blue")
+/* clang-format off */
+_mps_ENUM_DEF(check_COLOUR_ENUM, CHECK_COLOUR_)
+typedef char mps_check_enum_def[CHECK_COLOUR_BLUE == 2 && _mps_CHECK_COLOUR_LIMIT == 3 ? 1 : -1];
+/* clang-format on */
+
 #if !defined(MPS_OS_LI) && !defined(MPS_OS_FR) && !defined(MPS_OS_XC) && !defined(MPS_OS_W3)
 #error "mpstd.h defines no MPS_OS_*"
 #endif
@@ -114,6 +124,8 @@ mps_res_t mps_check_headers(mps_arena_t arena, mps_pool_t pool, mps_sac_t sac, s
   mps_message_t message = NULL;
   mps_clock_t posted = 0;
   mps_align_t align = MPS_PF_ALIGN;
+  mps_word_t telemetry;
+  double pause;
 
   MPS_BEGIN
   ap.init = ap.alloc = ap.limit = NULL;
@@ -266,6 +278,22 @@ mps_res_t mps_check_headers(mps_arena_t arena, mps_pool_t pool, mps_sac_t sac, s
   if (mps_clock() - started > mps_clocks_per_sec()) res = MPS_RES_LIMIT;
   label = (mps_label_t)mps_lib_telemetry_control();
 
+  /* Telemetry control, callable before any arena exists. */
+  mps_telemetry_set((mps_word_t)1 << 6);
+  mps_telemetry_reset((mps_word_t)1 << 6);
+  telemetry = mps_telemetry_get();
+  label += mps_telemetry_intern("check label");
+  mps_telemetry_label(p, label);
+  mps_telemetry_flush();
+  label += telemetry;
+
+  pause = mps_arena_pause_time(arena);
+  mps_arena_pause_time_set(arena, pause);
+  mps_pool_check_fenceposts(pool);
+  mps_pool_check_free_space(pool);
+  if (mps_addr_object(&p, arena, p) == MPS_RES_UNIMPL) res = MPS_RES_UNIMPL;
+  mps_arena_postmortem(arena);
+
   size += (size_t)(fmt_A_ptr->align + fmt_B_ptr->align + check_fmt_ah.mps_headerSize +
                    check_fmt_fixed.align + check_gens[0].mps_capacity + check_tag.mask + label +
                    rm + message_type + posted);
@@ -318,6 +346,13 @@ static void check_stepper(mps_addr_t addr, mps_fmt_t fmt, mps_pool_t pool, void*
   (void)addr;
   (void)fmt;
   (void)pool;
+  (void)p;
+  (void)s;
+}
+
+static void check_roots_stepper(mps_addr_t* ref, mps_root_t root, void* p, size_t s) {
+  (void)ref;
+  (void)root;
   (void)p;
   (void)s;
 }
@@ -390,6 +425,10 @@ mps_res_t mps_check_gc_headers(mps_arena_t arena, size_t size) {
   }
   MPS_ARGS_END(args);
   res = mps_ap_create(&ap, ams, mps_rank_exact());
+  res = mps_ap_alloc_pattern_begin(ap, mps_alloc_pattern_ramp());
+  res = mps_ap_alloc_pattern_begin(ap, mps_alloc_pattern_ramp_collect_all());
+  res = mps_ap_alloc_pattern_end(ap, mps_alloc_pattern_ramp_collect_all());
+  res = mps_ap_alloc_pattern_reset(ap);
 
   do {
     res = mps_reserve(&p, ap, size);
@@ -453,6 +492,19 @@ mps_res_t mps_check_gc_headers(mps_arena_t arena, size_t size) {
   if (mps_addr_fmt(&found, arena, p) && found != fmt) res = MPS_RES_FAIL;
   mps_arena_formatted_objects_walk(arena, &check_stepper, NULL, 0);
   res = mps_pool_walk(ams, &mps_scan_area, NULL);
+  mps_arena_roots_walk(arena, &check_roots_stepper, NULL, 0);
+  {
+    mps_transform_t transform;
+    mps_addr_t olds[1], news[1];
+    mps_bool_t applied = 0;
+    olds[0] = p;
+    news[0] = p;
+    res = mps_transform_create(&transform, arena);
+    res = mps_transform_add_oldnew(transform, olds, news, 1);
+    res = mps_transform_apply(&applied, transform);
+    if (!applied) res = MPS_RES_FAIL;
+    mps_transform_destroy(transform);
+  }
   mps_pool_destroy(lo);
   mps_pool_destroy(ams);
   mps_chain_destroy(chain);
