@@ -554,23 +554,23 @@ extern mps_res_t mps_ap_alloc_pattern_end(mps_ap_t, mps_alloc_pattern_t);
 extern mps_res_t mps_ap_alloc_pattern_reset(mps_ap_t);
 
 #define mps_reserve(p_o, ap, size)                                                      \
-  ((char*)(ap)->alloc + (size) > (char*)(ap)->alloc &&                                  \
-           (char*)(ap)->alloc + (size) <= (char*)(ap)->limit                            \
+  ((mps_word_t)(ap)->alloc + (size) > (mps_word_t)(ap)->alloc &&                        \
+           (mps_word_t)(ap)->alloc + (size) <= (mps_word_t)(ap)->limit                  \
        ? ((ap)->alloc = (mps_addr_t)((char*)(ap)->alloc + (size)), *(p_o) = (ap)->init, \
           MPS_RES_OK)                                                                   \
        : mps_ap_fill(p_o, ap, size))
 
-#define MPS_RESERVE_BLOCK(res_v, p_v, ap, size)        \
-  MPS_BEGIN                                            \
-  char* _alloc = (char*)(ap)->alloc;                   \
-  char* _next = _alloc + (size);                       \
-  if (_next > _alloc && _next <= (char*)(ap)->limit) { \
-    (ap)->alloc = (mps_addr_t)_next;                   \
-    (p_v) = (ap)->init;                                \
-    (res_v) = MPS_RES_OK;                              \
-  } else {                                             \
-    (res_v) = mps_ap_fill(&(p_v), ap, size);           \
-  }                                                    \
+#define MPS_RESERVE_BLOCK(res_v, p_v, ap, size)              \
+  MPS_BEGIN                                                  \
+  mps_word_t _alloc = (mps_word_t)(ap)->alloc;               \
+  mps_word_t _next = _alloc + (size);                        \
+  if (_next > _alloc && _next <= (mps_word_t)(ap)->limit) {  \
+    (ap)->alloc = (mps_addr_t)((char*)(ap)->alloc + (size)); \
+    (p_v) = (ap)->init;                                      \
+    (res_v) = MPS_RES_OK;                                    \
+  } else {                                                   \
+    (res_v) = mps_ap_fill(&(p_v), ap, size);                 \
+  }                                                          \
   MPS_END
 
 /* The store to init must be visible before limit is read: a compiler
