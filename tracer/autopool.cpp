@@ -52,6 +52,12 @@ AutoPool::~AutoPool() {
   if (chain_ != nullptr) chain_->release();
 }
 
+void AutoPool::rankApVarargs(mps_arg_s* args, va_list ap) {
+  args[0].key = MPS_KEY_RANK;
+  args[0].val.rank = va_arg(ap, mps_rank_t);
+  args[1].key = MPS_KEY_ARGS_END;
+}
+
 bool AutoPool::check() const {
   MPS_CHECKL(Pool::check());
   MPS_CHECKL(format_ == nullptr || format_->sig == Format::kSig);

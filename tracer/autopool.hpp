@@ -63,6 +63,10 @@ class AutoPool : public Pool {
 
   bool check() const override;
 
+  // mps_ap_create(&ap, pool, rank): the deprecated variadic form of the
+  // classes whose allocation points take a rank (AMS, AWL, SNC).
+  static void rankApVarargs(mps_arg_s* args, va_list ap);
+
  protected:
   // Takes `format` for the pool: its alignment, and a use of it.
   void useFormat(Format* format);

@@ -14,8 +14,8 @@ Res createAMS(Pool** poolOut, Arena* arena, const mps_arg_s* args) {
 }  // namespace
 
 const PoolClass kPoolClassAMS = {
-    PoolClass::kSig,   "AMS", kPoolAttrBuffer | kPoolAttrGC, createAMS, AMSPool::varargs,
-    AMSPool::apVarargs};
+    PoolClass::kSig,        "AMS", kPoolAttrBuffer | kPoolAttrGC, createAMS, AMSPool::varargs,
+    AutoPool::rankApVarargs};
 
 Res AMSPool::init(const mps_arg_s* args) {
   // Non-moving objects stay out of the default chain's nursery (chains.md).
@@ -48,12 +48,6 @@ void AMSPool::varargs(mps_arg_s* args, va_list ap) {
   args[2].key = MPS_KEY_AMS_SUPPORT_AMBIGUOUS;
   args[2].val.b = va_arg(ap, mps_bool_t);
   args[3].key = MPS_KEY_ARGS_END;
-}
-
-void AMSPool::apVarargs(mps_arg_s* args, va_list ap) {
-  args[0].key = MPS_KEY_RANK;
-  args[0].val.rank = va_arg(ap, mps_rank_t);
-  args[1].key = MPS_KEY_ARGS_END;
 }
 
 }  // namespace mps::core

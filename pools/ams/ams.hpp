@@ -24,7 +24,6 @@ class AMSPool final : public MarkSweepPool {
   bool supportsAmbiguous() const { return supportAmbiguous_; }
 
   static void varargs(mps_arg_s* args, va_list ap);
-  static void apVarargs(mps_arg_s* args, va_list ap);
 
  private:
   bool supportAmbiguous_ = true;

@@ -14,8 +14,8 @@ Res createAWL(Pool** poolOut, Arena* arena, const mps_arg_s* args) {
 }  // namespace
 
 const PoolClass kPoolClassAWL = {
-    PoolClass::kSig,   "AWL", kPoolAttrBuffer | kPoolAttrGC, createAWL, AWLPool::varargs,
-    AWLPool::apVarargs};
+    PoolClass::kSig,        "AWL", kPoolAttrBuffer | kPoolAttrGC, createAWL, AWLPool::varargs,
+    AutoPool::rankApVarargs};
 
 Res AWLPool::init(const mps_arg_s* args) {
   MPS_AVER_ALWAYS(findArg(args, MPS_KEY_FORMAT) != nullptr &&
@@ -41,12 +41,6 @@ void AWLPool::varargs(mps_arg_s* args, va_list ap) {
   args[1].key = MPS_KEY_AWL_FIND_DEPENDENT;
   args[1].val.addr_method = va_arg(ap, mps_awl_find_dependent_t);
   args[2].key = MPS_KEY_ARGS_END;
-}
-
-void AWLPool::apVarargs(mps_arg_s* args, va_list ap) {
-  args[0].key = MPS_KEY_RANK;
-  args[0].val.rank = va_arg(ap, mps_rank_t);
-  args[1].key = MPS_KEY_ARGS_END;
 }
 
 }  // namespace mps::core

@@ -26,8 +26,6 @@ class AWLPool final : public MarkSweepPool {
 
   // mps_pool_create(&pool, arena, mps_class_awl(), format, find_dependent).
   static void varargs(mps_arg_s* args, va_list ap);
-  // mps_ap_create(&ap, pool, rank).
-  static void apVarargs(mps_arg_s* args, va_list ap);
 };
 
 }  // namespace mps::core

@@ -27,7 +27,7 @@ const PoolClass kPoolClassSNC = {PoolClass::kSig,
                                  kPoolAttrBuffer | kPoolAttrScan | kPoolAttrFrames,
                                  createSNC,
                                  SNCPool::varargs,
-                                 SNCPool::apVarargs};
+                                 AutoPool::rankApVarargs};
 
 // Segments ------------------------------------------------------------------
 
@@ -339,12 +339,6 @@ bool SNCPool::check() const {
 void SNCPool::varargs(mps_arg_s* args, va_list ap) {
   args[0].key = MPS_KEY_FORMAT;
   args[0].val.format = va_arg(ap, mps_fmt_t);
-  args[1].key = MPS_KEY_ARGS_END;
-}
-
-void SNCPool::apVarargs(mps_arg_s* args, va_list ap) {
-  args[0].key = MPS_KEY_RANK;
-  args[0].val.rank = va_arg(ap, mps_rank_t);
   args[1].key = MPS_KEY_ARGS_END;
 }
 

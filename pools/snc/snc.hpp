@@ -92,7 +92,6 @@ class SNCPool final : public AutoPool {
   Size frameDepth(const Buffer* buffer) const;
 
   static void varargs(mps_arg_s* args, va_list ap);
-  static void apVarargs(mps_arg_s* args, va_list ap);
 
  private:
   // A pushed frame: the allocation point's position then, and the segment
