@@ -135,6 +135,8 @@ class MVTPool final : public Pool {
 
  private:
   struct Span;
+  // What an unattached span's windowInit points at.
+  static const mps_addr_t kNoWindowInit;
   // Which list a span is on.
   enum : unsigned {
     kListNone = kBuckets,  // attached to a buffer
@@ -204,6 +206,12 @@ class MVTPool final : public Pool {
     // run skip it.
     Size failedUnits = ~Size(0);
     Buffer* buffer = nullptr;
+    // The attached buffer's window as the free path reads it without a
+    // branch on `buffer` (.mvt.free.fast): its limit (null when no buffer,
+    // so that no block is below it) and where its init is (a constant null
+    // when no buffer).
+    Addr windowLimit = nullptr;
+    const mps_addr_t* windowInit = &kNoWindowInit;
     // kListNone (attached, or pending: normal spans), a bucket,
     // kListReserve, or kListLarge (large spans are always on the large list).
     unsigned list = kListNone;
@@ -260,6 +268,9 @@ class MVTPool final : public Pool {
   Addr addrOf(const Span* span, Size unit) const { return span->base + (unit << alignShift_); }
   Size unitOf(const Span* span, Addr p) const { return Size(p - span->base) >> alignShift_; }
   void updateLimits();
+  // The rare ends of a free (.mvt.free.fast): the span (unattached) is
+  // large, all free, or in another eighth than its list says.
+  MPS_NOINLINE void freeSettle(Span* span);
 
   // The fields the free path reads come first.
   Shift alignShift_ = 0;
