@@ -555,7 +555,8 @@ void MVTPool::free(Addr p, Size size) {
     unsigned lo = unsigned(i % kWordBits);
     if (MPS_LIKELY(lo + n <= kWordBits)) {
       // One word: the common case for blocks up to 64 units.
-      Word mask = (n == kWordBits ? ~Word(0) : (Word(1) << n) - 1) << lo;
+      // n is in [1, 64] here (lo + n <= 64 and n > 0): no test for 64.
+      Word mask = (~Word(0) >> (kWordBits - n)) << lo;
       Word v = words[w];
       MPS_AVER_ALWAYS((v & mask) == mask &&
                       "block being freed is not already free (double free or wrong size)");

@@ -244,8 +244,10 @@ class MVTPool final : public Pool {
   void registerSpan(Span* span);
   void unregisterSpan(Span* span);
 
-  // List membership and the holes/reserve accounts.
-  void unlist(Span* span);
+  // List membership and the holes/reserve accounts. (The small helpers of
+  // the fill path are inline, defined in mvt.cpp, where alone they are
+  // used: .mvt.fill.cost.)
+  MPS_FORCE_INLINE void unlist(Span* span);
   // Puts an unattached span where its free count says: a bucket, the reserve
   // or back to the arena (normal spans); the large list or the arena.
   void place(Span* span);
@@ -258,11 +260,11 @@ class MVTPool final : public Pool {
   // first, trying at most kSearchSpans spans.
   bool searchBuckets(unsigned lowest, Size n, Span** spanOut, Size* firstOut, Size* limitOut);
   // Sets (or clears) the bits [first, limit) of a normal span.
-  static void setUnits(Span* span, Size first, Size limit, bool set);
+  MPS_FORCE_INLINE static void setUnits(Span* span, Size first, Size limit, bool set);
   // The span a buffer left pending goes to its list (.mvt.fill.pending).
-  void settlePending();
+  MPS_FORCE_INLINE void settlePending();
   // Gives the buffer [first, limit) of an unattached span.
-  void attachWindow(Buffer* buffer, Span* span, Size first, Size limit);
+  MPS_FORCE_INLINE void attachWindow(Buffer* buffer, Span* span, Size first, Size limit);
   Res fillLarge(Buffer* buffer, Size size);
 
   Addr addrOf(const Span* span, Size unit) const { return span->base + (unit << alignShift_); }
