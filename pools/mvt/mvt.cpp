@@ -15,18 +15,13 @@ Res createMVT(Pool** poolOut, Arena* arena, const mps_arg_s* args) {
   return Pool::make<MVTPool>(poolOut, arena, &kPoolClassMVT, args);
 }
 
-// a & b, and c | d | e, with each operand computed into a register first:
+// a & b, with each operand computed into a register first:
 // the compiler would otherwise test them one by one, and where they are
 // unpredictable each test is a branch mispredicted (.mvt.free.fast).
 inline bool allOf(bool a, bool b) {
   Word x = a, y = b;
   __asm__("" : "+r"(x), "+r"(y));
   return (x & y) != 0;
-}
-inline bool anyOf(bool a, bool b, bool c) {
-  Word x = a, y = b, z = c;
-  __asm__("" : "+r"(x), "+r"(y), "+r"(z));
-  return (x | y | z) != 0;
 }
 
 Size roundUpToPowerOfTwo(Size x) {
@@ -251,6 +246,7 @@ Res MVTPool::newSpan(Span** spanOut, Size size, bool large) {
         span->list = kListLarge;
         large_.append(&span->listRing);
       }
+      updateFreeLimit(span);
       totalSize_ += size;
       holes_ += size;
       ++spansTaken_;
@@ -289,6 +285,7 @@ void MVTPool::unlist(Span* span) {
     holes_ += size;
   }
   span->list = kListNone;
+  updateFreeLimit(span);
 }
 
 void MVTPool::place(Span* span) {
@@ -297,6 +294,7 @@ void MVTPool::place(Span* span) {
     unsigned bucket = bucketOf(span);
     span->list = bucket;
     buckets_[bucket].append(&span->listRing);
+    updateFreeLimit(span);
     return;
   }
   // Entirely free: kept for reuse while the reserve is short of its depth
@@ -304,6 +302,7 @@ void MVTPool::place(Span* span) {
   Size size = Size(span->limit - span->base);
   if (reserveBytes_ < reserveLimit_) {
     span->list = kListReserve;
+    updateFreeLimit(span);
     reserve_.append(&span->listRing);
     reserveBytes_ += size;
     holes_ -= size;
@@ -403,6 +402,7 @@ void MVTPool::attachWindow(Buffer* buffer, Span* span, Size first, Size limit) {
   buffer->poolData = span;
   span->windowLimit = buffer->poolLimit;
   span->windowInit = &buffer->ap.init;
+  updateFreeLimit(span);
 }
 
 Res MVTPool::fillLarge(Buffer* buffer, Size size) {
@@ -503,6 +503,7 @@ void MVTPool::bufferEmpty(Buffer* buffer) {
   span->buffer = nullptr;
   span->windowLimit = nullptr;
   span->windowInit = &kNoWindowInit;
+  updateFreeLimit(span);
   if (span->large) {
     if (span->freeUnits == span->units) {
       span->listRing.remove();
@@ -576,12 +577,9 @@ void MVTPool::free(Addr p, Size size) {
   holes_ += rounded;
   // An attached span is placed when its buffer leaves it. Otherwise a large
   // span may go back to the arena, a normal one to the reserve or the arena
-  // if all free, or to another list if it crossed an eighth. Evaluated
-  // without branches, as one rarely taken test.
-  bool settle =
-      allOf(span->buffer == nullptr, anyOf(span->large, freeUnits == span->units,
-                                           unsigned(freeUnits >> bucketShift_) != span->list));
-  if (MPS_UNLIKELY(settle)) freeSettle(span);
+  // if all free, or to another list if it crossed an eighth: all that is
+  // one comparison with the span's free limit, rarely true.
+  if (MPS_UNLIKELY(freeUnits >= span->freeLimit)) freeSettle(span);
 }
 
 void MVTPool::freeSettle(Span* span) {
@@ -604,6 +602,7 @@ void MVTPool::freeSettle(Span* span) {
     span->listRing.remove();
     span->list = bucket;
     buckets_[bucket].append(&span->listRing);
+    updateFreeLimit(span);
   }
 }
 
@@ -681,6 +680,9 @@ bool MVTPool::checkSpans() const {
     }
     if (s->buffer == nullptr)
       MPS_CHECKL(s->windowLimit == nullptr && s->windowInit == &kNoWindowInit);
+    MPS_CHECKL(s->freeLimit == freeLimitOf(s));
+    MPS_CHECKL(s->buffer != nullptr || s->freeUnits < s->freeLimit || s->list == kListNone ||
+               s->list == kListReserve);
     if (s->list == kListReserve)
       reserve += s->freeUnits << alignShift_;
     else

@@ -212,6 +212,9 @@ class MVTPool final : public Pool {
     // when no buffer).
     Addr windowLimit = nullptr;
     const mps_addr_t* windowInit = &kNoWindowInit;
+    // A free that brings freeUnits to this or more has more to do than
+    // count (.mvt.free.fast): see freeLimitOf.
+    Size freeLimit = 0;
     // kListNone (attached, or pending: normal spans), a bucket,
     // kListReserve, or kListLarge (large spans are always on the large list).
     unsigned list = kListNone;
@@ -252,6 +255,20 @@ class MVTPool final : public Pool {
   // or back to the arena (normal spans); the large list or the arena.
   void place(Span* span);
   unsigned bucketOf(const Span* span) const { return unsigned(span->freeUnits >> bucketShift_); }
+  // What Span::freeLimit is for the span's state: never reached while a
+  // buffer is in it (placed when the buffer leaves); a large span's units
+  // (all free: back to the arena); the first count of the next eighth for a
+  // span on a bucket (for the last, all free: the reserve or the arena);
+  // 0 for a pending span (any free puts it on its list) and the reserve's.
+  // Frees only add free units, so one bound is enough.
+  Size freeLimitOf(const Span* span) const {
+    if (span->buffer != nullptr) return ~Size(0);
+    if (span->large) return span->units;
+    if (span->list < kBuckets) return Size(span->list + 1) << bucketShift_;
+    return 0;
+  }
+  // Called wherever a span's list or buffer changes.
+  void updateFreeLimit(Span* span) const { span->freeLimit = freeLimitOf(span); }
 
   // The first run of at least `n` free units at or after `from`, extended to
   // its end.
