@@ -15,11 +15,22 @@ Res createMVT(Pool** poolOut, Arena* arena, const mps_arg_s* args) {
   return Pool::make<MVTPool>(poolOut, arena, &kPoolClassMVT, args);
 }
 
+// a & b, with each operand computed into a register first:
+// the compiler would otherwise test them one by one, and where they are
+// unpredictable each test is a branch mispredicted (.mvt.free.fast).
+inline bool allOf(bool a, bool b) {
+  Word x = a, y = b;
+  __asm__("" : "+r"(x), "+r"(y));
+  return (x & y) != 0;
+}
+
 Size roundUpToPowerOfTwo(Size x) {
   return x <= 1 ? 1 : Size(1) << (log2(x - 1) + 1);
 }
 
 }  // namespace
+
+const mps_addr_t MVTPool::kNoWindowInit = nullptr;
 
 // No mps_alloc: MVT allocates only through allocation points.
 const PoolClass kPoolClassMVT = {PoolClass::kSig, "MVT", kPoolAttrFree | kPoolAttrBuffer, createMVT,
@@ -235,6 +246,7 @@ Res MVTPool::newSpan(Span** spanOut, Size size, bool large) {
         span->list = kListLarge;
         large_.append(&span->listRing);
       }
+      updateFreeLimit(span);
       totalSize_ += size;
       holes_ += size;
       ++spansTaken_;
@@ -273,6 +285,7 @@ void MVTPool::unlist(Span* span) {
     holes_ += size;
   }
   span->list = kListNone;
+  updateFreeLimit(span);
 }
 
 void MVTPool::place(Span* span) {
@@ -281,6 +294,7 @@ void MVTPool::place(Span* span) {
     unsigned bucket = bucketOf(span);
     span->list = bucket;
     buckets_[bucket].append(&span->listRing);
+    updateFreeLimit(span);
     return;
   }
   // Entirely free: kept for reuse while the reserve is short of its depth
@@ -288,6 +302,7 @@ void MVTPool::place(Span* span) {
   Size size = Size(span->limit - span->base);
   if (reserveBytes_ < reserveLimit_) {
     span->list = kListReserve;
+    updateFreeLimit(span);
     reserve_.append(&span->listRing);
     reserveBytes_ += size;
     holes_ -= size;
@@ -385,6 +400,9 @@ void MVTPool::attachWindow(Buffer* buffer, Span* span, Size first, Size limit) {
   span->buffer = buffer;
   buffer->attach(nullptr, addrOf(span, first), addrOf(span, limit));
   buffer->poolData = span;
+  span->windowLimit = buffer->poolLimit;
+  span->windowInit = &buffer->ap.init;
+  updateFreeLimit(span);
 }
 
 Res MVTPool::fillLarge(Buffer* buffer, Size size) {
@@ -400,19 +418,20 @@ Res MVTPool::fillLarge(Buffer* buffer, Size size) {
 }
 
 void MVTPool::setUnits(Span* span, Size first, Size limit, bool set) {
-  // Windows in a fragmented span are often a few units in one word: no
-  // loop for those.
-  Size w = first / kWordBits;
-  if (limit - 1 < (w + 1) * kWordBits) {
-    unsigned lo = unsigned(first % kWordBits), n = unsigned(limit - first);
-    Word mask = (n == kWordBits ? ~Word(0) : (Word(1) << n) - 1) << lo;
-    Word* words = span->bits.words();
-    words[w] = set ? words[w] | mask : words[w] & ~mask;
-  } else if (set) {
-    span->bits.setRange(first, limit);
-  } else {
-    span->bits.resetRange(first, limit);
-  }
+  // Windows in a fragmented span are a few units, often across one word
+  // boundary: masks for the two end words and a loop for the whole words
+  // between (.mvt.fill.cost).
+  MPS_AVER(first < limit && limit <= span->units);
+  Word* words = span->bits.words();
+  Size w = first / kWordBits, last = (limit - 1) / kWordBits;
+  Word head = ~Word(0) << (first % kWordBits);
+  Word tail = ~Word(0) >> (kWordBits - 1 - (limit - 1) % kWordBits);
+  if (w == last) head &= tail;
+  words[w] = set ? words[w] | head : words[w] & ~head;
+  if (w == last) return;
+  for (Size i = w + 1; i < last; ++i)
+    words[i] = set ? ~Word(0) : 0;
+  words[last] = set ? words[last] | tail : words[last] & ~tail;
 }
 
 void MVTPool::settlePending() {
@@ -482,6 +501,9 @@ void MVTPool::bufferEmpty(Buffer* buffer) {
     holes_ += (j - i) << alignShift_;
   }
   span->buffer = nullptr;
+  span->windowLimit = nullptr;
+  span->windowInit = &kNoWindowInit;
+  updateFreeLimit(span);
   if (span->large) {
     if (span->freeUnits == span->units) {
       span->listRing.remove();
@@ -517,12 +539,15 @@ void MVTPool::free(Addr p, Size size) {
                   "block being freed lies within the pool's memory");
   Size rounded = alignUp(size, alignment_);
   Size n = rounded >> alignShift_;
-  if (MPS_UNLIKELY(span->buffer != nullptr)) {
-    const Buffer* b = span->buffer;
-    MPS_AVER_ALWAYS(!(p < b->poolLimit && b->init() < p + rounded) &&
+  // .mvt.free.fast: whether a buffer is in the span is as good as random
+  // here, so the window test has no branch on it (an unattached span's
+  // window limit is null, which no block is below), and the rare ends of a
+  // free are one test below.
+  {
+    Addr init = static_cast<Addr>(*span->windowInit);
+    MPS_AVER_ALWAYS(!allOf(p < span->windowLimit, init < p + rounded) &&
                     "block being freed is not in the unused part of an allocation point's buffer");
   }
-  Size before = span->freeUnits;
   span->failedUnits = ~Size(0);
   if (MPS_LIKELY(!span->large)) {
     Size i = unitOf(span, p);
@@ -531,7 +556,8 @@ void MVTPool::free(Addr p, Size size) {
     unsigned lo = unsigned(i % kWordBits);
     if (MPS_LIKELY(lo + n <= kWordBits)) {
       // One word: the common case for blocks up to 64 units.
-      Word mask = (n == kWordBits ? ~Word(0) : (Word(1) << n) - 1) << lo;
+      // n is in [1, 64] here (lo + n <= 64 and n > 0): no test for 64.
+      Word mask = (~Word(0) >> (kWordBits - n)) << lo;
       Word v = words[w];
       MPS_AVER_ALWAYS((v & mask) == mask &&
                       "block being freed is not already free (double free or wrong size)");
@@ -546,9 +572,18 @@ void MVTPool::free(Addr p, Size size) {
     MPS_AVER_ALWAYS(span->units - span->freeUnits >= n &&
                     "block being freed is not already free (double free or wrong size)");
   }
-  span->freeUnits = before + n;
+  Size freeUnits = span->freeUnits + n;
+  span->freeUnits = freeUnits;
   holes_ += rounded;
-  if (span->buffer != nullptr) return;  // placed when the buffer leaves it
+  // An attached span is placed when its buffer leaves it. Otherwise a large
+  // span may go back to the arena, a normal one to the reserve or the arena
+  // if all free, or to another list if it crossed an eighth: all that is
+  // one comparison with the span's free limit, rarely true.
+  if (MPS_UNLIKELY(freeUnits >= span->freeLimit)) freeSettle(span);
+}
+
+void MVTPool::freeSettle(Span* span) {
+  MPS_AVER(span->buffer == nullptr);
   if (span->large) {
     if (span->freeUnits == span->units) {
       span->listRing.remove();
@@ -567,6 +602,7 @@ void MVTPool::free(Addr p, Size size) {
     span->listRing.remove();
     span->list = bucket;
     buckets_[bucket].append(&span->listRing);
+    updateFreeLimit(span);
   }
 }
 
@@ -639,8 +675,14 @@ bool MVTPool::checkSpans() const {
       const Buffer* b = s->buffer;
       MPS_CHECKL(!b->isReset() && b->seg == nullptr);
       MPS_CHECKL(s->base <= b->base && b->poolLimit <= s->limit);
+      MPS_CHECKL(s->windowLimit == b->poolLimit && s->windowInit == &b->ap.init);
       if (!s->large) MPS_CHECKL(s->bits.isRangeSet(unitOf(s, b->init()), unitOf(s, b->poolLimit)));
     }
+    if (s->buffer == nullptr)
+      MPS_CHECKL(s->windowLimit == nullptr && s->windowInit == &kNoWindowInit);
+    MPS_CHECKL(s->freeLimit == freeLimitOf(s));
+    MPS_CHECKL(s->buffer != nullptr || s->freeUnits < s->freeLimit || s->list == kListNone ||
+               s->list == kListReserve);
     if (s->list == kListReserve)
       reserve += s->freeUnits << alignShift_;
     else

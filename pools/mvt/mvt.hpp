@@ -135,6 +135,8 @@ class MVTPool final : public Pool {
 
  private:
   struct Span;
+  // What an unattached span's windowInit points at.
+  static const mps_addr_t kNoWindowInit;
   // Which list a span is on.
   enum : unsigned {
     kListNone = kBuckets,  // attached to a buffer
@@ -204,6 +206,15 @@ class MVTPool final : public Pool {
     // run skip it.
     Size failedUnits = ~Size(0);
     Buffer* buffer = nullptr;
+    // The attached buffer's window as the free path reads it without a
+    // branch on `buffer` (.mvt.free.fast): its limit (null when no buffer,
+    // so that no block is below it) and where its init is (a constant null
+    // when no buffer).
+    Addr windowLimit = nullptr;
+    const mps_addr_t* windowInit = &kNoWindowInit;
+    // A free that brings freeUnits to this or more has more to do than
+    // count (.mvt.free.fast): see freeLimitOf.
+    Size freeLimit = 0;
     // kListNone (attached, or pending: normal spans), a bucket,
     // kListReserve, or kListLarge (large spans are always on the large list).
     unsigned list = kListNone;
@@ -236,12 +247,28 @@ class MVTPool final : public Pool {
   void registerSpan(Span* span);
   void unregisterSpan(Span* span);
 
-  // List membership and the holes/reserve accounts.
-  void unlist(Span* span);
+  // List membership and the holes/reserve accounts. (The small helpers of
+  // the fill path are inline, defined in mvt.cpp, where alone they are
+  // used: .mvt.fill.cost.)
+  MPS_FORCE_INLINE void unlist(Span* span);
   // Puts an unattached span where its free count says: a bucket, the reserve
   // or back to the arena (normal spans); the large list or the arena.
   void place(Span* span);
   unsigned bucketOf(const Span* span) const { return unsigned(span->freeUnits >> bucketShift_); }
+  // What Span::freeLimit is for the span's state: never reached while a
+  // buffer is in it (placed when the buffer leaves); a large span's units
+  // (all free: back to the arena); the first count of the next eighth for a
+  // span on a bucket (for the last, all free: the reserve or the arena);
+  // 0 for a pending span (any free puts it on its list) and the reserve's.
+  // Frees only add free units, so one bound is enough.
+  Size freeLimitOf(const Span* span) const {
+    if (span->buffer != nullptr) return ~Size(0);
+    if (span->large) return span->units;
+    if (span->list < kBuckets) return Size(span->list + 1) << bucketShift_;
+    return 0;
+  }
+  // Called wherever a span's list or buffer changes.
+  void updateFreeLimit(Span* span) const { span->freeLimit = freeLimitOf(span); }
 
   // The first run of at least `n` free units at or after `from`, extended to
   // its end.
@@ -250,16 +277,19 @@ class MVTPool final : public Pool {
   // first, trying at most kSearchSpans spans.
   bool searchBuckets(unsigned lowest, Size n, Span** spanOut, Size* firstOut, Size* limitOut);
   // Sets (or clears) the bits [first, limit) of a normal span.
-  static void setUnits(Span* span, Size first, Size limit, bool set);
+  MPS_FORCE_INLINE static void setUnits(Span* span, Size first, Size limit, bool set);
   // The span a buffer left pending goes to its list (.mvt.fill.pending).
-  void settlePending();
+  MPS_FORCE_INLINE void settlePending();
   // Gives the buffer [first, limit) of an unattached span.
-  void attachWindow(Buffer* buffer, Span* span, Size first, Size limit);
+  MPS_FORCE_INLINE void attachWindow(Buffer* buffer, Span* span, Size first, Size limit);
   Res fillLarge(Buffer* buffer, Size size);
 
   Addr addrOf(const Span* span, Size unit) const { return span->base + (unit << alignShift_); }
   Size unitOf(const Span* span, Addr p) const { return Size(p - span->base) >> alignShift_; }
   void updateLimits();
+  // The rare ends of a free (.mvt.free.fast): the span (unattached) is
+  // large, all free, or in another eighth than its list says.
+  MPS_NOINLINE void freeSettle(Span* span);
 
   // The fields the free path reads come first.
   Shift alignShift_ = 0;
