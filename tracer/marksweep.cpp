@@ -64,21 +64,26 @@ bool MarkSweepSegment::hasSpaceLeft() const {
 void MarkSweepSegment::recordObjects(Addr limit) {
   if (buffer == nullptr || walkedTo_ == nullptr) return;
   const Format* format = msPool_->fmt();
-  MPS_AVER(walkedTo_ <= limit && limit <= buffer->poolLimit);
+  MPS_AVER(limit <= buffer->poolLimit);
   // Every object allocated passes through here once (GCBench: 17 million
   // per run), so the loop keeps the skip method and header size in locals
   // (the indirect call would otherwise make the compiler reload them) and
   // collects the start bits of a table word before writing it.
+  // A debugging pool's blocks have fenceposts around the object (.debug.ams.block):
+  // a block is committed once its object's base is below `limit`, and the
+  // next begins `trail` bytes after the object's end. Both are 0 otherwise.
   const mps_fmt_skip_t skip = format->skip;
   const Size header = format->headerSize;
+  const Size lead = msPool_->lead_, trail = msPool_->trail_;
   Word* starts = start_.words();
   Addr p = walkedTo_;
   Size word = ~Size(0);
   Word bits = 0;
-  while (p < limit) {
-    Addr next = static_cast<Addr>(skip(p + header)) - header;
-    MPS_AVER_ALWAYS(next > p && next <= limit &&
+  while (p + lead < limit) {
+    Addr end = static_cast<Addr>(skip(p + header)) - header + lead;
+    MPS_AVER_ALWAYS(end > p && end <= limit &&
                     "format skip method steps to the next object within the buffer");
+    Addr next = end + trail;
     Size i = indexOf(p);
     if (i / kWordBits != word) {
       if (bits != 0) starts[word] |= bits;
@@ -89,7 +94,8 @@ void MarkSweepSegment::recordObjects(Addr limit) {
     p = next;
   }
   if (bits != 0) starts[word] |= bits;
-  walkedTo_ = limit;
+  // Past `limit` only by the trailing fencepost of the last block.
+  walkedTo_ = p > limit ? p : limit;
 }
 
 void MarkSweepSegment::bufferFlipped(Buffer* b) {
@@ -252,7 +258,7 @@ Res MarkSweepSegment::scanEach(ScanState* ss) {
     Addr next = static_cast<Addr>(format->skip(object));
     ss->scannedBytes += Size(next - object);
     ss->rememberedBytes += Size(next - object);
-    exposeDependentOf(ss, object);
+    if (msPool_->findDependent_ != nullptr) exposeDependentOf(ss, object);
     Res res = Res(format->scan(ss->handle(), object, next));
     if (res != Res::ok) return res;
   }
@@ -288,7 +294,7 @@ Res MarkSweepSegment::scan(ScanState* ss) {
   if (buffer != nullptr) recordObjects(buffer->scanLimit());
   // Condemned for its young objects: the old ones are its remembered set.
   if (condemnedYoung && isWhite(ss->traces()) && !ss->verifying) return scanMarked(ss);
-  if (msPool_->findDependent_ != nullptr) return scanEach(ss);
+  if (msPool_->scanSingly()) return scanEach(ss);
   Format* format = msPool_->fmt();
   ss->setRank(rankSetLowest(rankSet));
   // Scan maximal runs of consecutive objects with one call each.
@@ -352,14 +358,16 @@ bool MarkSweepSegment::reclaim(Trace* trace) {
     {
       // The run is exactly a sequence of dead objects, as the format sees them.
       Format* format = msPool_->fmt();
+      Size fences = msPool_->lead_ + msPool_->trail_;
       Size k = i;
       while (k < end) {
         MPS_AVER(start_.get(k) && !isMarked(k));
-        k += format->sizeOf(format->clientOf(addrOfIndex(k))) >> alignShift_;
+        k += (format->sizeOf(format->clientOf(addrOfIndex(k))) + fences) >> alignShift_;
       }
       MPS_AVER(k == end);
     }
 #endif
+    if (MPS_UNLIKELY(msPool_->debugHooks_)) msPool_->reclaimed(addrOfIndex(i), addrOfIndex(end));
     start_.resetRange(i, end);
     freeRange(i, end);
     freedGrains += end - i;
@@ -416,7 +424,7 @@ bool MarkSweepSegment::findObject(Addr p, Addr* clientOut) {
   if (end == 0) return false;
   const Format* format = msPool_->fmt();
   Addr client = format->clientOf(addrOfIndex(end - 1));
-  if (p >= format->baseOf(static_cast<Addr>(format->skip(client)))) return false;
+  if (p >= format->baseOf(static_cast<Addr>(format->skip(client))) + msPool_->lead_) return false;
   *clientOut = client;
   return true;
 }
@@ -432,8 +440,9 @@ bool MarkSweepSegment::isObject(Addr p) const {
   // (mps_finalize on a new object): walk them.
   if (buffer == nullptr || walkedTo_ == nullptr || blockBase < walkedTo_) return false;
   Addr committed = buffer->scanLimit();
-  for (Addr q = walkedTo_; q < committed && q <= blockBase;
-       q = static_cast<Addr>(format->skip(q + format->headerSize)) - format->headerSize)
+  const Size lead = msPool_->lead_, fences = lead + msPool_->trail_;
+  for (Addr q = walkedTo_; q + lead < committed && q <= blockBase;
+       q = static_cast<Addr>(format->skip(q + format->headerSize)) - format->headerSize + fences)
     if (q == blockBase) return true;
   return false;
 }
@@ -456,6 +465,7 @@ Res MarkSweepPool::initMarkSweep(const mps_arg_s* args, bool leaf, unsigned defa
   // never allocates never calls one.
   leaf_ = leaf;
   alignShift_ = log2(alignment_);
+  segFormat_ = format_;
   return Res::ok;
 }
 
@@ -493,6 +503,7 @@ Res MarkSweepPool::newSegment(MarkSweepSegment** segOut, Size size, RankSet rank
   addSegment(seg);
   noteSpace(seg);
   totalSize_ += segSize;
+  if (debugHooks_) segmentMade(base, base + segSize);
   *segOut = seg;
   return Res::ok;
 }
@@ -633,6 +644,7 @@ Res MarkSweepPool::bufferFill(Buffer* buffer, Size size) {
     Size share = gen_->trigger() / (4 * bufferCount());
     window = share > kMinFillBytes ? share : kMinFillBytes;
   }
+  if (exactWindows_) window = 0;
   Size cap = (size > window ? size : window) >> alignShift_;
   if (limit - first > cap) {
     limit = first + cap;

@@ -1,0 +1,63 @@
+// MVFF debug (debugging.md, manual/design/debug.md): MVFF with fenceposts
+// around every block, a tag per block recording its size, and free space
+// filled with the free template.
+//
+// A block of `size` bytes takes fenceSize() + alignUp(size) + fenceSize()
+// bytes of the plain pool: [pre fencepost][client block][rounding and post
+// fencepost]. mps_free checks the tag (the size must be the allocation
+// size) and both fenceposts, then fills the whole footprint with the free
+// template before the plain pool takes it back. Allocation checks that the
+// footprint still holds the free template (a write through a dangling
+// pointer shows here), and so does giving memory back to the arena.
+//
+// Allocation points hand out one block per fill: the window is exactly the
+// reserved block, so the next reserve comes back to the pool, which puts
+// fenceposts around every block committed. The client frees them with
+// mps_free as any other block.
+#pragma once
+
+#include "arena/pooldebug.hpp"
+#include "pools/mvff/mvff.hpp"
+
+namespace mps::core {
+
+class MVFFDebugPool final : public MVFFPool {
+ public:
+  MVFFDebugPool(Arena* arena, const PoolClass* poolClass)
+      : MVFFPool(arena, poolClass), tags_(arena) {}
+  ~MVFFDebugPool() override;
+  // The MVFF keywords and MPS_KEY_POOL_DEBUG_OPTIONS.
+  Res init(const mps_arg_s* args);
+
+  Res alloc(Addr* pOut, Size size) override;
+  void free(Addr p, Size size) override;
+  Res bufferFill(Buffer* buffer, Size size) override;
+  void bufferEmpty(Buffer* buffer) override;
+
+  // mps_pool_check_fenceposts and mps_pool_check_free_space: report the
+  // first damaged fencepost / the first byte of free space that does not
+  // hold the free template. `function` names the entry point.
+  void checkFenceposts(const char* check, const char* function) const;
+  void checkFreeSpaceTemplate(const char* check, const char* function) const;
+
+  const PoolDebug& debug() const { return debug_; }
+  Size liveBlocks() const { return tags_.count(); }
+
+  static void varargs(mps_arg_s* args, va_list ap);
+
+ private:
+  void noteExtended(Addr base, Addr limit) override;
+  void noteReturning(Addr base, Addr limit) override;
+  // Checks the fenceposts of the block [client, client + size).
+  void checkBlock(Addr client, Size size, const char* check, const char* function) const;
+  Size footprint(Size size) const { return 2 * debug_.fenceSize() + alignUp(size, alignment_); }
+  // Frees a tagged block (after the tag has been checked).
+  void freeBlock(Addr client, Size size, const char* function);
+
+  PoolDebug debug_;
+  BlockTags tags_;
+};
+
+extern const PoolClass kPoolClassMVFFDebug;
+
+}  // namespace mps::core

@@ -1,0 +1,254 @@
+// AMS debug through the C interface (debugging.md): fenceposts around
+// objects allocated on allocation points, kept consistent with the format
+// through collections (the heap verifier of checked builds runs in each);
+// overruns caught on request and when a dead object is reclaimed; writes
+// into reclaimed space caught on request and on reuse; option misuse.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+#include <vector>
+
+#include "debug_support.hpp"
+#include "object_format.hpp"
+#include "seed.hpp"
+
+namespace mps::test {
+namespace {
+
+mps_pool_debug_option_s gAmsOptions = {"fencepost", 9, "free", 4};
+
+class AMSDebugTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    arena = makeTestArena();
+    ASSERT_NE(arena, nullptr);
+    ASSERT_EQ(makeFormat(&fmt, arena), MPS_RES_OK);
+    mps_gen_param_s gens[1] = {{size_t(1) << 20, 0.5}};  // no automatic collection
+    ASSERT_EQ(mps_chain_create(&chain, arena, 1, gens), MPS_RES_OK);
+  }
+  void TearDown() override {
+    if (root != nullptr) mps_root_destroy(root);
+    if (ap != nullptr) mps_ap_destroy(ap);
+    if (pool != nullptr) mps_pool_destroy(pool);
+    mps_chain_destroy(chain);
+    mps_fmt_destroy(fmt);
+    mps_arena_destroy(arena);
+  }
+  void makePool(mps_pool_debug_option_s* options = &gAmsOptions) {
+    MPS_ARGS_BEGIN(args) {
+      MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
+      MPS_ARGS_ADD(args, MPS_KEY_CHAIN, chain);
+      if (options != nullptr) MPS_ARGS_ADD(args, MPS_KEY_POOL_DEBUG_OPTIONS, options);
+      ASSERT_EQ(mps_pool_create_k(&pool, arena, mps_class_ams_debug(), args), MPS_RES_OK);
+    }
+    MPS_ARGS_END(args);
+    ASSERT_EQ(mps_ap_create_k(&ap, pool, mps_args_none), MPS_RES_OK);
+    ASSERT_EQ(mps_root_create_table(&root, arena, mps_rank_exact(), 0, table, kTable), MPS_RES_OK);
+  }
+  std::set<mps_word_t> survivors() {
+    auto ids = walkIds(arena);
+    return std::set<mps_word_t>(ids.begin(), ids.end());
+  }
+
+  static constexpr size_t kTable = 64;
+  mps_arena_t arena = nullptr;
+  mps_fmt_t fmt = nullptr;
+  mps_chain_t chain = nullptr;
+  mps_pool_t pool = nullptr;
+  mps_ap_t ap = nullptr;
+  mps_root_t root = nullptr;
+  mps_addr_t table[kTable] = {};
+};
+
+TEST_F(AMSDebugTest, ExactlyTheReachableObjectsSurviveAndTheFencepostsHold) {
+  makePool();
+  Rng rng(testSeed(0xA35DEB));
+  const size_t n = 3000;
+  for (int round = 0; round < 3; ++round) {
+    std::vector<Object*> objects;
+    std::vector<std::vector<size_t>> edges(n);
+    for (size_t i = 0; i < n; ++i) {
+      Object* o = allocObject(ap, i, size_t(rng.below(5)));
+      ASSERT_NE(o, nullptr);
+      objects.push_back(o);
+    }
+    for (size_t i = 0; i < n; ++i)
+      for (size_t k = 0; k < refCount(objects[i]); ++k) {
+        size_t j = size_t(rng.below(n));
+        objects[i]->refs[k] = objects[j];
+        edges[i].push_back(j);
+      }
+    std::vector<size_t> work;
+    for (size_t r = 0; r < kTable; ++r) {
+      size_t i = size_t(rng.below(n));
+      table[r] = objects[i];
+      work.push_back(i);
+    }
+    std::set<mps_word_t> expected;
+    while (!work.empty()) {
+      size_t i = work.back();
+      work.pop_back();
+      if (!expected.insert(i).second) continue;
+      for (size_t j : edges[i])
+        work.push_back(j);
+    }
+    mps_pool_check_fenceposts(pool);
+    ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+    EXPECT_EQ(survivors(), expected);
+    mps_pool_check_fenceposts(pool);
+    mps_pool_check_free_space(pool);
+    mps_arena_release(arena);
+    std::fill(table, table + kTable, nullptr);
+  }
+}
+
+TEST_F(AMSDebugTest, ObjectsAreFencedAndTheFormatSeesOnlyTheObject) {
+  makePool();
+  Object* a = allocObject(ap, 1, 2);
+  Object* b = allocObject(ap, 2, 2);
+  table[0] = a;
+  table[1] = b;
+  char* end = reinterpret_cast<char*>(a) + objectSize(2);
+  EXPECT_EQ(std::string(end, 9), "fencepost");
+  EXPECT_GE(reinterpret_cast<char*>(b), end + 2 * 16);  // a's trail, b's lead
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(b) - 16, 9), "fencepost");
+  mps_addr_t found;
+  mps_fmt_t f;
+  EXPECT_TRUE(mps_addr_fmt(&f, arena, a));
+  EXPECT_EQ(f, fmt);  // the client's own format
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  EXPECT_EQ(survivors(), (std::set<mps_word_t>{1, 2}));
+  (void)found;
+}
+
+TEST_F(AMSDebugTest, BufferOverrunIsCaughtOnRequestAndNamed) {
+  makePool();
+  Object* o = allocObject(ap, 1, 2);
+  table[0] = o;
+  char* end = reinterpret_cast<char*>(o) + objectSize(2);
+  StrayWrite stray(end + 2);
+  EXPECT_DEATH(mps_pool_check_fenceposts(pool),
+               fenceReport("fencepost check requested by client", end + 2, o));
+  stray.repair();
+}
+
+TEST_F(AMSDebugTest, BufferUnderrunIsCaughtOnRequestAndNamed) {
+  makePool();
+  Object* o = allocObject(ap, 1, 0);
+  table[0] = o;
+  char* base = reinterpret_cast<char*>(o);
+  StrayWrite stray(base - 3);
+  EXPECT_DEATH(mps_pool_check_fenceposts(pool),
+               fenceReport("fencepost check requested by client", base - 3, o));
+  stray.repair();
+}
+
+TEST_F(AMSDebugTest, OverrunOfADeadObjectIsCaughtWhenItIsReclaimed) {
+  makePool();
+  table[0] = allocObject(ap, 1, 1);
+  Object* dead = allocObject(ap, 2, 1);
+  table[1] = allocObject(ap, 3, 1);
+  char* end = reinterpret_cast<char*>(dead) + objectSize(1);
+  StrayWrite stray(end + 0);
+  EXPECT_DEATH((void)mps_arena_collect(arena),
+               fenceReport("fencepost check on reclaim", end, dead));
+  stray.repair();
+}
+
+TEST_F(AMSDebugTest, UseAfterFreeIsCaughtOnRequestAndNamed) {
+  makePool();
+  table[0] = allocObject(ap, 1, 2);  // keeps the segment in use
+  Object* dead = allocObject(ap, 2, 2);
+  table[1] = allocObject(ap, 3, 2);
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  mps_arena_release(arena);
+  EXPECT_EQ(survivors(), (std::set<mps_word_t>{1, 3}));
+  mps_pool_check_free_space(pool);
+  char* p = reinterpret_cast<char*>(dead) + 8;
+  StrayWrite stray(p);  // a write through a dangling pointer
+  EXPECT_DEATH(mps_pool_check_free_space(pool),
+               freeReport("free space check requested by client", p));
+  stray.repair();
+}
+
+TEST_F(AMSDebugTest, UseAfterFreeIsCaughtWhenTheSpaceIsReused) {
+  makePool();
+  table[0] = allocObject(ap, 1, 2);
+  Object* dead = allocObject(ap, 2, 2);
+  table[1] = allocObject(ap, 3, 2);
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  mps_arena_release(arena);
+  char* p = reinterpret_cast<char*>(dead) + 8;
+  StrayWrite stray(p);
+  // The next fill searches from the segment's start: the dead block's space
+  // is the first free run.
+  EXPECT_DEATH((void)allocObject(ap, 4, 2), freeReport("free space corrupted on reuse", p));
+  stray.repair();
+}
+
+TEST_F(AMSDebugTest, VariadicCreationTakesTheOptionsFirst) {
+  ASSERT_EQ(
+      mps_pool_create(&pool, arena, mps_class_ams_debug(), &gAmsOptions, fmt, chain, (mps_bool_t)1),
+      MPS_RES_OK);
+  ASSERT_EQ(mps_ap_create(&ap, pool, mps_rank_exact()), MPS_RES_OK);
+  Object* o = allocObject(ap, 1, 0);
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(o) + objectSize(0), 9), "fencepost");
+}
+
+TEST_F(AMSDebugTest, DefaultOptionsAndNoFenceposts) {
+  makePool(nullptr);
+  Object* o = allocObject(ap, 1, 0);
+  table[0] = o;
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(o) + objectSize(0), 8), "POSTPOST");
+  mps_ap_destroy(ap);
+  ap = nullptr;
+  mps_pool_destroy(pool);
+  pool = nullptr;
+  mps_root_destroy(root);
+  root = nullptr;
+  mps_pool_debug_option_s splatOnly = {nullptr, 0, "FREE", 4};
+  makePool(&splatOnly);
+  Object* a = allocObject(ap, 1, 0);
+  Object* b = allocObject(ap, 2, 0);
+  EXPECT_EQ(reinterpret_cast<char*>(b), reinterpret_cast<char*>(a) + objectSize(0));
+  table[0] = a;
+  ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
+  mps_pool_check_free_space(pool);
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(b), 4), "FREE");
+}
+
+using AMSDebugMisuse = AMSDebugTest;
+
+TEST_F(AMSDebugMisuse, FreeTemplateSizeMustDivideTheAlignment) {
+  mps_pool_debug_option_s bad = {"post", 4, "sixteen-bytes!!!", 16};
+  EXPECT_DEATH(makePool(&bad),
+               assertionReportContaining("debug options: free_size divides the pool alignment"));
+}
+
+TEST(AMSPlain, PlainAMSHasNoFencepostsAndTheChecksDoNothing) {
+  mps_arena_t arena;
+  ASSERT_EQ(mps_arena_create_k(&arena, mps_arena_class_vm(), mps_args_none), MPS_RES_OK);
+  mps_fmt_t fmt;
+  ASSERT_EQ(makeFormat(&fmt, arena), MPS_RES_OK);
+  mps_pool_t pool;
+  MPS_ARGS_BEGIN(args) {
+    MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt);
+    ASSERT_EQ(mps_pool_create_k(&pool, arena, mps_class_ams(), args), MPS_RES_OK);
+  }
+  MPS_ARGS_END(args);
+  mps_ap_t ap;
+  ASSERT_EQ(mps_ap_create_k(&ap, pool, mps_args_none), MPS_RES_OK);
+  Object* a = allocObject(ap, 1, 1);
+  Object* b = allocObject(ap, 2, 1);
+  EXPECT_EQ(reinterpret_cast<char*>(b), reinterpret_cast<char*>(a) + objectSize(1));
+  mps_pool_check_fenceposts(pool);
+  mps_pool_check_free_space(pool);
+  mps_ap_destroy(ap);
+  mps_pool_destroy(pool);
+  mps_fmt_destroy(fmt);
+  mps_arena_destroy(arena);
+}
+
+}  // namespace
+}  // namespace mps::test
