@@ -64,7 +64,8 @@ bool MarkSweepSegment::hasSpaceLeft() const {
 void MarkSweepSegment::recordObjects(Addr limit) {
   if (buffer == nullptr || walkedTo_ == nullptr) return;
   const Format* format = msPool_->fmt();
-  MPS_AVER(limit <= buffer->poolLimit);
+  // Only a debugging pool's trailing fencepost takes walkedTo_ past limit.
+  MPS_AVER((walkedTo_ <= limit || msPool_->trail_ != 0) && limit <= buffer->poolLimit);
   // Every object allocated passes through here once (GCBench: 17 million
   // per run), so the loop keeps the skip method and header size in locals
   // (the indirect call would otherwise make the compiler reload them) and
