@@ -38,14 +38,17 @@ void MarkSweepSegment::freeRange(Size first, Size limit) {
   freeGrains_ += limit - first;
 }
 
-bool MarkSweepSegment::findFreeRun(Size n, Size* firstOut, Size* limitOut) {
+bool MarkSweepSegment::findFreeRun(Size n, Size* firstOut, Size* limitOut, Size max) {
   if (freeGrains_ < n || n >= failedSize_) return false;
   Size first;
   if (!alloc_.findResetRun(&first, searchFrom_, grains_, n, false)) {
     failedSize_ = n;
     return false;
   }
-  Size limit = alloc_.nextSet(first + n, grains_);
+  // The run's end, or `max` grains on if it is longer: the caller takes no
+  // more, and a long free run is not scanned to its end at every fill.
+  Size bound = grains_ - first > max ? first + max : grains_;
+  Size limit = alloc_.nextSet(first + n, bound);
   // Keep "every grain before searchFrom_ is allocated": move past the run
   // taken unless the search stepped over a shorter free run, which a later,
   // smaller request may still use.
@@ -598,6 +601,19 @@ Res MarkSweepPool::bufferFill(Buffer* buffer, Size size) {
   // most about as much as the young objects allocated. Denser segments get
   // new objects again once a full collection has thinned them out.
   const bool generational = gen_ != nullptr && gen_->index + 1 < gen_->chain->count();
+  // A window of at most a quarter of the generation's trigger shared out
+  // among the pool's allocation points (but at least kMinFillBytes, or the
+  // request): a window is counted as new bytes when it is emptied
+  // (.buffer.accounting), so the windows held at once are allocation the
+  // generation has not counted yet, and many points each holding a whole
+  // free run would keep collections far past their due time.
+  Size window = ~Size(0);
+  if (gen_ != nullptr) {
+    Size share = gen_->trigger() / (4 * bufferCount());
+    window = share > kMinFillBytes ? share : kMinFillBytes;
+  }
+  if (exactWindows_) window = 0;
+  Size cap = (size > window ? size : window) >> alignShift_;
   MarkSweepSegment* found = nullptr;
   Size first = 0, limit = 0;
   // Segments passed over (attached to another buffer, of other ranks, or
@@ -609,7 +625,7 @@ Res MarkSweepPool::bufferFill(Buffer* buffer, Size size) {
     if (!seg->hasSpaceLeft()) continue;  // off the ring until a reclaim frees some
     if (seg->buffer == nullptr && seg->rankSet == buffer->rankSet && seg->white == 0 &&
         !(generational && seg->oldBytes_ > seg->size() / kMaxOldShare) &&
-        seg->findFreeRun(n, &first, &limit)) {
+        seg->findFreeRun(n, &first, &limit, cap)) {
       found = seg;
       // First again for the next fill: the buffer's objects stay together
       // rather than spreading over every segment with a free run.
@@ -624,35 +640,20 @@ Res MarkSweepPool::bufferFill(Buffer* buffer, Size size) {
   }
   if (found == nullptr && n <= (kDefaultSegmentSize >> alignShift_)) {
     found = takeCached(buffer->rankSet);
-    if (found != nullptr && !found->findFreeRun(n, &first, &limit)) found = nullptr;
+    if (found != nullptr && !found->findFreeRun(n, &first, &limit, cap)) found = nullptr;
   }
   if (found == nullptr) {
     Res res = newSegment(&found, size, buffer->rankSet);
     if (res != Res::ok && releaseCached() > 0) res = newSegment(&found, size, buffer->rankSet);
     if (res != Res::ok) return res;
-    bool ok = found->findFreeRun(n, &first, &limit);
-    MPS_AVER(ok && first == 0 && limit == found->grains());
+    bool ok = found->findFreeRun(n, &first, &limit, cap);
+    MPS_AVER(ok && first == 0 && (limit == found->grains() || limit == cap));
     (void)ok;
   }
-  // A window of at most a quarter of the generation's trigger shared out
-  // among the pool's allocation points (but at least kMinFillBytes, or the
-  // request): a window is counted as new bytes when it is emptied
-  // (.buffer.accounting), so the windows held at once are allocation the
-  // generation has not counted yet, and many points each holding a whole
-  // free run would keep collections far past their due time.
-  Size window = ~Size(0);
-  if (gen_ != nullptr) {
-    Size share = gen_->trigger() / (4 * bufferCount());
-    window = share > kMinFillBytes ? share : kMinFillBytes;
-  }
-  if (exactWindows_) window = 0;
-  Size cap = (size > window ? size : window) >> alignShift_;
-  if (limit - first > cap) {
-    limit = first + cap;
-    // The rest of the run stays free: the next search starts there.
-    if (found->searchFrom_ > limit) found->searchFrom_ = limit;
-    found->failedSize_ = ~Size(0);
-  }
+  // The search stopped at `cap` grains: the rest of the run, if any, stays
+  // free, and the next search starts there (findFreeRun moved searchFrom_).
+  MPS_AVER(limit - first <= cap && found->searchFrom_ <= limit);
+  if (limit - first == cap) found->failedSize_ = ~Size(0);
   found->allocRange(first, limit);
   found->young_ = true;
   // The client is about to write into it: lift the barrier now rather

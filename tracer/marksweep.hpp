@@ -81,9 +81,10 @@ class MarkSweepSegment final : public Segment {
   void allocRange(Size first, Size limit);
   void freeRange(Size first, Size limit);
   // Finds a free run of at least `n` grains at or after the search start;
-  // extends it to its full length. Remembers a failure, so that requests at
-  // least as large skip the segment until its free space grows.
-  bool findFreeRun(Size n, Size* firstOut, Size* limitOut);
+  // extends it to its full length, or to `max` grains if that is less.
+  // Remembers a failure, so that requests at least as large skip the
+  // segment until its free space grows.
+  bool findFreeRun(Size n, Size* firstOut, Size* limitOut, Size max = ~Size(0));
   // Whether any free grain lies at or after the search start.
   bool hasSpaceLeft() const;
   // Calls f(base, limit) for each maximal run of free grains.

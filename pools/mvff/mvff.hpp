@@ -144,7 +144,7 @@ class MVFFPool : public Pool {
   Size totalSize() const final { return owned_.total(); }
   // Free and unused buffered bytes (the latter read from the allocation
   // points, whose owners move them without the lock: a snapshot).
-  Size freeSize() const final;
+  Size freeSize() const override;
   // Cheap: called at every checked entry.
   bool check() const final;
   // Costly: walks both trees, the quick lists and the fallback list, and

@@ -25,7 +25,20 @@ Res MVFFDebugPool::init(const mps_arg_s* args) {
   Res res = MVFFPool::init(args);
   if (res != Res::ok) return res;
   disableQuickLists();
-  return debug_.init(arena_, args, alignment_);
+  res = debug_.init(arena_, args, alignment_);
+  if (res != Res::ok) return res;
+  if (alignment_ <= kCacheMaxSize) {
+    cacheShift_ = log2(alignment_);
+    cacheMax_ = kCacheMaxSize;
+    cacheClasses_ = (kCacheMaxSize >> cacheShift_) + 1;
+    void* p;
+    res = arena_->controlAlloc(&p, cacheClasses_ * sizeof(CacheClass));
+    if (res != Res::ok) return res;
+    cache_ = static_cast<CacheClass*>(p);
+    for (Size i = 0; i < cacheClasses_; ++i)
+      cache_[i].count = 0;
+  }
+  return Res::ok;
 }
 
 MVFFDebugPool::~MVFFDebugPool() {
@@ -33,6 +46,7 @@ MVFFDebugPool::~MVFFDebugPool() {
   // free space when it goes back to the arena (all of it now).
   checkFenceposts(PoolDebug::kFenceOnDestroy, "mps_pool_destroy");
   checkFreeSpaceTemplate(kFreeOnRelease, "mps_pool_destroy");
+  if (cache_ != nullptr) arena_->controlFree(cache_, cacheClasses_ * sizeof(CacheClass));
   tags_.release();
   debug_.finish();
 }
@@ -47,18 +61,25 @@ Res MVFFDebugPool::alloc(Addr* pOut, Size size) {
   if (sizeTooLarge(size, alignment_) || sizeTooLarge(alignUp(size, alignment_), 2 * fence))
     return Res::resource;
   Size total = footprint(size);
-  Addr base;
-  Res res = MVFFPool::alloc(&base, total);
-  if (res != Res::ok) return res;
+  Addr base = takeCached(total);
+  bool cached = base != nullptr;
+  if (!cached) {
+    Res res = MVFFPool::alloc(&base, total);
+    if (res != Res::ok && cacheBytes_ > 0) {
+      flushCache();
+      res = MVFFPool::alloc(&base, total);
+    }
+    if (res != Res::ok) return res;
+  }
   // A block from the fallback list (a pool starved of tree nodes) carries
   // the list's link words; any other free block holds the template.
-  if (debug_.splats() && fallbackSize() == 0) {
+  if (debug_.splats() && (cached || fallbackSize() == 0)) {
     if (Addr bad = debug_.badFreeByte(base, base + total))
       PoolDebug::freeFail(__FILE__, __LINE__, kFreeOnReuse, bad, base, base + total, "mps_alloc",
                           this);
   }
   Addr client = base + fence;
-  res = tags_.insert(client, size);
+  Res res = tags_.insert(client, size);
   if (res != Res::ok) {
     MVFFPool::free(base, total);
     return res;
@@ -97,15 +118,41 @@ void MVFFDebugPool::free(Addr p, Size size) {
         .fail(__FILE__, __LINE__);
   }
   checkBlock(p, size, kOnFree, "mps_free");
-  freeBlock(p, size, "mps_free");
+  freeBlock(p, size);
 }
 
-void MVFFDebugPool::freeBlock(Addr client, Size size, const char*) {
+void MVFFDebugPool::freeBlock(Addr client, Size size) {
   tags_.remove(client);
   Size total = footprint(size);
   Addr base = client - debug_.fenceSize();
   if (debug_.splats()) debug_.splat(base, base + total);
+  if (total <= cacheMax_ && cacheBytes_ + total <= quickBudget()) {
+    CacheClass& c = cache_[total >> cacheShift_];
+    if (c.count < kCacheDepth) {
+      c.blocks[c.count++] = base;
+      cacheBytes_ += total;
+      return;
+    }
+  }
   MVFFPool::free(base, total);
+}
+
+Addr MVFFDebugPool::takeCached(Size total) {
+  if (total > cacheMax_) return nullptr;
+  CacheClass& c = cache_[total >> cacheShift_];
+  if (c.count == 0) return nullptr;
+  cacheBytes_ -= total;
+  return c.blocks[--c.count];
+}
+
+void MVFFDebugPool::flushCache() {
+  for (Size i = 0; i < cacheClasses_; ++i) {
+    Size total = i << cacheShift_;
+    while (cache_[i].count > 0) {
+      MVFFPool::free(cache_[i].blocks[--cache_[i].count], total);
+      cacheBytes_ -= total;
+    }
+  }
 }
 
 void MVFFDebugPool::checkBlock(Addr client, Size size, const char* check,
@@ -139,7 +186,7 @@ void MVFFDebugPool::bufferEmpty(Buffer* buffer) {
   // The window is one block: committed (the client owns it now) or not.
   if (buffer->init() == buffer->base) {
     checkBlock(buffer->base, size, kOnFree, "mps_ap_destroy");
-    freeBlock(buffer->base, size, "mps_ap_destroy");
+    freeBlock(buffer->base, size);
   }
   MPS_AVER(buffer->init() == buffer->base || buffer->init() == buffer->poolLimit);
 }
@@ -152,10 +199,14 @@ void MVFFDebugPool::checkFreeSpaceTemplate(const char* check, const char* functi
   if (!debug_.splats()) return;
   // The tree's free space (the quick lists are off; blocks on the fallback
   // list hold its links, and are left out).
-  forEachFreeRange([&](Addr base, Addr limit) {
+  auto checkRange = [&](Addr base, Addr limit) {
     if (Addr bad = debug_.badFreeByte(base, limit))
       PoolDebug::freeFail(__FILE__, __LINE__, check, bad, base, limit, function, this);
-  });
+  };
+  forEachFreeRange(checkRange);
+  for (Size i = 0; i < cacheClasses_; ++i)
+    for (Size k = 0; k < cache_[i].count; ++k)
+      checkRange(cache_[i].blocks[k], cache_[i].blocks[k] + (i << cacheShift_));
 }
 
 void MVFFDebugPool::noteExtended(Addr base, Addr limit) {

@@ -10,6 +10,13 @@
 // footprint still holds the free template (a write through a dangling
 // pointer shows here), and so does giving memory back to the arena.
 //
+// Recently freed footprints (.debug.mvff.cache). The plain pool's quick
+// lists keep their links inside free blocks, so the debugging class turns
+// them off; instead it keeps its own LIFO of freed footprints per size, out
+// of band (in control memory), bounded like the quick lists. A cached
+// footprint is free to the client (filled with the free template, checked
+// when reused) and allocated to the plain pool; freeSize() counts it free.
+//
 // Allocation points hand out one block per fill: the window is exactly the
 // reserved block, so the next reserve comes back to the pool, which puts
 // fenceposts around every block committed. The client frees them with
@@ -40,7 +47,10 @@ class MVFFDebugPool final : public MVFFPool {
   void checkFenceposts(const char* check, const char* function) const;
   void checkFreeSpaceTemplate(const char* check, const char* function) const;
 
+  Size freeSize() const override { return MVFFPool::freeSize() + cacheBytes_; }
+
   const PoolDebug& debug() const { return debug_; }
+  Size cachedBytes() const { return cacheBytes_; }
   Size liveBlocks() const { return tags_.count(); }
 
   static void varargs(mps_arg_s* args, va_list ap);
@@ -52,10 +62,26 @@ class MVFFDebugPool final : public MVFFPool {
   void checkBlock(Addr client, Size size, const char* check, const char* function) const;
   Size footprint(Size size) const { return 2 * debug_.fenceSize() + alignUp(size, alignment_); }
   // Frees a tagged block (after the tag has been checked).
-  void freeBlock(Addr client, Size size, const char* function);
+  void freeBlock(Addr client, Size size);
+  // A footprint of `total` bytes from the cache, or null.
+  Addr takeCached(Size total);
+  // Gives every cached footprint back to the plain pool.
+  void flushCache();
+
+  static constexpr Size kCacheMaxSize = 2048;  // largest footprint cached
+  static constexpr Size kCacheDepth = 16;      // footprints per size
+  struct CacheClass {
+    Addr blocks[kCacheDepth];
+    Size count;
+  };
 
   PoolDebug debug_;
   BlockTags tags_;
+  CacheClass* cache_ = nullptr;  // one per footprint size up to cacheMax_, in control memory
+  Size cacheClasses_ = 0;
+  Size cacheMax_ = 0;  // 0: no cache
+  Shift cacheShift_ = 0;
+  Size cacheBytes_ = 0;
 };
 
 extern const PoolClass kPoolClassMVFFDebug;

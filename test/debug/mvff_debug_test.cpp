@@ -208,15 +208,17 @@ TEST_F(MVFFDebugTest, VariadicCreationTakesTheOptionsFirst) {
 
 TEST_F(MVFFDebugTest, OverwrittenFreeSpaceIsCaughtWhenItGoesBackToTheArena) {
   makePool();
+  // Blocks too large for the cache of freed footprints go straight back to
+  // the plain pool.
   std::vector<char*> blocks;
-  for (int i = 0; i < 2000; ++i)
-    blocks.push_back(alloc(1000));
+  for (int i = 0; i < 1000; ++i)
+    blocks.push_back(alloc(4000));
   char* dangling = blocks[500];
-  mps_free(pool, dangling, 1000);
+  mps_free(pool, dangling, 4000);
   StrayWrite stray(dangling + 100);
   auto freeTheRest = [&] {
     for (char* b : blocks)
-      if (b != dangling) mps_free(pool, b, 1000);
+      if (b != dangling) mps_free(pool, b, 4000);
   };
   // Freeing the rest takes the pool past its spare fraction: it gives its
   // free memory back, checking it first.
