@@ -170,21 +170,15 @@ Res BlockTags::insert(Addr client, Size size) {
   return Res::ok;
 }
 
-Size BlockTags::find(Addr client) const {
+Size BlockTags::remove(Addr client) {
   if (capacity_ == 0) return 0;
-  Size mask = capacity_ - 1;
-  for (Size i = slotOf(client); slots_[i].client != nullptr; i = (i + 1) & mask)
-    if (slots_[i].client == client) return slots_[i].size;
-  return 0;
-}
-
-void BlockTags::remove(Addr client) {
   Size mask = capacity_ - 1;
   Size i = slotOf(client);
   while (slots_[i].client != client) {
-    MPS_AVER(slots_[i].client != nullptr);
+    if (slots_[i].client == nullptr) return 0;
     i = (i + 1) & mask;
   }
+  Size size = slots_[i].size;
   // Backward shift: move later entries of the probe run into the hole when
   // their home slot does not lie cyclically in (hole, j].
   Size hole = i;
@@ -197,6 +191,7 @@ void BlockTags::remove(Addr client) {
   }
   slots_[hole] = Slot{nullptr, 0};
   --count_;
+  return size;
 }
 
 void BlockTags::release() {

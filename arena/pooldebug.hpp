@@ -105,9 +105,9 @@ class BlockTags {
   explicit BlockTags(Arena* arena) : arena_(arena) {}
   // Records a block; Res::memory if the table had to grow and could not.
   Res insert(Addr client, Size size);
-  // The size of the block at `client`, or 0 if there is none.
-  Size find(Addr client) const;
-  void remove(Addr client);
+  // Removes the block at `client` and returns its size, or 0 if there is
+  // none (one probe sequence for mps_free's lookup and removal).
+  Size remove(Addr client);
   Size count() const { return count_; }
   template <class F>
   void forEach(F&& f) const {

@@ -521,7 +521,7 @@ void printDebugSlowdown() {
 
 void printSummary() {
   std::printf("\nSummary (one item = one free + one alloc; median of the repetitions)\n");
-  std::printf("%-18s %-10s %9s %16s  %s\n", "workload", "allocator", "Mops/s", "ratio-to-malloc",
+  std::printf("%-18s %-13s %9s %16s  %s\n", "workload", "allocator", "Mops/s", "ratio-to-malloc",
               "target");
   for (Workload w : {Workload::djbench, Workload::fixed64}) {
     for (std::size_t n : kSlotCounts) {
@@ -538,13 +538,10 @@ void printSummary() {
         for (auto& [name, key] : registered) {
           if (key.workload != w || key.slots != n || key.allocator != allocator) continue;
           auto f = figures.find(name);
-          if (f == figures.end()) {
-            std::printf("%-18s %-10s %9s %16s\n", label, allocator, "-", "-");
-            continue;
-          }
+          if (f == figures.end()) continue;  // filtered out
           double rate = f->second.itemsPerSecond;
           if (mallocRate <= 0) {  // malloc filtered out: no ratio
-            std::printf("%-18s %-10s %9.1f %16s\n", label, allocator, rate / 1e6, "-");
+            std::printf("%-18s %-13s %9.1f %16s\n", label, allocator, rate / 1e6, "-");
             continue;
           }
           double ratio = rate / mallocRate;
@@ -553,7 +550,7 @@ void printSummary() {
           if (target > 0)
             std::snprintf(verdict, sizeof verdict, ">= %.1f %s", target,
                           ratio >= target ? "met" : "MISSED");
-          std::printf("%-18s %-10s %9.1f %16.2f  %s\n", label, allocator, rate / 1e6, ratio,
+          std::printf("%-18s %-13s %9.1f %16.2f  %s\n", label, allocator, rate / 1e6, ratio,
                       verdict);
         }
       }

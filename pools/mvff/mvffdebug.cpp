@@ -94,7 +94,8 @@ Res MVFFDebugPool::alloc(Addr* pOut, Size size) {
 
 void MVFFDebugPool::free(Addr p, Size size) {
   MPS_AVER_ALWAYS(size > 0);
-  Size tagged = tags_.find(p);
+  // The tag goes now: a report below does not return.
+  Size tagged = tags_.remove(p);
   if (tagged == 0) {
     AssertReport()
         .text("block being freed was allocated from the pool (no tag at ")
@@ -122,7 +123,6 @@ void MVFFDebugPool::free(Addr p, Size size) {
 }
 
 void MVFFDebugPool::freeBlock(Addr client, Size size) {
-  tags_.remove(client);
   Size total = footprint(size);
   Addr base = client - debug_.fenceSize();
   if (debug_.splats()) debug_.splat(base, base + total);
@@ -186,6 +186,7 @@ void MVFFDebugPool::bufferEmpty(Buffer* buffer) {
   // The window is one block: committed (the client owns it now) or not.
   if (buffer->init() == buffer->base) {
     checkBlock(buffer->base, size, kOnFree, "mps_ap_destroy");
+    tags_.remove(buffer->base);
     freeBlock(buffer->base, size);
   }
   MPS_AVER(buffer->init() == buffer->base || buffer->init() == buffer->poolLimit);

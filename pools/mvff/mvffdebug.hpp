@@ -61,7 +61,7 @@ class MVFFDebugPool final : public MVFFPool {
   // Checks the fenceposts of the block [client, client + size).
   void checkBlock(Addr client, Size size, const char* check, const char* function) const;
   Size footprint(Size size) const { return 2 * debug_.fenceSize() + alignUp(size, alignment_); }
-  // Frees a tagged block (after the tag has been checked).
+  // Frees a block whose tag has been checked and removed.
   void freeBlock(Addr client, Size size);
   // A footprint of `total` bytes from the cache, or null.
   Addr takeCached(Size total);
