@@ -62,8 +62,11 @@ Res MVFFDebugPool::alloc(Addr* pOut, Size size) {
     return Res::resource;
   Size total = footprint(size);
   Addr base = takeCached(total);
-  bool cached = base != nullptr;
-  if (!cached) {
+  // A block from the fallback list (a pool starved of tree nodes) carries
+  // the list's link words; any other free block holds the template. The
+  // list is asked before the allocation, which may take its last block.
+  bool holdsTemplate = base != nullptr || fallbackSize() == 0;
+  if (base == nullptr) {
     Res res = MVFFPool::alloc(&base, total);
     if (res != Res::ok && cacheBytes_ > 0) {
       flushCache();
@@ -71,9 +74,7 @@ Res MVFFDebugPool::alloc(Addr* pOut, Size size) {
     }
     if (res != Res::ok) return res;
   }
-  // A block from the fallback list (a pool starved of tree nodes) carries
-  // the list's link words; any other free block holds the template.
-  if (debug_.splats() && (cached || fallbackSize() == 0)) {
+  if (debug_.splats() && holdsTemplate) {
     if (Addr bad = debug_.badFreeByte(base, base + total))
       PoolDebug::freeFail(__FILE__, __LINE__, kFreeOnReuse, bad, base, base + total, "mps_alloc",
                           this);
