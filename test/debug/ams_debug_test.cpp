@@ -46,6 +46,14 @@ class AMSDebugTest : public ::testing::Test {
     ASSERT_EQ(mps_ap_create_k(&ap, pool, mps_args_none), MPS_RES_OK);
     ASSERT_EQ(mps_root_create_table(&root, arena, mps_rank_exact(), 0, table, kTable), MPS_RES_OK);
   }
+  // Allocates three objects with `refs` references, the middle one
+  // unreachable (the others keep its segment in use), and returns it.
+  Object* deadBetweenLiveOnes(size_t refs) {
+    table[0] = allocObject(ap, 1, refs);
+    Object* dead = allocObject(ap, 2, refs);
+    table[1] = allocObject(ap, 3, refs);
+    return dead;
+  }
   std::set<mps_word_t> survivors() {
     auto ids = walkIds(arena);
     return std::set<mps_word_t>(ids.begin(), ids.end());
@@ -146,9 +154,7 @@ TEST_F(AMSDebugTest, BufferUnderrunIsCaughtOnRequestAndNamed) {
 
 TEST_F(AMSDebugTest, OverrunOfADeadObjectIsCaughtWhenItIsReclaimed) {
   makePool();
-  table[0] = allocObject(ap, 1, 1);
-  Object* dead = allocObject(ap, 2, 1);
-  table[1] = allocObject(ap, 3, 1);
+  Object* dead = deadBetweenLiveOnes(1);
   char* end = reinterpret_cast<char*>(dead) + objectSize(1);
   StrayWrite stray(end + 0);
   EXPECT_DEATH((void)mps_arena_collect(arena),
@@ -158,9 +164,7 @@ TEST_F(AMSDebugTest, OverrunOfADeadObjectIsCaughtWhenItIsReclaimed) {
 
 TEST_F(AMSDebugTest, UseAfterFreeIsCaughtOnRequestAndNamed) {
   makePool();
-  table[0] = allocObject(ap, 1, 2);  // keeps the segment in use
-  Object* dead = allocObject(ap, 2, 2);
-  table[1] = allocObject(ap, 3, 2);
+  Object* dead = deadBetweenLiveOnes(2);
   ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
   mps_arena_release(arena);
   EXPECT_EQ(survivors(), (std::set<mps_word_t>{1, 3}));
@@ -174,9 +178,7 @@ TEST_F(AMSDebugTest, UseAfterFreeIsCaughtOnRequestAndNamed) {
 
 TEST_F(AMSDebugTest, UseAfterFreeIsCaughtWhenTheSpaceIsReused) {
   makePool();
-  table[0] = allocObject(ap, 1, 2);
-  Object* dead = allocObject(ap, 2, 2);
-  table[1] = allocObject(ap, 3, 2);
+  Object* dead = deadBetweenLiveOnes(2);
   ASSERT_EQ(mps_arena_collect(arena), MPS_RES_OK);
   mps_arena_release(arena);
   char* p = reinterpret_cast<char*>(dead) + 8;
