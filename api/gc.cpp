@@ -15,6 +15,7 @@
 #include "mpscsnc.h"
 #include "pools/amc/amc.hpp"
 #include "pools/ams/ams.hpp"
+#include "pools/ams/amsdebug.hpp"
 #include "pools/awl/awl.hpp"
 #include "pools/lo/lo.hpp"
 #include "pools/snc/snc.hpp"
@@ -114,6 +115,9 @@ extern "C" {
 
 mps_pool_class_t mps_class_ams(void) {
   return toHandle(&mps::core::kPoolClassAMS);
+}
+mps_pool_class_t mps_class_ams_debug(void) {
+  return toHandle(&mps::core::kPoolClassAMSDebug);
 }
 mps_pool_class_t mps_class_lo(void) {
   return toHandle(&mps::core::kPoolClassLO);

@@ -5,7 +5,9 @@
 #include "mpscmvff.h"
 #include "mpscmvt.h"
 #include "pools/mfs/mfs.hpp"
+#include "pools/ams/amsdebug.hpp"
 #include "pools/mvff/mvff.hpp"
+#include "pools/mvff/mvffdebug.hpp"
 #include "pools/mvt/mvt.hpp"
 #include "tracer/autopool.hpp"
 
@@ -19,6 +21,9 @@ mps_pool_class_t mps_class_mfs(void) {
 }
 mps_pool_class_t mps_class_mvff(void) {
   return toHandle(&mps::core::kPoolClassMVFF);
+}
+mps_pool_class_t mps_class_mvff_debug(void) {
+  return toHandle(&mps::core::kPoolClassMVFFDebug);
 }
 mps_pool_class_t mps_class_mvt(void) {
   return toHandle(&mps::core::kPoolClassMVT);
@@ -88,13 +93,20 @@ size_t mps_pool_free_size(mps_pool_t handle) {
 }
 
 // debugging.md: these check a debugging pool's fenceposts and free space
-// and do nothing on any other pool. MPS++ has no debugging pool classes yet
-// (manual/reference/pools.md), so every pool is of the other kind.
+// and do nothing on any other pool. They report damage through the
+// assertion mechanism in every build (design/debug.md).
 void mps_pool_check_fenceposts(mps_pool_t handle) {
   Pool* pool = toPool(handle);
   MPS_API_AVER_SIG(Pool, pool);
   ArenaEntry entry(pool->arena());
   MPS_AVERT(Pool, pool);
+  const char* check = mps::core::PoolDebug::kFenceOnRequest;
+  if (pool->poolClass() == &mps::core::kPoolClassMVFFDebug)
+    static_cast<mps::core::MVFFDebugPool*>(pool)->checkFenceposts(check,
+                                                                  "mps_pool_check_fenceposts");
+  else if (pool->poolClass() == &mps::core::kPoolClassAMSDebug)
+    static_cast<mps::core::AMSDebugPool*>(pool)->checkFenceposts(check,
+                                                                 "mps_pool_check_fenceposts");
 }
 
 void mps_pool_check_free_space(mps_pool_t handle) {
@@ -102,6 +114,13 @@ void mps_pool_check_free_space(mps_pool_t handle) {
   MPS_API_AVER_SIG(Pool, pool);
   ArenaEntry entry(pool->arena());
   MPS_AVERT(Pool, pool);
+  const char* check = mps::core::PoolDebug::kFreeOnRequest;
+  if (pool->poolClass() == &mps::core::kPoolClassMVFFDebug)
+    static_cast<mps::core::MVFFDebugPool*>(pool)->checkFreeSpaceTemplate(
+        check, "mps_pool_check_free_space");
+  else if (pool->poolClass() == &mps::core::kPoolClassAMSDebug)
+    static_cast<mps::core::AMSDebugPool*>(pool)->checkFreeSpaceTemplate(
+        check, "mps_pool_check_free_space");
 }
 
 mps_res_t mps_alloc(mps_addr_t* pOut, mps_pool_t handle, size_t size) {

@@ -15,8 +15,13 @@
 // measured and every allocator sees exactly the same requests. Every new
 // block has its first word written, as a client would.
 //
+// The debugging classes run the same trace: MVFF debug beside MVFF, and AMS
+// debug beside AMS (fixed64 only; a block is "freed" by dropping the slot's
+// reference and the collector reclaims it).
+//
 // After the benchmarks, main() prints a summary with each allocator's ratio to
-// malloc on the same workload (from the median of the repetitions).
+// malloc on the same workload (from the median of the repetitions), and each
+// debugging class's slowdown against its plain class in the same run.
 #include <benchmark/benchmark.h>
 
 #include <cinttypes>
@@ -33,6 +38,7 @@
 
 #include "mps.h"
 #include "mpsavm.h"
+#include "mpscams.h"
 #include "mpscmfs.h"
 #include "mpscmvff.h"
 #include "mpscmvt.h"
@@ -136,9 +142,9 @@ class MpsPool {
     MPS_ARGS_END(args);
     return res == MPS_RES_OK;
   }
-  bool createMVFF() {
+  bool createMVFF(mps_pool_class_t poolClass = mps_class_mvff()) {
     if (!createArena()) return false;
-    return mps_pool_create_k(&pool_, arena_, mps_class_mvff(), mps_args_none) == MPS_RES_OK;
+    return mps_pool_create_k(&pool_, arena_, poolClass, mps_args_none) == MPS_RES_OK;
   }
   bool createMFS() {
     if (!createArena()) return false;
@@ -169,6 +175,13 @@ struct MVFF : DirectPool {
   bool init() { return createMVFF(); }
 };
 
+// MVFF debug with its default options: 4-byte "POST" fenceposts (8 bytes
+// each side after rounding) and the "FREE" template over free space.
+struct MVFFDebug : DirectPool {
+  static constexpr const char* kName = "mvff-debug";
+  bool init() { return createMVFF(mps_class_mvff_debug()); }
+};
+
 struct MFS : DirectPool {
   static constexpr const char* kName = "mfs";
   bool init() { return createMFS(); }
@@ -176,7 +189,7 @@ struct MFS : DirectPool {
 
 // Allocation through an allocation point (the inline reserve and commit
 // macros), freeing with mps_free. Sizes are rounded up to the alignment,
-// as reserve requires; mps_free rounds the same way.
+// as reserve requires, and freed with the rounded size.
 class APPool : public MpsPool {
  public:
   void* alloc(std::size_t size) {
@@ -187,7 +200,10 @@ class APPool : public MpsPool {
     } while (!mps_commit(ap_, p, size));
     return p;
   }
-  void free(void* p, std::size_t size) { mps_free(pool_, p, size); }
+  // With the size reserved (a debugging pool checks it against its tag).
+  void free(void* p, std::size_t size) {
+    mps_free(pool_, p, (size + MPS_PF_ALIGN - 1) & ~std::size_t(MPS_PF_ALIGN - 1));
+  }
   void finish() {
     if (ap_ != nullptr) mps_ap_destroy(ap_);
     ap_ = nullptr;
@@ -209,6 +225,11 @@ class APPool : public MpsPool {
 struct MVFFAP : APPool {
   static constexpr const char* kName = "mvff+ap";
   bool init() { return createMVFF() && createAP(); }
+};
+
+struct MVFFDebugAP : APPool {
+  static constexpr const char* kName = "mvff-debug+ap";
+  bool init() { return createMVFF(mps_class_mvff_debug()) && createAP(); }
 };
 
 // MVT with its default keywords (fragmentation limit 0.3): allocation only
@@ -278,6 +299,85 @@ struct MFSSAC : CachedPool {
   }
 };
 
+// AMS and AMS debug: blocks are objects of a format whose first word is the
+// client's (the benchmark writes it) and whose second holds the size; they
+// hold no references. The slots are an ambiguous root (attach()), so a
+// "free" drops the slot's reference and the collector, run by the chain
+// (an 8 MiB nursery), reclaims the block.
+extern "C" mps_addr_t benchSkip(mps_addr_t p) {
+  return static_cast<char*>(p) + static_cast<std::size_t*>(p)[1];
+}
+extern "C" mps_res_t benchScan(mps_ss_t, mps_addr_t, mps_addr_t) {
+  return MPS_RES_OK;
+}
+extern "C" void benchPad(mps_addr_t p, std::size_t size) {
+  static_cast<std::size_t*>(p)[1] = size;
+}
+
+class AutoPool : public MpsPool {
+ public:
+  void* alloc(std::size_t size) {
+    mps_addr_t p;
+    do {
+      if (mps_reserve(&p, ap_, size) != MPS_RES_OK) return nullptr;
+      static_cast<std::size_t*>(p)[1] = size;
+    } while (!mps_commit(ap_, p, size));
+    return p;
+  }
+  void free(void*, std::size_t) {}
+  void attach(void* base, void* limit) {
+    if (root_ == nullptr)
+      mps_root_create_area(&root_, arena_, mps_rank_ambig(), 0, base, limit, mps_scan_area,
+                           nullptr);
+  }
+  void finish() {
+    if (root_ != nullptr) mps_root_destroy(root_);
+    if (ap_ != nullptr) mps_ap_destroy(ap_);
+    if (pool_ != nullptr) mps_pool_destroy(pool_);
+    if (chain_ != nullptr) mps_chain_destroy(chain_);
+    if (fmt_ != nullptr) mps_fmt_destroy(fmt_);
+    pool_ = nullptr;
+    MpsPool::finish();
+  }
+
+ protected:
+  bool createAMS(mps_pool_class_t poolClass) {
+    if (!createArena()) return false;
+    MPS_ARGS_BEGIN(args) {
+      MPS_ARGS_ADD(args, MPS_KEY_FMT_ALIGN, sizeof(void*));
+      MPS_ARGS_ADD(args, MPS_KEY_FMT_SCAN, benchScan);
+      MPS_ARGS_ADD(args, MPS_KEY_FMT_SKIP, benchSkip);
+      MPS_ARGS_ADD(args, MPS_KEY_FMT_PAD, benchPad);
+      if (mps_fmt_create_k(&fmt_, arena_, args) != MPS_RES_OK) return false;
+    }
+    MPS_ARGS_END(args);
+    mps_gen_param_s gens[1] = {{8192, 0.1}};
+    if (mps_chain_create(&chain_, arena_, 1, gens) != MPS_RES_OK) return false;
+    MPS_ARGS_BEGIN(args) {
+      MPS_ARGS_ADD(args, MPS_KEY_FORMAT, fmt_);
+      MPS_ARGS_ADD(args, MPS_KEY_CHAIN, chain_);
+      if (mps_pool_create_k(&pool_, arena_, poolClass, args) != MPS_RES_OK) return false;
+    }
+    MPS_ARGS_END(args);
+    return mps_ap_create_k(&ap_, pool_, mps_args_none) == MPS_RES_OK;
+  }
+
+  mps_fmt_t fmt_ = nullptr;
+  mps_chain_t chain_ = nullptr;
+  mps_ap_t ap_ = nullptr;
+  mps_root_t root_ = nullptr;
+};
+
+struct AMS : AutoPool {
+  static constexpr const char* kName = "ams";
+  bool init() { return createAMS(mps_class_ams()); }
+};
+
+struct AMSDebug : AutoPool {
+  static constexpr const char* kName = "ams-debug";
+  bool init() { return createAMS(mps_class_ams_debug()); }
+};
+
 // ---------------------------------------------------------------------------
 // The benchmark.
 
@@ -297,6 +397,8 @@ void runTrace(benchmark::State& state, std::size_t slotCount) {
     return;
   }
   std::vector<Slot> slots(slotCount);
+  if constexpr (requires { allocator.attach(nullptr, nullptr); })
+    allocator.attach(slots.data(), slots.data() + slotCount);
   bool ok = true;
   for (std::size_t i = 0; i < slotCount && ok; ++i) {
     std::size_t size = Fixed ? kFixedSize : trace.initialSize[i];
@@ -388,9 +490,38 @@ double targetFor(const Key& k) {
   return 0;
 }
 
+// The bound: a debugging class at most 5x slower than its plain one.
+constexpr double kDebugSlowdownMax = 5.0;
+
+double rateOf(Workload w, std::size_t n, const char* allocator) {
+  for (auto& [name, key] : registered)
+    if (key.workload == w && key.slots == n && key.allocator == allocator) {
+      auto f = figures.find(name);
+      return f != figures.end() ? f->second.itemsPerSecond : 0;
+    }
+  return 0;
+}
+
+void printDebugSlowdown() {
+  std::printf("\nDebugging classes against their plain classes (same run)\n");
+  std::printf("%-18s %-14s %-8s %12s  %s\n", "workload", "debug", "plain", "slowdown", "target");
+  const std::pair<const char*, const char*> pairs[] = {
+      {"mvff-debug", "mvff"}, {"mvff-debug+ap", "mvff+ap"}, {"ams-debug", "ams"}};
+  for (Workload w : {Workload::djbench, Workload::fixed64})
+    for (std::size_t n : kSlotCounts)
+      for (auto [debug, plain] : pairs) {
+        double d = rateOf(w, n, debug), p = rateOf(w, n, plain);
+        if (d <= 0 || p <= 0) continue;
+        char label[64];
+        std::snprintf(label, sizeof label, "%s N=%zu", workloadName(w), n);
+        std::printf("%-18s %-14s %-8s %11.2fx  <= %.0fx %s\n", label, debug, plain, p / d,
+                    kDebugSlowdownMax, p / d <= kDebugSlowdownMax ? "met" : "MISSED");
+      }
+}
+
 void printSummary() {
   std::printf("\nSummary (one item = one free + one alloc; median of the repetitions)\n");
-  std::printf("%-18s %-10s %9s %16s  %s\n", "workload", "allocator", "Mops/s", "ratio-to-malloc",
+  std::printf("%-18s %-13s %9s %16s  %s\n", "workload", "allocator", "Mops/s", "ratio-to-malloc",
               "target");
   for (Workload w : {Workload::djbench, Workload::fixed64}) {
     for (std::size_t n : kSlotCounts) {
@@ -402,17 +533,15 @@ void printSummary() {
       std::snprintf(label, sizeof label, "%s N=%zu", workloadName(w), n);
       // In registration order: malloc first, then the pools.
       for (const char* allocator :
-           {"malloc", "mvff", "mvff+sac", "mvff+sac16", "mvff+ap", "mvt", "mfs", "mfs+sac"}) {
+           {"malloc", "mvff", "mvff+sac", "mvff+sac16", "mvff+ap", "mvt", "mfs", "mfs+sac",
+            "mvff-debug", "mvff-debug+ap", "ams", "ams-debug"}) {
         for (auto& [name, key] : registered) {
           if (key.workload != w || key.slots != n || key.allocator != allocator) continue;
           auto f = figures.find(name);
-          if (f == figures.end()) {
-            std::printf("%-18s %-10s %9s %16s\n", label, allocator, "-", "-");
-            continue;
-          }
+          if (f == figures.end()) continue;  // filtered out
           double rate = f->second.itemsPerSecond;
           if (mallocRate <= 0) {  // malloc filtered out: no ratio
-            std::printf("%-18s %-10s %9.1f %16s\n", label, allocator, rate / 1e6, "-");
+            std::printf("%-18s %-13s %9.1f %16s\n", label, allocator, rate / 1e6, "-");
             continue;
           }
           double ratio = rate / mallocRate;
@@ -421,12 +550,13 @@ void printSummary() {
           if (target > 0)
             std::snprintf(verdict, sizeof verdict, ">= %.1f %s", target,
                           ratio >= target ? "met" : "MISSED");
-          std::printf("%-18s %-10s %9.1f %16.2f  %s\n", label, allocator, rate / 1e6, ratio,
+          std::printf("%-18s %-13s %9.1f %16.2f  %s\n", label, allocator, rate / 1e6, ratio,
                       verdict);
         }
       }
     }
   }
+  printDebugSlowdown();
 }
 
 template <class A, bool Fixed>
@@ -447,6 +577,8 @@ void registerAll() {
     add<MVFFSAC16, false>(n);
     add<MVFFAP, false>(n);
     add<MVT, false>(n);
+    add<MVFFDebug, false>(n);
+    add<MVFFDebugAP, false>(n);
   }
   for (std::size_t n : kSlotCounts) {
     add<Malloc, true>(n);
@@ -456,6 +588,10 @@ void registerAll() {
     add<MVT, true>(n);
     add<MFS, true>(n);
     add<MFSSAC, true>(n);
+    add<MVFFDebug, true>(n);
+    add<MVFFDebugAP, true>(n);
+    add<AMS, true>(n);
+    add<AMSDebug, true>(n);
   }
 }
 

@@ -26,6 +26,7 @@ extern const struct mps_key_s _mps_key_MVFF_FIRST_FIT;
 #define mps_mvff_size mps_pool_total_size
 
 extern mps_pool_class_t mps_class_mvff(void);
+extern mps_pool_class_t mps_class_mvff_debug(void);
 
 #ifdef __cplusplus
 }

@@ -38,14 +38,17 @@ void MarkSweepSegment::freeRange(Size first, Size limit) {
   freeGrains_ += limit - first;
 }
 
-bool MarkSweepSegment::findFreeRun(Size n, Size* firstOut, Size* limitOut) {
+bool MarkSweepSegment::findFreeRun(Size n, Size* firstOut, Size* limitOut, Size max) {
   if (freeGrains_ < n || n >= failedSize_) return false;
   Size first;
   if (!alloc_.findResetRun(&first, searchFrom_, grains_, n, false)) {
     failedSize_ = n;
     return false;
   }
-  Size limit = alloc_.nextSet(first + n, grains_);
+  // The run's end, or `max` grains on if it is longer: the caller takes no
+  // more, and a long free run is not scanned to its end at every fill.
+  Size bound = grains_ - first > max ? first + max : grains_;
+  Size limit = alloc_.nextSet(first + n, bound);
   // Keep "every grain before searchFrom_ is allocated": move past the run
   // taken unless the search stepped over a shorter free run, which a later,
   // smaller request may still use.
@@ -64,21 +67,27 @@ bool MarkSweepSegment::hasSpaceLeft() const {
 void MarkSweepSegment::recordObjects(Addr limit) {
   if (buffer == nullptr || walkedTo_ == nullptr) return;
   const Format* format = msPool_->fmt();
-  MPS_AVER(walkedTo_ <= limit && limit <= buffer->poolLimit);
+  // Only a debugging pool's trailing fencepost takes walkedTo_ past limit.
+  MPS_AVER((walkedTo_ <= limit || msPool_->trail_ != 0) && limit <= buffer->poolLimit);
   // Every object allocated passes through here once (GCBench: 17 million
   // per run), so the loop keeps the skip method and header size in locals
   // (the indirect call would otherwise make the compiler reload them) and
   // collects the start bits of a table word before writing it.
+  // A debugging pool's blocks have fenceposts around the object (.debug.ams.block):
+  // a block is committed once its object's base is below `limit`, and the
+  // next begins `trail` bytes after the object's end. Both are 0 otherwise.
   const mps_fmt_skip_t skip = format->skip;
   const Size header = format->headerSize;
+  const Size lead = msPool_->lead_, trail = msPool_->trail_;
   Word* starts = start_.words();
   Addr p = walkedTo_;
   Size word = ~Size(0);
   Word bits = 0;
-  while (p < limit) {
-    Addr next = static_cast<Addr>(skip(p + header)) - header;
-    MPS_AVER_ALWAYS(next > p && next <= limit &&
+  while (p + lead < limit) {
+    Addr end = static_cast<Addr>(skip(p + header)) - header + lead;
+    MPS_AVER_ALWAYS(end > p && end <= limit &&
                     "format skip method steps to the next object within the buffer");
+    Addr next = end + trail;
     Size i = indexOf(p);
     if (i / kWordBits != word) {
       if (bits != 0) starts[word] |= bits;
@@ -89,7 +98,8 @@ void MarkSweepSegment::recordObjects(Addr limit) {
     p = next;
   }
   if (bits != 0) starts[word] |= bits;
-  walkedTo_ = limit;
+  // Past `limit` only by the trailing fencepost of the last block.
+  walkedTo_ = p > limit ? p : limit;
 }
 
 void MarkSweepSegment::bufferFlipped(Buffer* b) {
@@ -252,7 +262,7 @@ Res MarkSweepSegment::scanEach(ScanState* ss) {
     Addr next = static_cast<Addr>(format->skip(object));
     ss->scannedBytes += Size(next - object);
     ss->rememberedBytes += Size(next - object);
-    exposeDependentOf(ss, object);
+    if (msPool_->findDependent_ != nullptr) exposeDependentOf(ss, object);
     Res res = Res(format->scan(ss->handle(), object, next));
     if (res != Res::ok) return res;
   }
@@ -288,7 +298,7 @@ Res MarkSweepSegment::scan(ScanState* ss) {
   if (buffer != nullptr) recordObjects(buffer->scanLimit());
   // Condemned for its young objects: the old ones are its remembered set.
   if (condemnedYoung && isWhite(ss->traces()) && !ss->verifying) return scanMarked(ss);
-  if (msPool_->findDependent_ != nullptr) return scanEach(ss);
+  if (msPool_->scanSingly()) return scanEach(ss);
   Format* format = msPool_->fmt();
   ss->setRank(rankSetLowest(rankSet));
   // Scan maximal runs of consecutive objects with one call each.
@@ -352,14 +362,16 @@ bool MarkSweepSegment::reclaim(Trace* trace) {
     {
       // The run is exactly a sequence of dead objects, as the format sees them.
       Format* format = msPool_->fmt();
+      Size fences = msPool_->lead_ + msPool_->trail_;
       Size k = i;
       while (k < end) {
         MPS_AVER(start_.get(k) && !isMarked(k));
-        k += format->sizeOf(format->clientOf(addrOfIndex(k))) >> alignShift_;
+        k += (format->sizeOf(format->clientOf(addrOfIndex(k))) + fences) >> alignShift_;
       }
       MPS_AVER(k == end);
     }
 #endif
+    if (MPS_UNLIKELY(msPool_->debugHooks_)) msPool_->reclaimed(addrOfIndex(i), addrOfIndex(end));
     start_.resetRange(i, end);
     freeRange(i, end);
     freedGrains += end - i;
@@ -416,7 +428,7 @@ bool MarkSweepSegment::findObject(Addr p, Addr* clientOut) {
   if (end == 0) return false;
   const Format* format = msPool_->fmt();
   Addr client = format->clientOf(addrOfIndex(end - 1));
-  if (p >= format->baseOf(static_cast<Addr>(format->skip(client)))) return false;
+  if (p >= format->baseOf(static_cast<Addr>(format->skip(client))) + msPool_->lead_) return false;
   *clientOut = client;
   return true;
 }
@@ -432,8 +444,9 @@ bool MarkSweepSegment::isObject(Addr p) const {
   // (mps_finalize on a new object): walk them.
   if (buffer == nullptr || walkedTo_ == nullptr || blockBase < walkedTo_) return false;
   Addr committed = buffer->scanLimit();
-  for (Addr q = walkedTo_; q < committed && q <= blockBase;
-       q = static_cast<Addr>(format->skip(q + format->headerSize)) - format->headerSize)
+  const Size lead = msPool_->lead_, fences = lead + msPool_->trail_;
+  for (Addr q = walkedTo_; q + lead < committed && q <= blockBase;
+       q = static_cast<Addr>(format->skip(q + format->headerSize)) - format->headerSize + fences)
     if (q == blockBase) return true;
   return false;
 }
@@ -456,6 +469,7 @@ Res MarkSweepPool::initMarkSweep(const mps_arg_s* args, bool leaf, unsigned defa
   // never allocates never calls one.
   leaf_ = leaf;
   alignShift_ = log2(alignment_);
+  segFormat_ = format_;
   return Res::ok;
 }
 
@@ -493,6 +507,7 @@ Res MarkSweepPool::newSegment(MarkSweepSegment** segOut, Size size, RankSet rank
   addSegment(seg);
   noteSpace(seg);
   totalSize_ += segSize;
+  if (debugHooks_) segmentMade(base, base + segSize);
   *segOut = seg;
   return Res::ok;
 }
@@ -586,6 +601,19 @@ Res MarkSweepPool::bufferFill(Buffer* buffer, Size size) {
   // most about as much as the young objects allocated. Denser segments get
   // new objects again once a full collection has thinned them out.
   const bool generational = gen_ != nullptr && gen_->index + 1 < gen_->chain->count();
+  // A window of at most a quarter of the generation's trigger shared out
+  // among the pool's allocation points (but at least kMinFillBytes, or the
+  // request): a window is counted as new bytes when it is emptied
+  // (.buffer.accounting), so the windows held at once are allocation the
+  // generation has not counted yet, and many points each holding a whole
+  // free run would keep collections far past their due time.
+  Size window = ~Size(0);
+  if (gen_ != nullptr) {
+    Size share = gen_->trigger() / (4 * bufferCount());
+    window = share > kMinFillBytes ? share : kMinFillBytes;
+  }
+  if (exactWindows_) window = 0;
+  Size cap = (size > window ? size : window) >> alignShift_;
   MarkSweepSegment* found = nullptr;
   Size first = 0, limit = 0;
   // Segments passed over (attached to another buffer, of other ranks, or
@@ -597,7 +625,7 @@ Res MarkSweepPool::bufferFill(Buffer* buffer, Size size) {
     if (!seg->hasSpaceLeft()) continue;  // off the ring until a reclaim frees some
     if (seg->buffer == nullptr && seg->rankSet == buffer->rankSet && seg->white == 0 &&
         !(generational && seg->oldBytes_ > seg->size() / kMaxOldShare) &&
-        seg->findFreeRun(n, &first, &limit)) {
+        seg->findFreeRun(n, &first, &limit, cap)) {
       found = seg;
       // First again for the next fill: the buffer's objects stay together
       // rather than spreading over every segment with a free run.
@@ -612,34 +640,20 @@ Res MarkSweepPool::bufferFill(Buffer* buffer, Size size) {
   }
   if (found == nullptr && n <= (kDefaultSegmentSize >> alignShift_)) {
     found = takeCached(buffer->rankSet);
-    if (found != nullptr && !found->findFreeRun(n, &first, &limit)) found = nullptr;
+    if (found != nullptr && !found->findFreeRun(n, &first, &limit, cap)) found = nullptr;
   }
   if (found == nullptr) {
     Res res = newSegment(&found, size, buffer->rankSet);
     if (res != Res::ok && releaseCached() > 0) res = newSegment(&found, size, buffer->rankSet);
     if (res != Res::ok) return res;
-    bool ok = found->findFreeRun(n, &first, &limit);
-    MPS_AVER(ok && first == 0 && limit == found->grains());
+    bool ok = found->findFreeRun(n, &first, &limit, cap);
+    MPS_AVER(ok && first == 0 && (limit == found->grains() || limit == cap));
     (void)ok;
   }
-  // A window of at most a quarter of the generation's trigger shared out
-  // among the pool's allocation points (but at least kMinFillBytes, or the
-  // request): a window is counted as new bytes when it is emptied
-  // (.buffer.accounting), so the windows held at once are allocation the
-  // generation has not counted yet, and many points each holding a whole
-  // free run would keep collections far past their due time.
-  Size window = ~Size(0);
-  if (gen_ != nullptr) {
-    Size share = gen_->trigger() / (4 * bufferCount());
-    window = share > kMinFillBytes ? share : kMinFillBytes;
-  }
-  Size cap = (size > window ? size : window) >> alignShift_;
-  if (limit - first > cap) {
-    limit = first + cap;
-    // The rest of the run stays free: the next search starts there.
-    if (found->searchFrom_ > limit) found->searchFrom_ = limit;
-    found->failedSize_ = ~Size(0);
-  }
+  // The search stopped at `cap` grains: the rest of the run, if any, stays
+  // free, and the next search starts there (findFreeRun moved searchFrom_).
+  MPS_AVER(limit - first <= cap && found->searchFrom_ <= limit);
+  if (limit - first == cap) found->failedSize_ = ~Size(0);
   found->allocRange(first, limit);
   found->young_ = true;
   // The client is about to write into it: lift the barrier now rather

@@ -81,11 +81,23 @@ class MarkSweepSegment final : public Segment {
   void allocRange(Size first, Size limit);
   void freeRange(Size first, Size limit);
   // Finds a free run of at least `n` grains at or after the search start;
-  // extends it to its full length. Remembers a failure, so that requests at
-  // least as large skip the segment until its free space grows.
-  bool findFreeRun(Size n, Size* firstOut, Size* limitOut);
+  // extends it to its full length, or to `max` grains if that is less.
+  // Remembers a failure, so that requests at least as large skip the
+  // segment until its free space grows.
+  bool findFreeRun(Size n, Size* firstOut, Size* limitOut, Size max = ~Size(0));
   // Whether any free grain lies at or after the search start.
   bool hasSpaceLeft() const;
+  // Calls f(base, limit) for each maximal run of free grains.
+  template <class F>
+  void forEachFreeRun(F&& f) const {
+    for (Size i = alloc_.nextReset(0, grains_); i < grains_;) {
+      Size end = alloc_.nextSet(i, grains_);
+      f(addrOfIndex(i), addrOfIndex(end));
+      i = end < grains_ ? alloc_.nextReset(end, grains_) : grains_;
+    }
+  }
+  // The attached buffer's window, recorded up to here.
+  Addr walkedTo() const { return walkedTo_; }
 
   Sig msSig = kMSSig;
 
@@ -156,7 +168,10 @@ class MarkSweepPool : public AutoPool {
   // the object is scanned. Null for pools without dependent objects.
   using FindDependent = mps_addr_t (*)(mps_addr_t);
   FindDependent findDependent() const { return findDependent_; }
-  Format* fmt() const { return format_; }
+  // The format as the segments see it: the client's, or for a debugging
+  // pool the client's with the leading fencepost counted in the header
+  // (blockLead()).
+  Format* fmt() const { return segFormat_; }
   Shift alignShift() const { return alignShift_; }
 
   // A reclaim left `seg` empty: keeps it in the cache of empty segments if
@@ -189,6 +204,45 @@ class MarkSweepPool : public AutoPool {
 
  protected:
   FindDependent findDependent_ = nullptr;
+
+  // The debugging class (pools/ams/amsdebug.hpp, design/debug.md
+  // .debug.ams.block). Each block of its segments is [lead][object][trail]:
+  // fenceposts before and after the client's object. The start bit is at
+  // the block's base; segFormat_ counts the lead in the header size, so
+  // clientOf and baseOf map block and object; the next block begins trail
+  // bytes after the object's end. Zero for every other pool.
+  Size blockLead() const { return lead_; }
+  Size blockTrail() const { return trail_; }
+  void setBlockFences(Format* segFormat, Size lead, Size trail) {
+    segFormat_ = segFormat;
+    lead_ = lead;
+    trail_ = trail;
+  }
+  // Fills give a window of exactly the size requested (one block).
+  bool exactWindows_ = false;
+  // Call the hooks below (slow paths only: segments made, runs reclaimed).
+  bool debugHooks_ = false;
+  // A run [base, limit) of dead blocks is about to be freed by a reclaim
+  // (the segment is exposed).
+  virtual void reclaimed(Addr /*base*/, Addr /*limit*/) {}
+  // A new segment [base, limit) has been made (all of it free).
+  virtual void segmentMade(Addr /*base*/, Addr /*limit*/) {}
+
+ public:
+  // Calls f(seg) for each segment in the cache of empty segments.
+  template <class F>
+  void forEachCachedSegment(F&& f) const {
+    cache_.forEach([&](Segment* seg) { f(static_cast<MarkSweepSegment*>(seg)); });
+  }
+  // Whether segments scan their objects one at a time: with dependent
+  // objects (AWL) or fenceposts between the objects (debugging AMS), which
+  // the client's scan method must not step over.
+  bool scanSingly() const { return findDependent_ != nullptr || lead_ + trail_ != 0; }
+
+ private:
+  Format* segFormat_ = nullptr;
+  Size lead_ = 0;
+  Size trail_ = 0;
 
  private:
   Shift alignShift_ = 3;

@@ -476,8 +476,18 @@ class Pool : public detail::Owner<mps_pool_t, mps_pool_destroy> {
  public:
   std::size_t totalSize() const { return mps_pool_total_size(handle_); }
   std::size_t freeSize() const { return mps_pool_free_size(handle_); }
+  // A debugging pool's checks (debugging.md); nothing on other pools.
+  void checkFenceposts() const { mps_pool_check_fenceposts(handle_); }
+  void checkFreeSpace() const { mps_pool_check_free_space(handle_); }
 
  protected:
+  // The debugging class's options, if asked for (null: the defaults).
+  static void addDebugArgs(detail::ArgList& args, bool debug,
+                           const mps_pool_debug_option_s* options) {
+    if (debug && options != nullptr)
+      args.add(MPS_KEY_POOL_DEBUG_OPTIONS).val.pool_debug_options =
+          const_cast<mps_pool_debug_option_s*>(options);
+  }
   Result adopt(mps_res_t res) {
     if (res != MPS_RES_OK) handle_ = nullptr;
     return res;
@@ -514,6 +524,10 @@ struct VariablePoolOptions {
   bool arenaHigh = false;
   bool slotHigh = false;
   bool firstFit = true;
+  // The debugging class (mps_class_mvff_debug): fenceposts and free-space
+  // checks, with these options (null: the defaults, "POST" and "FREE").
+  bool debug = false;
+  const mps_pool_debug_option_s* debugOptions = nullptr;
 };
 
 // Variable-size blocks, first fit (MVFF).
@@ -530,7 +544,9 @@ class VariablePool : public Pool {
     args.boolean(MPS_KEY_MVFF_ARENA_HIGH, o.arenaHigh);
     args.boolean(MPS_KEY_MVFF_SLOT_HIGH, o.slotHigh);
     args.boolean(MPS_KEY_MVFF_FIRST_FIT, o.firstFit);
-    return out.adopt(mps_pool_create_k(&out.handle_, arena.handle(), mps_class_mvff(), args));
+    addDebugArgs(args, o.debug, o.debugOptions);
+    return out.adopt(mps_pool_create_k(&out.handle_, arena.handle(),
+                                       o.debug ? mps_class_mvff_debug() : mps_class_mvff(), args));
   }
   Result alloc(void*& p, std::size_t size) { return mps_alloc(&p, handle_, size); }
   void free(void* p, std::size_t size) { mps_free(handle_, p, size); }
@@ -903,6 +919,10 @@ struct AMSPoolOptions {
   const Chain* chain = nullptr;  // MPS_KEY_CHAIN; null: the arena's default chain
   unsigned gen = 0;              // MPS_KEY_GEN, passed only with a chain
   bool supportAmbiguous = true;  // MPS_KEY_AMS_SUPPORT_AMBIGUOUS
+  // The debugging class (mps_class_ams_debug), with these options (null:
+  // the defaults).
+  bool debug = false;
+  const mps_pool_debug_option_s* debugOptions = nullptr;
 };
 
 // Automatic mark-sweep (AMS): non-moving; objects may hold references.
@@ -914,7 +934,9 @@ class AMSPool : public AutomaticPool {
     detail::ArgList args;
     addCommonArgs(args, format, o.chain, o.gen);
     args.boolean(MPS_KEY_AMS_SUPPORT_AMBIGUOUS, o.supportAmbiguous);
-    return out.adopt(mps_pool_create_k(&out.handle_, arena.handle(), mps_class_ams(), args));
+    addDebugArgs(args, o.debug, o.debugOptions);
+    return out.adopt(mps_pool_create_k(&out.handle_, arena.handle(),
+                                       o.debug ? mps_class_ams_debug() : mps_class_ams(), args));
   }
 };
 

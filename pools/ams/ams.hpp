@@ -11,7 +11,8 @@ namespace mps::core {
 
 extern const PoolClass kPoolClassAMS;
 
-class AMSPool final : public MarkSweepPool {
+// Not final: the debugging class (amsdebug.hpp) derives from it.
+class AMSPool : public MarkSweepPool {
  public:
   AMSPool(Arena* arena, const PoolClass* poolClass) : MarkSweepPool(arena, poolClass) {}
   // FORMAT (scan and skip), CHAIN, GEN (default 1 on the default chain),

@@ -254,6 +254,7 @@ Res MVFFPool::extend(Size size) {
   res = free_.insert(base, base + request);
   MPS_AVER(res == Res::ok);
   updateSpareLimit();
+  noteExtended(base, base + request);
   return Res::ok;
 }
 
@@ -460,6 +461,7 @@ bool MVFFPool::returnGrains(Addr base, Addr limit) {
   Res res = owned_.remove(base, limit);
   MPS_AVER(res != Res::fail);
   if (res != Res::ok) return false;
+  noteReturning(base, limit);
   arena_->freeGrains(base, Size(limit - base));
   updateSpareLimit();
   return true;

@@ -106,7 +106,10 @@
 
 namespace mps::core {
 
-class MVFFPool final : public Pool {
+// Not final: the debugging class (mvffdebug.hpp) derives from it. The
+// overrides it does not replace are final, so calls of them within the class
+// stay direct.
+class MVFFPool : public Pool {
  public:
   static constexpr Size kDefaultExtendBy = 65536;
   static constexpr Size kDefaultMeanSize = 32;
@@ -134,16 +137,16 @@ class MVFFPool final : public Pool {
   // Allocation points: no keyword arguments; fills are worst fit (see the
   // header comment). A fill fails, leaving the pool as it was, with the
   // result of the extension that could not be had.
-  Res bufferInit(Buffer* buffer, const mps_arg_s* args) override;
+  Res bufferInit(Buffer* buffer, const mps_arg_s* args) final;
   Res bufferFill(Buffer* buffer, Size size) override;
   void bufferEmpty(Buffer* buffer) override;
 
-  Size totalSize() const override { return owned_.total(); }
+  Size totalSize() const final { return owned_.total(); }
   // Free and unused buffered bytes (the latter read from the allocation
   // points, whose owners move them without the lock: a snapshot).
   Size freeSize() const override;
   // Cheap: called at every checked entry.
-  bool check() const override;
+  bool check() const final;
   // Costly: walks both trees, the quick lists and the fallback list, and
   // checks that free space lies within owned memory and is disjoint. For tests
   // and describe; it leaves the quick lists alone.
@@ -180,6 +183,22 @@ class MVFFPool final : public Pool {
   // Deprecated variadic creation: extend_by, mean_size, align (size_t),
   // slot_high, arena_high, first_fit (promoted to int).
   static void varargs(mps_arg_s* args, va_list ap);
+
+ protected:
+  // For the debugging class, on slow paths only: [base, limit) has just
+  // been taken from the arena (it is free) / is free and about to go back
+  // to the arena.
+  virtual void noteExtended(Addr /*base*/, Addr /*limit*/) {}
+  virtual void noteReturning(Addr /*base*/, Addr /*limit*/) {}
+  // The quick lists write links and marks into free blocks, which the
+  // debugging class keeps filled with its free template.
+  void disableQuickLists() { quickMax_ = 0; }
+  // Calls f(base, limit) for each free range in the tree (not the quick
+  // lists or the fallback list).
+  template <class F>
+  void forEachFreeRange(F&& f) const {
+    free_.forEach([&](Range r) { f(r.base, r.limit); });
+  }
 
  private:
   // Node supply: slabs of control memory carved into RangeNodes. Ordinary
@@ -340,8 +359,11 @@ class MVFFPool final : public Pool {
   Addr lastFreedLimit_ = nullptr;
   FallbackBlock* fallback_ = nullptr;
   Size fallbackBytes_ = 0;
+
+ protected:
   Size windowBytes_ = 0;  // [base, limit) of every attached buffer
 
+ private:
   Size extendBy_ = kDefaultExtendBy;  // rounded up to grains
   Size meanSize_ = kDefaultMeanSize;
   double spare_ = kDefaultSpare;
