@@ -24,7 +24,8 @@ using mps::events::Stream;
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
-  for (std::string l; std::getline(in, l);) out.push_back(l);
+  for (std::string l; std::getline(in, l);)
+    out.push_back(l);
   return out;
 }
 
@@ -41,10 +42,12 @@ TEST(EventFormats, TextIsOneEventALine) {
   ASSERT_EQ(ls.size(), s.events.size() + 2);
   EXPECT_EQ(ls[0].rfind("# MPS++ event stream run.mpsev: format 1, table 0x", 0), 0u) << ls[0];
   EXPECT_TRUE(contains(ls[0], "process 4242, 1000000000 ticks/s, started 2026-")) << ls[0];
-  EXPECT_EQ(ls[2], "0.000001000 1 ArenaCreate arena=0x7f0000001000 reserved=268435456 "
-                   "commitLimit=18446744073709551615 clientArena=0");
-  EXPECT_TRUE(contains(out.str(), " 1 PoolCreate arena=0x7f0000001000 pool=0x7f0000003000 "
-                                  "format=0x7f0000005000 \"AMC\"\n"));
+  EXPECT_EQ(ls[2],
+            "0.000001000 1 ArenaCreate arena=0x7f0000001000 reserved=268435456 "
+            "commitLimit=18446744073709551615 clientArena=0");
+  EXPECT_TRUE(contains(out.str(),
+                       " 1 PoolCreate arena=0x7f0000001000 pool=0x7f0000003000 "
+                       "format=0x7f0000005000 \"AMC\"\n"));
 }
 
 TEST(EventFormats, JsonLines) {
@@ -117,16 +120,15 @@ TEST(EventFormats, SqliteHasATablePerKind) {
                   "FROM TracePause GROUP BY kind ORDER BY kind")
                 .size(),
             2u);
-  EXPECT_EQ(query(db,
-                  "SELECT max(committed) / 1048576.0 AS peak_mib FROM CommitChange")
-                .size(),
+  EXPECT_EQ(query(db, "SELECT max(committed) / 1048576.0 AS peak_mib FROM CommitChange").size(),
             1u);
   EXPECT_EQ(query(db,
                   "SELECT worker, sum(objectsScanned), sum(objectsMarked) FROM TraceWorker\n"
                   "GROUP BY worker ORDER BY worker"),
             (std::vector<std::string>{"0|45000|24000", "1|60000|36000", "2|75000|48000"}));
-  EXPECT_EQ(query(db, "SELECT p.text, i.text FROM PoolCreate p JOIN Label l ON l.address = "
-                      "p.pool JOIN Intern i ON i.label = l.label"),
+  EXPECT_EQ(query(db,
+                  "SELECT p.text, i.text FROM PoolCreate p JOIN Label l ON l.address = "
+                  "p.pool JOIN Intern i ON i.label = l.label"),
             std::vector<std::string>{"AMC|the heap"});
   sqlite3_close(db);
   std::filesystem::remove(path);
@@ -151,13 +153,16 @@ TEST(EventAnalysis, MinimumMutatorUtilisationIsExact) {
   EXPECT_DOUBLE_EQ(minimumMutatorUtilisation({}, 0, 1, 20 * ms), 1);
   // A brute-force check on many pauses.
   std::vector<Interval> many;
-  for (int i = 0; i < 40; ++i) many.push_back({i * 0.024 + (i % 7) * 0.001, i * 0.024 + (i % 7) * 0.001 + (i % 5 + 1) * 0.0009});
+  for (int i = 0; i < 40; ++i)
+    many.push_back(
+        {i * 0.024 + (i % 7) * 0.001, i * 0.024 + (i % 7) * 0.001 + (i % 5 + 1) * 0.0009});
   many = mps::events::unionOf(many);
   for (double w : {0.0005, 0.002, 0.013, 0.05, 0.3}) {
     double worst = 0;
     for (double a = 0; a + w <= 1.0; a += 1e-5) {
       double p = 0;
-      for (const Interval& i : many) p += std::max(0.0, std::min(i.end, a + w) - std::max(i.start, a));
+      for (const Interval& i : many)
+        p += std::max(0.0, std::min(i.end, a + w) - std::max(i.start, a));
       worst = std::max(worst, p);
     }
     EXPECT_NEAR(minimumMutatorUtilisation(many, 0, 1, w), (w - worst) / w, 2e-5 / w) << w;
@@ -202,7 +207,8 @@ ProgramRun run(const std::string& args) {
   if (std::FILE* p = ::popen(cmd.c_str(), "r")) {
     char buf[4096];
     std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
+      r.out.append(buf, n);
     int st = ::pclose(p);
     r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   }
@@ -210,8 +216,8 @@ ProgramRun run(const std::string& args) {
 }
 
 TEST(EventProgram, ExitStatusAndMessages) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("mps-events-program-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("mps-events-program-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   auto write = [&](const char* name, const std::vector<unsigned char>& bytes) {
     std::ofstream(dir / name, std::ios::binary)
@@ -234,7 +240,8 @@ TEST(EventProgram, ExitStatusAndMessages) {
 
   const ProgramRun bad = run("check " + junk);
   EXPECT_EQ(bad.status, 1);
-  EXPECT_TRUE(contains(bad.out, "offset 0: not an MPS++ event stream (magic \"#!/bin\"")) << bad.out;
+  EXPECT_TRUE(contains(bad.out, "offset 0: not an MPS++ event stream (magic \"#!/bin\""))
+      << bad.out;
 
   const ProgramRun text = run("text " + cut);  // prints what came before, then fails
   EXPECT_EQ(text.status, 1);

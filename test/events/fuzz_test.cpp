@@ -31,7 +31,8 @@ struct Seed {
 Seed seedOf(std::vector<unsigned char> bytes) {
   Seed s{std::move(bytes), {}};
   const auto parsed = parse(s.bytes);
-  for (const auto& e : parsed.events) s.records.push_back(e.offset);
+  for (const auto& e : parsed.events)
+    s.records.push_back(e.offset);
   std::sort(s.records.begin(), s.records.end());
   return s;
 }
@@ -50,8 +51,8 @@ std::vector<Seed> seeds() {
 }
 
 std::uint64_t interestingValue(Rng& rng) {
-  static const std::uint64_t values[] = {0, 1, 7, 8, 15, 16, 17, 24, 40, 48, 255, 256,
-                                         0x7fff, 0xfff8, 0xffff, 0xffffffff, ~0ull};
+  static const std::uint64_t values[] = {0,  1,   7,   8,      15,     16,     17,         24,   40,
+                                         48, 255, 256, 0x7fff, 0xfff8, 0xffff, 0xffffffff, ~0ull};
   return rng.below(4) == 0 ? rng.next() : values[rng.below(std::size(values))];
 }
 
@@ -63,7 +64,8 @@ void mutate(std::vector<unsigned char>& b, const Seed& seed, const std::vector<S
     return seed.records[rng.below(seed.records.size())];
   };
   auto store = [&](std::size_t at, std::uint64_t v, std::size_t bytes) {
-    for (std::size_t i = 0; i < bytes && at + i < b.size(); ++i) b[at + i] = (v >> (8 * i)) & 0xff;
+    for (std::size_t i = 0; i < bytes && at + i < b.size(); ++i)
+      b[at + i] = (v >> (8 * i)) & 0xff;
   };
   switch (rng.below(9)) {
     case 0:  // bit flips
@@ -77,35 +79,45 @@ void mutate(std::vector<unsigned char>& b, const Seed& seed, const std::vector<S
       store(aRecord() + 2, interestingValue(rng), 2);
       break;
     case 3:  // a record's code, or its thread
-      store(aRecord() + (rng.below(2) ? 0 : 4), rng.below(3) ? rng.below(160) : interestingValue(rng),
-            rng.below(2) ? 2 : 4);
+      store(aRecord() + (rng.below(2) ? 0 : 4),
+            rng.below(3) ? rng.below(160) : interestingValue(rng), rng.below(2) ? 2 : 4);
       break;
     case 4:  // a header field
       store(8 + 4 * std::size_t(rng.below(14)), interestingValue(rng), rng.below(2) ? 4 : 8);
       break;
     case 5: {  // random bytes, with or without a plausible header
       const std::size_t n = std::size_t(rng.below(400));
-      if (rng.below(2)) b.resize(std::min(b.size(), std::size_t(64)));
-      else b.clear();
-      for (std::size_t i = 0; i < n; ++i) b.push_back(std::uint8_t(rng.next()));
+      if (rng.below(2))
+        b.resize(std::min(b.size(), std::size_t(64)));
+      else
+        b.clear();
+      for (std::size_t i = 0; i < n; ++i)
+        b.push_back(std::uint8_t(rng.next()));
       break;
     }
     case 6: {  // splice: this one's start, another's records
       const Seed& other = all[rng.below(all.size())];
-      const std::size_t from = other.records.empty() ? 64 : other.records[rng.below(other.records.size())];
+      const std::size_t from =
+          other.records.empty() ? 64 : other.records[rng.below(other.records.size())];
       b.resize(std::min(b.size(), aRecord()));
-      if (from < other.bytes.size()) b.insert(b.end(), other.bytes.begin() + std::ptrdiff_t(from), other.bytes.end());
+      if (from < other.bytes.size())
+        b.insert(b.end(), other.bytes.begin() + std::ptrdiff_t(from), other.bytes.end());
       break;
     }
     case 7:  // overwrite a run
-      for (std::size_t at = somewhere(), n = std::size_t(rng.between(1, 32)); n > 0 && at < b.size(); --n, ++at)
+      for (std::size_t at = somewhere(), n = std::size_t(rng.between(1, 32));
+           n > 0 && at < b.size(); --n, ++at)
         b[at] = std::uint8_t(rng.below(3) == 0 ? 0 : rng.next());
       break;
     case 8:  // duplicate or drop a byte range
       if (!b.empty()) {
-        const std::size_t at = somewhere(), n = std::min<std::size_t>(rng.between(1, 24), b.size() - at);
-        if (rng.below(2)) b.insert(b.begin() + std::ptrdiff_t(at), b.begin() + std::ptrdiff_t(at), b.begin() + std::ptrdiff_t(at + n));
-        else b.erase(b.begin() + std::ptrdiff_t(at), b.begin() + std::ptrdiff_t(at + n));
+        const std::size_t at = somewhere(),
+                          n = std::min<std::size_t>(rng.between(1, 24), b.size() - at);
+        if (rng.below(2))
+          b.insert(b.begin() + std::ptrdiff_t(at), b.begin() + std::ptrdiff_t(at),
+                   b.begin() + std::ptrdiff_t(at + n));
+        else
+          b.erase(b.begin() + std::ptrdiff_t(at), b.begin() + std::ptrdiff_t(at + n));
       }
       break;
   }
@@ -126,7 +138,8 @@ TEST(EventStreamFuzz, EveryInputParsesOrFailsWithAMessage) {
   for (std::uint64_t i = 0; i < inputs; ++i) {
     const Seed& seed = all[rng.below(all.size())];
     b = seed.bytes;
-    for (std::uint64_t m = rng.between(1, 3); m > 0; --m) mutate(b, seed, all, rng);
+    for (std::uint64_t m = rng.between(1, 3); m > 0; --m)
+      mutate(b, seed, all, rng);
     const std::size_t size = b.size();
     const auto s = parse(std::move(b));
     if (s.error) {
@@ -136,7 +149,8 @@ TEST(EventStreamFuzz, EveryInputParsesOrFailsWithAMessage) {
     } else {
       ++parsed;
     }
-    for (const auto& e : s.events) ASSERT_LE(e.offset + e.kind->fixedBytes(), size) << "input " << i;
+    for (const auto& e : s.events)
+      ASSERT_LE(e.offset + e.kind->fixedBytes(), size) << "input " << i;
     if (i % 997 == 0 && s.headerValid) {
       std::ostringstream out;
       mps::events::writeText(s, "fuzz", out);
@@ -149,11 +163,11 @@ TEST(EventStreamFuzz, EveryInputParsesOrFailsWithAMessage) {
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
-  std::printf("[ fuzz     ] %llu inputs in %.2f s: %llu parsed, %llu failed with a message, "
-              "%llu through every writer\n",
-              static_cast<unsigned long long>(inputs), seconds,
-              static_cast<unsigned long long>(parsed), static_cast<unsigned long long>(failed),
-              static_cast<unsigned long long>(written));
+  std::printf(
+      "[ fuzz     ] %llu inputs in %.2f s: %llu parsed, %llu failed with a message, "
+      "%llu through every writer\n",
+      static_cast<unsigned long long>(inputs), seconds, static_cast<unsigned long long>(parsed),
+      static_cast<unsigned long long>(failed), static_cast<unsigned long long>(written));
   EXPECT_GT(parsed, 0u);
   EXPECT_GT(failed, 0u);
 }

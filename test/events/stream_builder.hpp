@@ -52,7 +52,8 @@ class StreamBuilder {
     if (info->hasText) {
       r.insert(r.end(), text.begin(), text.end());
       r.push_back(0);
-      while (r.size() % event::kRecordAlign != 0) r.push_back(0);
+      while (r.size() % event::kRecordAlign != 0)
+        r.push_back(0);
     }
     event::RecordHeader h{std::uint16_t(kind), std::uint16_t(r.size()), thread, kStart + time};
     std::memcpy(r.data(), &h, sizeof h);
@@ -111,8 +112,8 @@ inline std::vector<unsigned char> syntheticRun(unsigned collections = 12) {
     b.add(K::TracePause, 1, start + flipPause, {arena, trace, 0, flipPause});
     b.add(K::TraceFlip, 1, start + flipPause, {arena, trace, 40});
     for (std::uint64_t w = 0; w < 3; ++w)
-      b.add(K::TraceWorker, 2, start + flipPause + 100 + w, {arena, trace, w, 1000 * (w + 3) * i,
-                                                             800 * (w + 2) * i});
+      b.add(K::TraceWorker, 2, start + flipPause + 100 + w,
+            {arena, trace, w, 1000 * (w + 3) * i, 800 * (w + 2) * i});
     b.add(K::TracePhase, 1, start + flipPause + 200, {arena, trace, 1, 400'000, 12});
     const std::uint64_t incPause = 150'000 + i * 5'000;
     const std::uint64_t end = start + flipPause + ms + incPause;

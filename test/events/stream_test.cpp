@@ -17,14 +17,17 @@ using mps::events::parse;
 using mps::events::Stream;
 using mps::test::StreamBuilder;
 
-std::string errorOf(const Stream& s) { return s.error ? s.error->what() : "(no error)"; }
+std::string errorOf(const Stream& s) {
+  return s.error ? s.error->what() : "(no error)";
+}
 
 TEST(EventStream, DecodesEveryKindFromTheTable) {
   StreamBuilder b;
   std::uint64_t t = 0;
   for (const mps::event::KindInfo& k : mps::event::kKinds) {
     std::vector<std::uint64_t> fields;
-    for (unsigned i = 0; i < mps::event::fieldCount(k.fields); ++i) fields.push_back(k.code * 100u + i);
+    for (unsigned i = 0; i < mps::event::fieldCount(k.fields); ++i)
+      fields.push_back(k.code * 100u + i);
     b.add(EventKind(k.code), 1 + k.code % 3, ++t, fields, k.hasText ? k.name : "");
   }
   const Stream s = parse(b.bytes());
@@ -41,7 +44,8 @@ TEST(EventStream, DecodesEveryKindFromTheTable) {
       EXPECT_EQ(s.field(e, f), k.code * 100u + f) << k.name << "." << e.kind->fields[f];
     EXPECT_EQ(s.text(e), k.hasText ? std::string_view(k.name) : std::string_view());
   }
-  const auto& start = s.events[std::size_t(mps::events::findKind(40) - mps::events::kinds().data())];
+  const auto& start =
+      s.events[std::size_t(mps::events::findKind(40) - mps::events::kinds().data())];
   EXPECT_EQ(s.field(start, "condemned"), 40u * 100 + 5);
   EXPECT_EQ(s.field(start, "nonsense", 7), 7u);
 }
@@ -55,7 +59,8 @@ TEST(EventStream, SortsEventsByTimeAcrossThreads) {
   const Stream s = parse(b.bytes());
   ASSERT_FALSE(s.error) << errorOf(s);
   std::vector<std::uint64_t> order;
-  for (const auto& e : s.events) order.push_back(s.field(e, 0u));
+  for (const auto& e : s.events)
+    order.push_back(s.field(e, 0u));
   EXPECT_EQ(order, (std::vector<std::uint64_t>{3, 1, 4, 2}));  // ties keep stream order
 }
 
@@ -106,8 +111,7 @@ const Damage kDamages[] = {
     {"other table", [](auto& b) { put<std::uint64_t>(b, 24, 0x1234); },
      "offset 24: stream from another version of the event table (hash 0x1234, this "
      "converter's 0x"},
-    {"no clock", [](auto& b) { put<std::uint64_t>(b, 32, 0); },
-     "offset 32: ticks per second is 0"},
+    {"no clock", [](auto& b) { put<std::uint64_t>(b, 32, 0); }, "offset 32: ticks per second is 0"},
     {"record header cut", [](auto& b) { b.resize(64 + 48 + 48 + 5); },
      "offset 160: stream ends inside a record header (5 of 16 bytes)"},
     {"record cut", [](auto& b) { b.resize(64 + 48 + 20); },
@@ -126,7 +130,8 @@ const Damage kDamages[] = {
      "offset 152: PoolCreate text has no terminating NUL within its record"},
     {"text size", [](auto& b) { put<std::uint16_t>(b, 112 + 2, 40); },
      "offset 112: PoolCreate record size 40, expected 48 to 296"},
-    {"text padding", [](auto& b) {
+    {"text padding",
+     [](auto& b) {
        b.insert(b.begin() + 160, 8, 0);
        put<std::uint16_t>(b, 112 + 2, 56);
      },
@@ -163,7 +168,8 @@ TEST(EventStream, CutAnywhere) {
   const Stream full = parse(whole);
   ASSERT_TRUE(full.complete()) << errorOf(full);
   std::vector<std::uint64_t> boundaries;
-  for (const auto& e : full.events) boundaries.push_back(e.offset);
+  for (const auto& e : full.events)
+    boundaries.push_back(e.offset);
   std::sort(boundaries.begin(), boundaries.end());
   std::vector<std::uint64_t> ends(boundaries.begin() + 1, boundaries.end());
   ends.push_back(whole.size());
@@ -178,8 +184,8 @@ TEST(EventStream, CutAnywhere) {
                          errorOf(s).find("not an MPS++ event stream") != std::string::npos;
       EXPECT_TRUE(named) << errorOf(s);
     }
-    const auto complete = std::size_t(
-        std::upper_bound(ends.begin(), ends.end(), std::uint64_t(cut)) - ends.begin());
+    const auto complete =
+        std::size_t(std::upper_bound(ends.begin(), ends.end(), std::uint64_t(cut)) - ends.begin());
     EXPECT_EQ(s.events.size(), cut < 64 ? 0 : complete) << "cut at " << cut;
   }
 }

@@ -11,7 +11,9 @@ namespace {
 
 using event::EventKind;
 
-bool is(const Event& e, EventKind k) { return e.kind->code() == std::uint16_t(k); }
+bool is(const Event& e, EventKind k) {
+  return e.kind->code() == std::uint16_t(k);
+}
 
 std::string hex(std::uint64_t v) {
   char buf[32];
@@ -73,10 +75,10 @@ class Builder {
     return a_.collections[it->second];
   }
 
-  Series& series(std::vector<Series>& all, std::map<std::tuple<std::uint64_t, std::uint64_t,
-                                                              std::uint64_t>, std::size_t>& index,
-                 std::tuple<std::uint64_t, std::uint64_t, std::uint64_t> key,
-                 const std::string& label) {
+  Series& series(
+      std::vector<Series>& all,
+      std::map<std::tuple<std::uint64_t, std::uint64_t, std::uint64_t>, std::size_t>& index,
+      std::tuple<std::uint64_t, std::uint64_t, std::uint64_t> key, const std::string& label) {
     auto [it, added] = index.try_emplace(key, all.size());
     if (added) all.push_back(Series{label, {}});
     return all[it->second];
@@ -93,9 +95,9 @@ class Builder {
       }
       case EventKind::GenerationSize: {
         const std::uint64_t chain = f(e, "chain"), gen = f(e, "gen");
-        const std::string label = (chain == 0 ? std::string("top generation")
-                                              : name(chain, "chain") + " gen " +
-                                                    std::to_string(gen));
+        const std::string label =
+            (chain == 0 ? std::string("top generation")
+                        : name(chain, "chain") + " gen " + std::to_string(gen));
         series(a_.generations, generationIndex_, {f(e, "arena"), chain, gen}, label)
             .points.emplace_back(t, double(f(e, "size")));
         break;
@@ -193,12 +195,12 @@ class Builder {
     }
     std::stable_sort(a_.collections.begin(), a_.collections.end(),
                      [](const Collection& x, const Collection& y) { return x.start < y.start; });
-    std::stable_sort(a_.pauses.begin(), a_.pauses.end(), [](const Pause& x, const Pause& y) {
-      return x.when.start < y.when.start;
-    });
+    std::stable_sort(a_.pauses.begin(), a_.pauses.end(),
+                     [](const Pause& x, const Pause& y) { return x.when.start < y.when.start; });
     std::vector<Interval> all;
     all.reserve(a_.pauses.size());
-    for (const Pause& p : a_.pauses) all.push_back(p.when);
+    for (const Pause& p : a_.pauses)
+      all.push_back(p.when);
     a_.paused = unionOf(std::move(all));
     std::sort(a_.workers.begin(), a_.workers.end(),
               [](const WorkerWork& x, const WorkerWork& y) { return x.worker < y.worker; });
@@ -226,7 +228,9 @@ double pausedUpTo(const std::vector<Interval>& paused, const std::vector<double>
 
 }  // namespace
 
-Analysis analyse(const Stream& s) { return Builder(s).run(); }
+Analysis analyse(const Stream& s) {
+  return Builder(s).run();
+}
 
 std::vector<Interval> unionOf(std::vector<Interval> intervals) {
   std::sort(intervals.begin(), intervals.end(),
@@ -257,8 +261,7 @@ double minimumMutatorUtilisation(const std::vector<Interval>& paused, double run
   double worst = 0;
   auto consider = [&](double a) {
     a = std::clamp(a, runStart, lastStart);
-    worst = std::max(worst, pausedUpTo(paused, before, a + window) -
-                                pausedUpTo(paused, before, a));
+    worst = std::max(worst, pausedUpTo(paused, before, a + window) - pausedUpTo(paused, before, a));
   };
   consider(runStart);
   consider(lastStart);

@@ -55,8 +55,8 @@ struct Analysis {
   std::vector<Series> committed;    // one per arena
   std::vector<Series> generations;  // one per (arena, chain, gen)
   std::vector<Collection> collections;
-  std::vector<Pause> pauses;      // in time order
-  std::vector<Interval> paused;   // union of pauses, disjoint, in order
+  std::vector<Pause> pauses;     // in time order
+  std::vector<Interval> paused;  // union of pauses, disjoint, in order
   std::vector<WorkerWork> workers;
   std::vector<PoolRow> pools;
   std::map<std::uint64_t, std::string> labels;  // address -> client's label

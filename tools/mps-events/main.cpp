@@ -95,8 +95,8 @@ int main(int argc, char** argv) {
   if (command == "check") {
     if (damaged) {
       report();
-      std::fprintf(stderr, "mps-events: %s: %zu events decoded before the fault\n",
-                   input.c_str(), stream.events.size());
+      std::fprintf(stderr, "mps-events: %s: %zu events decoded before the fault\n", input.c_str(),
+                   stream.events.size());
       return kBadStream;
     }
     std::printf("%s: %zu events, %zu bytes, format %u, process %llu: sound\n", input.c_str(),

@@ -29,10 +29,18 @@ std::string escape(std::string_view text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
       default:
         // Control characters are not allowed in HTML text.
         if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t')
@@ -48,7 +56,8 @@ std::string escape(std::string_view text) {
 // and the stream's text need not be.
 std::string escapeText(std::string_view text) {
   std::string ascii;
-  for (unsigned char c : text) ascii += c < 0x80 ? std::string(1, char(c)) : fmt("\\x%02x", c);
+  for (unsigned char c : text)
+    ascii += c < 0x80 ? std::string(1, char(c)) : fmt("\\x%02x", c);
   return escape(ascii);
 }
 
@@ -71,14 +80,23 @@ std::string bytes(double b) {
   return u == 0 ? fmt("%.0f B", b) : fmt("%.3g %s", b, units[u]);
 }
 
-std::string count(double n) { return fmt("%.4g", n); }
+std::string count(double n) {
+  const double a = std::fabs(n);
+  if (a >= 1e9) return fmt("%.3gG", n / 1e9);
+  if (a >= 1e6) return fmt("%.3gM", n / 1e6);
+  if (a >= 1e4) return fmt("%.3gk", n / 1e3);
+  return fmt("%.4g", n);
+}
 
-std::string hex(std::uint64_t v) { return fmt("0x%" PRIx64, v); }
+std::string hex(std::uint64_t v) {
+  return fmt("0x%" PRIx64, v);
+}
 
 // A linear or logarithmic map from values to pixels.
 struct Scale {
   double lo, hi, pxLo, pxHi;
   bool log = false;
+  double unit = 1;  // linear ticks fall on nice multiples of this
   double operator()(double v) const {
     double a = lo, b = hi;
     if (log) {
@@ -111,7 +129,7 @@ std::vector<double> ticks(const Scale& s, int wanted = 6) {
       if (d >= s.lo * 0.9999) out.push_back(d);
     return out;
   }
-  const double raw = (s.hi - s.lo) / wanted;
+  const double raw = (s.hi - s.lo) / s.unit / wanted;
   const double mag = std::pow(10, std::floor(std::log10(raw)));
   double step = mag;
   for (double m : {1.0, 2.0, 5.0, 10.0})
@@ -121,6 +139,7 @@ std::vector<double> ticks(const Scale& s, int wanted = 6) {
     }
   // Counted, not accumulated: far from zero, adding a small step to a large
   // value may not change it.
+  step *= s.unit;
   const double first = std::ceil(s.lo / step) * step;
   for (int k = 0; k <= wanted * 3; ++k) {
     const double t = first + k * step;
@@ -179,9 +198,10 @@ class Chart {
             const std::string& title, const char* cls = "mark") {
     if (x1 < x0) std::swap(x0, x1);
     if (y1 < y0) std::swap(y0, y1);
-    body_ += fmt("<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-                 "fill=\"%s\">",
-                 cls, x0, y0, std::max(x1 - x0, 1.0), std::max(y1 - y0, 0.5), fill.c_str());
+    body_ +=
+        fmt("<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+            "fill=\"%s\">",
+            cls, x0, y0, std::max(x1 - x0, 1.0), std::max(y1 - y0, 0.5), fill.c_str());
     body_ += "<title>" + escape(title) + "</title></rect>";
   }
   void path(const std::string& d, const std::string& stroke, const std::string& title) {
@@ -190,9 +210,9 @@ class Chart {
   }
   void text(double x, double y, const std::string& s, const char* anchor = "start",
             const char* cls = "note") {
-    body_ += fmt("<text class=\"%s\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">", cls, x, y,
-                 anchor) +
-             escape(s) + "</text>";
+    body_ +=
+        fmt("<text class=\"%s\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">", cls, x, y, anchor) +
+        escape(s) + "</text>";
   }
   void line(double x0, double y0, double x1, double y1, const char* cls) {
     body_ += fmt("<line class=\"%s\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", cls, x0,
@@ -230,10 +250,13 @@ std::string stepChart(const std::string& id, const std::string& title,
                       const std::string& yTitle) {
   double peak = 0;
   for (const Series& s : all)
-    for (const auto& p : s.points) peak = std::max(peak, p.second);
+    for (const auto& p : s.points)
+      peak = std::max(peak, p.second);
   Chart c(id, 280, title);
   const Scale x = scale(a.runStart, a.runEnd, c.plotLeft(), c.plotRight());
-  const Scale y = scale(0, peak * 1.05, c.plotBottom(), c.plotTop());
+  Scale y = scale(0, peak * 1.05, c.plotBottom(), c.plotTop());
+  while (y.unit * 1024 <= y.hi)
+    y.unit *= 1024;  // ticks at round KiB, MiB, GiB
   c.xAxis(x, seconds, "time since the stream started");
   c.yAxis(y, bytes, yTitle);
   // Collections shade the background, so growth and drops line up with them.
@@ -276,8 +299,7 @@ std::string collectionTitle(const Collection& c) {
   if (!c.ended) return t + " (unfinished)";
   return t + "\npauses: " + std::to_string(c.pauseCount) + ", total " + seconds(c.pauseTotal) +
          ", longest " + seconds(c.pauseMax) + "\ncondemned " + bytes(double(c.condemned)) +
-         ", preserved " + bytes(double(c.preserved)) + ", reclaimed " +
-         bytes(double(c.reclaimed));
+         ", preserved " + bytes(double(c.preserved)) + ", reclaimed " + bytes(double(c.reclaimed));
 }
 
 std::string timeline(const Analysis& a) {
@@ -309,14 +331,14 @@ std::string timeline(const Analysis& a) {
     }
     const Pause& p = a.pauses[i];
     const std::string title =
-        j - i == 1 ? "pause of " + seconds(total) + " (" +
-                         (p.kind < std::size(event::kPauseKindNames)
-                              ? std::string(event::kPauseKindNames[p.kind])
-                              : "kind " + std::to_string(p.kind)) +
-                         ", collection " + std::to_string(p.trace) + ") ending at " +
-                         seconds(p.when.end)
-                   : std::to_string(j - i) + " pauses from " + seconds(p.when.start) +
-                         ": total " + seconds(total) + ", longest " + seconds(longest);
+        j - i == 1
+            ? "pause of " + seconds(total) + " (" +
+                  (p.kind < std::size(event::kPauseKindNames)
+                       ? std::string(event::kPauseKindNames[p.kind])
+                       : "kind " + std::to_string(p.kind)) +
+                  ", collection " + std::to_string(p.trace) + ") ending at " + seconds(p.when.end)
+            : std::to_string(j - i) + " pauses from " + seconds(p.when.start) + ": total " +
+                  seconds(total) + ", longest " + seconds(longest);
     c.rect(x0, x1, lane2, lane2 + 32, "#c0392b", title, "pause");
     i = j;
   }
@@ -335,26 +357,27 @@ std::string timeline(const Analysis& a) {
 std::string collectionTable(const Analysis& a) {
   if (a.collections.empty()) return empty("collections-empty", "no collections");
   std::string out =
-      "<table id=\"collections-table\"><thead><tr><th>#</th><th>reason</th><th>start</th>"
+      "<details><summary>Every collection</summary>\n<table "
+      "id=\"collections-table\"><thead><tr><th>#</th><th>reason</th><th>start</th>"
       "<th>duration</th><th>pauses</th><th>pause total</th><th>longest pause</th>"
       "<th>condemned</th><th>preserved</th><th>reclaimed</th><th>workers</th></tr></thead>"
       "<tbody>\n";
   std::size_t rows = 0;
   for (const Collection& c : a.collections) {
     if (++rows > kMostCollectionRows) break;
-    out += "<tr><td>" + std::to_string(c.trace) + "</td><td>" + escapeText(c.reason) +
-           "</td><td>" + seconds(c.start) + "</td><td>" + seconds(c.end - c.start) +
+    out += "<tr><td>" + std::to_string(c.trace) + "</td><td>" + escapeText(c.reason) + "</td><td>" +
+           seconds(c.start) + "</td><td>" + seconds(c.end - c.start) +
            (c.ended ? "" : " (unfinished)") + "</td>";
     if (c.ended)
       out += "<td>" + std::to_string(c.pauseCount) + "</td><td>" + seconds(c.pauseTotal) +
              "</td><td>" + seconds(c.pauseMax) + "</td><td>" + bytes(double(c.condemned)) +
-             "</td><td>" + bytes(double(c.preserved)) + "</td><td>" +
-             bytes(double(c.reclaimed)) + "</td><td>" + std::to_string(c.workers) + "</td>";
+             "</td><td>" + bytes(double(c.preserved)) + "</td><td>" + bytes(double(c.reclaimed)) +
+             "</td><td>" + std::to_string(c.workers) + "</td>";
     else
       out += "<td colspan=\"7\"></td>";
     out += "</tr>\n";
   }
-  out += "</tbody></table>\n";
+  out += "</tbody></table></details>\n";
   if (rows > kMostCollectionRows)
     out += "<p class=\"note\">The first " + std::to_string(kMostCollectionRows) + " of " +
            std::to_string(a.collections.size()) +
@@ -395,8 +418,8 @@ std::string pauseHistogram(const Analysis& a) {
            std::to_string(counts[std::size_t(b)]) + " pauses from " + range, "bar");
     c.text(x0 + slot / 2, c.plotBottom() + 16, seconds(lowerEdge(b)), "middle", "tick");
   }
-  c.text((c.plotLeft() + c.plotRight()) / 2, 260 - 6, "pause time (bucket's lower edge)",
-         "middle", "axis");
+  c.text((c.plotLeft() + c.plotRight()) / 2, 260 - 6, "pause time (bucket's lower edge)", "middle",
+         "axis");
   c.frame();
   return c.svg();
 }
@@ -411,7 +434,8 @@ std::string mmuChart(const Analysis& a) {
   const Scale x = scale(lo, hi, c.plotLeft(), c.plotRight(), true);
   const Scale y = scale(0, 1, c.plotBottom(), c.plotTop());
   c.xAxis(x, seconds, "window size (log scale)");
-  c.yAxis(y, [](double v) { return fmt("%.0f%%", v * 100); }, "minimum mutator utilisation");
+  c.yAxis(
+      y, [](double v) { return fmt("%.0f%%", v * 100); }, "minimum mutator utilisation");
   const int steps = 80;
   std::string d;
   for (int i = 0; i <= steps; ++i) {
@@ -464,15 +488,15 @@ std::string poolsTable(const Analysis& a) {
       "end</th><th>peak segment memory</th></tr></thead><tbody>\n";
   for (const PoolRow& p : a.pools) {
     auto formatLabel = a.labels.find(p.format);
-    out += "<tr><td><code>" + hex(p.pool) + "</code></td><td>" + escapeText(p.label) +
-           "</td><td>" + escapeText(p.className) + "</td><td>" +
+    out += "<tr><td><code>" + hex(p.pool) + "</code></td><td>" + escapeText(p.label) + "</td><td>" +
+           escapeText(p.className) + "</td><td>" +
            (p.format == 0                   ? std::string("none")
             : formatLabel != a.labels.end() ? escapeText(formatLabel->second)
                                             : "<code>" + hex(p.format) + "</code>") +
            "</td><td><code>" + hex(p.arena) + "</code></td><td>" + seconds(p.created) +
-           "</td><td>" + (p.destroyed < 0 ? std::string("—") : seconds(p.destroyed)) +
-           "</td><td>" + std::to_string(p.segments) + "</td><td>" +
-           bytes(double(p.peakSegmentBytes)) + "</td></tr>\n";
+           "</td><td>" + (p.destroyed < 0 ? std::string("—") : seconds(p.destroyed)) + "</td><td>" +
+           std::to_string(p.segments) + "</td><td>" + bytes(double(p.peakSegmentBytes)) +
+           "</td></tr>\n";
   }
   return out + "</tbody></table>\n";
 }
@@ -488,10 +512,9 @@ std::string summary(const Stream& s, const Analysis& a, const std::string& sourc
   };
   std::string out = "<table id=\"summary-table\">";
   out += row("stream", "<code>" + escapeText(source) + "</code>");
-  out += row("process", std::to_string(s.header.processId) + ", started " +
-                            escape(startWallClock(s)));
-  out += row("events", std::to_string(s.events.size()) + " in " +
-                           seconds(a.runEnd - a.runStart));
+  out +=
+      row("process", std::to_string(s.header.processId) + ", started " + escape(startWallClock(s)));
+  out += row("events", std::to_string(s.events.size()) + " in " + seconds(a.runEnd - a.runStart));
   out += row("collections", std::to_string(a.collections.size()));
   out += row("pauses", std::to_string(a.pauses.size()) + ", total " + seconds(pauseTotal) +
                            ", longest " + seconds(pauseMax));
@@ -508,14 +531,15 @@ std::string summary(const Stream& s, const Analysis& a, const std::string& sourc
 
 std::string eventCounts(const Stream& s) {
   std::vector<std::uint64_t> counts(kinds().size(), 0);
-  for (const Event& e : s.events) ++counts[std::size_t(e.kind - kinds().data())];
+  for (const Event& e : s.events)
+    ++counts[std::size_t(e.kind - kinds().data())];
   std::string out =
       "<table id=\"event-counts\"><thead><tr><th>kind</th><th>category</th><th>events</th>"
       "</tr></thead><tbody>\n";
   for (std::size_t i = 0; i < counts.size(); ++i)
     if (counts[i] > 0)
-      out += "<tr><td>" + std::string(kinds()[i].name()) + "</td><td>" +
-             kinds()[i].category() + "</td><td>" + std::to_string(counts[i]) + "</td></tr>\n";
+      out += "<tr><td>" + std::string(kinds()[i].name()) + "</td><td>" + kinds()[i].category() +
+             "</td><td>" + std::to_string(counts[i]) + "</td></tr>\n";
   return out + "</tbody></table>\n";
 }
 
@@ -543,29 +567,30 @@ void writeHtml(const Stream& s, const std::string& source, std::ostream& out) {
   page += "<style>" + std::string(kStyle) + "</style></head><body>\n";
   page += "<h1>What the collector did: <code>" + escapeText(source) + "</code></h1>\n";
   page += "<section id=\"summary\"><h2>Summary</h2>\n" + summary(s, a, source) + "</section>\n";
-  page += "<section id=\"memory\"><h2>Committed memory</h2>\n" +
-          (a.committed.empty()
-               ? empty("memory-empty", "no CommitChange events (turn on the arena category)")
-               : stepChart("memory-chart", "committed memory over time", a.committed, a,
-                           "committed")) +
-          "</section>\n";
+  page +=
+      "<section id=\"memory\"><h2>Committed memory</h2>\n" +
+      (a.committed.empty()
+           ? empty("memory-empty", "no CommitChange events (turn on the arena category)")
+           : stepChart("memory-chart", "committed memory over time", a.committed, a, "committed")) +
+      "</section>\n";
   page += "<section id=\"generations\"><h2>Generation sizes</h2>\n" +
           (a.generations.empty()
                ? empty("generations-empty", "no GenerationSize events (turn on the pool category)")
-               : stepChart("generations-chart", "each generation's size over time",
-                           a.generations, a, "size")) +
+               : stepChart("generations-chart", "each generation's size over time", a.generations,
+                           a, "size")) +
           "</section>\n";
-  page += "<section id=\"collections\"><h2>Collections</h2>\n" + timeline(a) +
-          collectionTable(a) + "</section>\n";
+  page += "<section id=\"collections\"><h2>Collections</h2>\n" + timeline(a) + collectionTable(a) +
+          "</section>\n";
   page += "<section id=\"pauses\"><h2>Pauses</h2>\n<h3>Pause times</h3>\n" + pauseHistogram(a) +
           "<h3>Minimum mutator utilisation</h3>\n" + mmuChart(a) + "</section>\n";
   page += "<section id=\"workers\"><h2>Marking work per worker</h2>\n" + workersChart(a) +
           "</section>\n";
   page += "<section id=\"pools\"><h2>Pools</h2>\n" + poolsTable(a) + "</section>\n";
-  page += "<section id=\"events\"><h2>Events in the stream</h2>\n" + eventCounts(s) +
-          "</section>\n";
-  page += "<footer><p class=\"note\">Made by mps-events from an MPS++ telemetry stream.</p>"
-          "</footer></body></html>\n";
+  page +=
+      "<section id=\"events\"><h2>Events in the stream</h2>\n" + eventCounts(s) + "</section>\n";
+  page +=
+      "<footer><p class=\"note\">Made by mps-events from an MPS++ telemetry stream.</p>"
+      "</footer></body></html>\n";
   out << page;
 }
 

@@ -10,7 +10,8 @@ namespace {
 
 std::string quoteIdentifier(std::string_view name) {
   std::string q = "\"";
-  for (char c : name) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  for (char c : name)
+    q += c == '"' ? std::string("\"\"") : std::string(1, c);
   return q + '"';
 }
 
@@ -55,7 +56,9 @@ class Database {
 };
 
 // SQLite integers are signed 64-bit: values above 2^63 wrap (documented).
-sqlite3_int64 asInteger(std::uint64_t v) { return static_cast<sqlite3_int64>(v); }
+sqlite3_int64 asInteger(std::uint64_t v) {
+  return static_cast<sqlite3_int64>(v);
+}
 
 void bindText(sqlite3_stmt* st, int column, std::string_view text) {
   sqlite3_bind_text(st, column, text.data(), int(text.size()), SQLITE_TRANSIENT);
@@ -77,7 +80,8 @@ bool writeSqlite(const Stream& s, const std::string& source, const std::string& 
       "fields TEXT, events INTEGER)");
 
   std::vector<sqlite3_int64> counts(kinds().size(), 0);
-  for (const Event& e : s.events) ++counts[std::size_t(e.kind - kinds().data())];
+  for (const Event& e : s.events)
+    ++counts[std::size_t(e.kind - kinds().data())];
 
   if (sqlite3_stmt* st = db.prepare("INSERT INTO streams VALUES(?,?,?,?,?,?,?,?,?,?,?,?)")) {
     const event::FileHeader& h = s.header;
@@ -145,7 +149,8 @@ bool writeSqlite(const Stream& s, const std::string& source, const std::string& 
     db.step(st);
     if (!db.ok()) break;
   }
-  for (sqlite3_stmt* st : inserts) sqlite3_finalize(st);
+  for (sqlite3_stmt* st : inserts)
+    sqlite3_finalize(st);
   db.exec("COMMIT");
   message = db.message();
   return db.ok();

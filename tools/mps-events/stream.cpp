@@ -19,7 +19,8 @@ constexpr bool fieldNamesAreFree() {
     const char* p = k.fields;
     while (*p != '\0') {
       const char* end = p;
-      while (*end != '\0' && *end != ' ') ++end;
+      while (*end != '\0' && *end != ' ')
+        ++end;
       std::string_view name(p, std::size_t(end - p));
       if (name == "time" || name == "thread" || name == "text" || name.empty()) return false;
       p = *end == ' ' ? end + 1 : end;
@@ -88,20 +89,19 @@ std::optional<ParseError> checkHeader(const std::vector<unsigned char>& b, FileH
   const std::size_t n = b.size();
   const std::size_t magicBytes = sizeof event::kMagic;
   if (std::memcmp(b.data(), event::kMagic, std::min(n, magicBytes)) != 0 || n == 0)
-    return ParseError{0, "not an MPS++ event stream (magic " +
-                             quoted(b.data(), std::min(n, magicBytes)) + ", expected " +
-                             quoted(reinterpret_cast<const unsigned char*>(event::kMagic),
-                                    magicBytes) +
-                             ")"};
+    return ParseError{
+        0, "not an MPS++ event stream (magic " + quoted(b.data(), std::min(n, magicBytes)) +
+               ", expected " +
+               quoted(reinterpret_cast<const unsigned char*>(event::kMagic), magicBytes) + ")"};
   if (n < event::kHeaderBytes)
     return ParseError{n, "stream ends inside the file header (" + std::to_string(n) + " of " +
                              std::to_string(event::kHeaderBytes) + " bytes)"};
   std::memcpy(&h, b.data(), sizeof h);
   if (h.version != event::kFormatVersion)
-    return ParseError{offsetof(FileHeader, version),
-                      "stream format version " + std::to_string(h.version) +
-                          ", this converter reads version " +
-                          std::to_string(event::kFormatVersion)};
+    return ParseError{offsetof(FileHeader, version), "stream format version " +
+                                                         std::to_string(h.version) +
+                                                         ", this converter reads version " +
+                                                         std::to_string(event::kFormatVersion)};
   if (h.headerBytes != event::kHeaderBytes)
     return ParseError{offsetof(FileHeader, headerBytes),
                       "file header size " + std::to_string(h.headerBytes) + ", expected " +
@@ -109,19 +109,18 @@ std::optional<ParseError> checkHeader(const std::vector<unsigned char>& b, FileH
   if (h.byteOrderMark == __builtin_bswap32(event::kByteOrderMark))
     return ParseError{offsetof(FileHeader, byteOrderMark),
                       "stream written with the other byte order (byte-order mark " +
-                          hex(h.byteOrderMark) + ", expected " + hex(event::kByteOrderMark) +
-                          ")"};
+                          hex(h.byteOrderMark) + ", expected " + hex(event::kByteOrderMark) + ")"};
   if (h.byteOrderMark != event::kByteOrderMark)
-    return ParseError{offsetof(FileHeader, byteOrderMark),
-                      "byte-order mark " + hex(h.byteOrderMark) + ", expected " +
-                          hex(event::kByteOrderMark)};
+    return ParseError{
+        offsetof(FileHeader, byteOrderMark),
+        "byte-order mark " + hex(h.byteOrderMark) + ", expected " + hex(event::kByteOrderMark)};
   if (h.wordBytes != 4 && h.wordBytes != 8)
     return ParseError{offsetof(FileHeader, wordBytes),
                       "word size " + std::to_string(h.wordBytes) + " bytes, expected 4 or 8"};
   if (h.tableHash != event::tableHash())
     return ParseError{offsetof(FileHeader, tableHash),
-                      "stream from another version of the event table (hash " +
-                          hex(h.tableHash) + ", this converter's " + hex(event::tableHash()) +
+                      "stream from another version of the event table (hash " + hex(h.tableHash) +
+                          ", this converter's " + hex(event::tableHash()) +
                           "): convert it with the mps-events built with the library that "
                           "wrote it"};
   if (h.ticksPerSecond == 0)
@@ -136,27 +135,26 @@ std::optional<ParseError> decodeRecord(const std::vector<unsigned char>& b, std:
   constexpr std::size_t kRecordHeader = sizeof(RecordHeader);
   const std::size_t remain = b.size() - at;
   if (remain < kRecordHeader)
-    return ParseError{at, "stream ends inside a record header (" + std::to_string(remain) +
-                              " of " + std::to_string(kRecordHeader) + " bytes)"};
+    return ParseError{at, "stream ends inside a record header (" + std::to_string(remain) + " of " +
+                              std::to_string(kRecordHeader) + " bytes)"};
   const RecordHeader r = load<RecordHeader>(b, at);
   size = r.size;
   if (r.size < kRecordHeader)
     return ParseError{at, "record size " + std::to_string(r.size) +
-                              " is smaller than a record header (" +
-                              std::to_string(kRecordHeader) + ")"};
+                              " is smaller than a record header (" + std::to_string(kRecordHeader) +
+                              ")"};
   const Kind* kind = findKind(r.code);
   if (kind == nullptr)
-    return ParseError{at, "unknown event code " + std::to_string(r.code) +
-                              " (record size " + std::to_string(r.size) + ")"};
+    return ParseError{at, "unknown event code " + std::to_string(r.code) + " (record size " +
+                              std::to_string(r.size) + ")"};
   // Messages are built only on failure: this is the path for every record.
   auto name = [kind] { return std::string(kind->name()); };
   if (r.size % event::kRecordAlign != 0)
     return ParseError{at, name() + " record size " + std::to_string(r.size) +
                               " is not a multiple of " + std::to_string(event::kRecordAlign)};
   if (r.size > remain)
-    return ParseError{at, "stream ends inside a " + name() + " record (" +
-                              std::to_string(r.size) + " bytes, " + std::to_string(remain) +
-                              " remain)"};
+    return ParseError{at, "stream ends inside a " + name() + " record (" + std::to_string(r.size) +
+                              " bytes, " + std::to_string(remain) + " remain)"};
   const std::size_t fixed = kind->fixedBytes();
   auto layout = [&] {
     return std::to_string(kRecordHeader) + "-byte header and " +
@@ -179,9 +177,8 @@ std::optional<ParseError> decodeRecord(const std::vector<unsigned char>& b, std:
     if (nul == nullptr)
       return ParseError{at + fixed, name() + " text has no terminating NUL within its record"};
     textBytes = std::size_t(static_cast<const unsigned char*>(nul) - text);
-    const std::size_t needed =
-        (fixed + textBytes + 1 + event::kRecordAlign - 1) / event::kRecordAlign *
-        event::kRecordAlign;
+    const std::size_t needed = (fixed + textBytes + 1 + event::kRecordAlign - 1) /
+                               event::kRecordAlign * event::kRecordAlign;
     if (needed != r.size)
       return ParseError{at, name() + " record size " + std::to_string(r.size) + ", but its " +
                                 std::to_string(textBytes) + "-byte text needs " +
@@ -196,7 +193,9 @@ std::optional<ParseError> decodeRecord(const std::vector<unsigned char>& b, std:
 
 }  // namespace
 
-std::span<const Kind> kinds() { return table().rows; }
+std::span<const Kind> kinds() {
+  return table().rows;
+}
 
 const Kind* findKind(std::uint16_t code) {
   const KindTable& t = table();
@@ -258,7 +257,8 @@ bool readFile(const std::string& path, std::vector<unsigned char>& bytes, std::s
   bytes.clear();
   unsigned char buf[1 << 16];
   std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) bytes.insert(bytes.end(), buf, buf + n);
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+    bytes.insert(bytes.end(), buf, buf + n);
   bool ok = std::ferror(f) == 0;
   if (!ok) message = "cannot read " + path + ": " + std::strerror(errno);
   std::fclose(f);

@@ -15,45 +15,40 @@ void appendf(std::string& out, const char* fmt, auto... args) {
   if (n > 0) out.append(buf, std::size_t(std::min(n, int(sizeof buf) - 1)));
 }
 
-// C-style escapes for text in one line.
-std::string textEscape(std::string_view text) {
+// Text for one line within double quotes: `"` and `\` after a backslash,
+// control bytes (and, when `asciiOnly`, bytes above 0x7e) as `format`.
+std::string backslashEscape(std::string_view text, const char* format, bool asciiOnly) {
   std::string out;
   for (unsigned char c : text) {
     if (c == '"' || c == '\\') {
       out += '\\';
       out += char(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      appendf(out, "\\x%02x", unsigned(c));
+    } else if (c < 0x20 || c == 0x7f || (asciiOnly && c > 0x7f)) {
+      appendf(out, format, unsigned(c));
     } else {
       out += char(c);
     }
   }
   return out;
+}
+
+std::string textEscape(std::string_view text) {
+  return backslashEscape(text, "\\x%02x", false);
 }
 
 }  // namespace
 
 bool isAddressField(std::string_view name) {
-  for (std::string_view a : {"arena", "pool", "chain", "format", "base", "address", "segBase", "ref"})
+  for (std::string_view a :
+       {"arena", "pool", "chain", "format", "base", "address", "segBase", "ref"})
     if (name == a) return true;
   return false;
 }
 
+// Bytes outside ASCII are escaped one by one: the stream does not promise
+// UTF-8, and JSON must be.
 std::string jsonEscape(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += char(c);
-    } else if (c < 0x20 || c >= 0x7f) {
-      // Bytes outside ASCII are escaped one by one: the stream does not
-      // promise UTF-8, and JSON must be.
-      appendf(out, "\\u%04x", unsigned(c));
-    } else {
-      out += char(c);
-    }
-  }
-  return out;
+  return backslashEscape(text, "\\u%04x", true);
 }
 
 std::string startWallClock(const Stream& s) {
