@@ -128,7 +128,7 @@ std::uint64_t inputCount() {
   return 1'000'000;
 }
 
-TEST(EventStreamFuzz, EveryInputParsesOrFailsWithAMessage) {
+TEST(EventStreamFuzz, RandomMutationsParseOrFailWithAMessage) {
   Rng rng(mps::test::testSeed(0x5eedfa11));
   const std::uint64_t inputs = inputCount();
   const std::vector<Seed> all = seeds();
