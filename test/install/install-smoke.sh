@@ -99,6 +99,12 @@ msg="$("$events" check "$work/junk.mpsev" 2>&1)" || status=$?
 [ "$status" -eq 1 ] || die "mps-events check on junk exited $status, expected 1"
 grep -q "offset 0: not an MPS++ event stream" <<<"$msg" || die "mps-events said: $msg"
 echo "  junk refused: $msg"
+MPS_TELEMETRY_CONTROL=all MPS_TELEMETRY_FILENAME="$work/smoke.mpsevents" \
+  LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" expect_ok "$work/smoke_shared"
+"$events" check "$work/smoke.mpsevents" | sed 's/^/  /' \
+  || die "mps-events finds smoke_shared's telemetry stream unsound"
+"$events" html -o "$work/smoke.html" "$work/smoke.mpsevents" || die "mps-events html failed"
+grep -q 'id="event-counts"' "$work/smoke.html" || die "the report of smoke_shared's stream is incomplete"
 
 shopt -s nullglob globstar
 hpps=("$incdir"/mps/**/*.hpp)
