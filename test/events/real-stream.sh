@@ -26,8 +26,9 @@ ends="$(grep -c ' TraceEnd ' "$work/run.txt" || true)"
 echo "real-stream: $(wc -l <"$work/run.txt") text lines, $starts collections started, $ends ended"
 [ "$starts" -gt 0 ] || die "no TraceStart in the stream"
 [ "$starts" -eq "$ends" ] || die "$starts collections started but $ends ended"
-[ "$(wc -l <"$work/run.jsonl")" -eq "$(wc -l <"$work/run.txt")" ] \
-  || die "json and text have different numbers of lines"
+# Text has two header lines, JSON one.
+[ "$(($(wc -l <"$work/run.jsonl") + 1))" -eq "$(wc -l <"$work/run.txt")" ] \
+  || die "json and text disagree on the number of events"
 for id in memory-chart generations-chart timeline collections-table pause-histogram mmu-chart \
           workers-chart pools-table; do
   grep -q "id=\"$id\"" "$work/run.html" || die "the report has no element $id"

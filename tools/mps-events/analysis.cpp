@@ -116,7 +116,10 @@ class Builder {
         Collection& c = collection(e);
         c.ended = true;
         c.end = t;
-        if (!c.started) c.start = t - ticks(e, "duration");
+        // The collection's own duration may reach back before its TraceStart
+        // (which is recorded once it has begun): the bar covers both.
+        c.start =
+            c.started ? std::min(c.start, t - ticks(e, "duration")) : t - ticks(e, "duration");
         c.condemned = f(e, "condemned");
         c.notCondemned = f(e, "notCondemned");
         c.preserved = f(e, "preserved");

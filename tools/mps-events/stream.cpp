@@ -88,7 +88,7 @@ T load(const std::vector<unsigned char>& bytes, std::size_t at) {
 std::optional<ParseError> checkHeader(const std::vector<unsigned char>& b, FileHeader& h) {
   const std::size_t n = b.size();
   const std::size_t magicBytes = sizeof event::kMagic;
-  if (std::memcmp(b.data(), event::kMagic, std::min(n, magicBytes)) != 0 || n == 0)
+  if (n == 0 || std::memcmp(b.data(), event::kMagic, std::min(n, magicBytes)) != 0)
     return ParseError{
         0, "not an MPS++ event stream (magic " + quoted(b.data(), std::min(n, magicBytes)) +
                ", expected " +
