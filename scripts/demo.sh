@@ -42,7 +42,7 @@ stream="$out/demo.mpsevents"
 html="$out/demo-report.html"
 rm -f "$stream" "$html"
 echo "demo: running $demo, recording telemetry into $stream"
-MPS_TELEMETRY_CONTROL="${MPS_TELEMETRY_CONTROL:-arena pool trace user}" \
+MPS_TELEMETRY_CONTROL="${MPS_TELEMETRY_CONTROL:-arena pool trace seg user}" \
   MPS_TELEMETRY_FILENAME="$stream" "$demo" "${args[@]}"
 if [ ! -s "$stream" ]; then
   echo "demo: no telemetry stream was written to $stream" >&2

@@ -563,9 +563,11 @@ svg{display:block;font-size:11px}.grid{stroke:#ddd}.frame{fill:none;stroke:#888}
 void writeHtml(const Stream& s, const std::string& source, std::ostream& out) {
   const Analysis a = analyse(s);
   std::string page = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">";
-  page += "<title>MPS++ collector report: " + escapeText(source) + "</title>";
+  // Headings name the file; the summary gives the whole path.
+  const std::string file = source.substr(source.find_last_of('/') + 1);
+  page += "<title>MPS++ collector report: " + escapeText(file) + "</title>";
   page += "<style>" + std::string(kStyle) + "</style></head><body>\n";
-  page += "<h1>What the collector did: <code>" + escapeText(source) + "</code></h1>\n";
+  page += "<h1>What the collector did: <code>" + escapeText(file) + "</code></h1>\n";
   page += "<section id=\"summary\"><h2>Summary</h2>\n" + summary(s, a, source) + "</section>\n";
   page +=
       "<section id=\"memory\"><h2>Committed memory</h2>\n" +
