@@ -149,7 +149,7 @@ TEST(EventStream, ACollectionIsRecordedWellFormed) {
     EXPECT_GT(start["condemned"], 0u);
     std::vector<std::string> order;
     std::set<std::uint64_t> ranks;
-    std::uint64_t condemnedByGen = 0, workers = 0, pause = 0;
+    std::uint64_t condemnedByGen = 0, workers = 0, pause = 0, scannedBytes = 0;
     for (const Record& r : s.records) {
       if (r.kind->category != event::Category::trace) continue;
       EXPECT_EQ(r["trace"], trace) << r.name();
@@ -159,7 +159,14 @@ TEST(EventStream, ACollectionIsRecordedWellFormed) {
       if (r.name() == "TracePhase") {
         EXPECT_TRUE(ranks.insert(r["rank"]).second);
       }
-      if (r.name() == "TraceWorker") ++workers;
+      if (r.name() == "TraceWorker") {
+        ++workers;
+        scannedBytes += r["bytesScanned"];
+      }
+      if (r.name() == "TraceGeneration") {
+        EXPECT_LE(r["survived"], r["condemned"]);
+        EXPECT_LE(r["promoted"], r["survived"]);
+      }
       if (r.name() == "TracePause") {
         EXPECT_EQ(r["kind"], std::uint64_t(event::PauseKind::flip));
         pause = r["duration"];
@@ -182,6 +189,7 @@ TEST(EventStream, ACollectionIsRecordedWellFormed) {
     EXPECT_EQ(end["pauseMax"], pause);
     EXPECT_GE(end["duration"], pause);
     EXPECT_EQ(end["workers"], workers);
+    EXPECT_GT(scannedBytes, 0u) << "the list's objects were scanned";
     EXPECT_GE(end.time, start.time);
     EXPECT_FALSE(s.all("GenerationSize").empty());
 
