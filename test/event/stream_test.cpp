@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "heap.hpp"
+#include "shield/shield.hpp"
+#include "tracer/collector.hpp"
 #include "mps.h"
 #include "stream_reader.hpp"
 
@@ -288,6 +290,44 @@ TEST(EventStream, AnUnwritableFileNameTurnsTelemetryOffWithOneReport) {
          at != std::string::npos; at = text.find("telemetry stream could not be opened", at + 1))
       ++count;
     EXPECT_EQ(count, 1u) << text;
+  });
+}
+
+// A write to a segment the barrier protected is recorded from inside the
+// fault handler (design/event.md .event.noblock).
+TEST(EventStream, ABarrierFaultIsRecordedFromTheFaultHandler) {
+  inChild([] {
+    std::string path = streamPath("barrier");
+    ::setenv("MPS_TELEMETRY_FILENAME", path.c_str(), 1);
+    ::setenv("MPS_TELEMETRY_CONTROL", "seg", 1);
+    void* cold = __builtin_frame_address(0);
+    std::uintptr_t written = 0;
+    core::Size faults = 0;
+    {
+      Heap heap(cold);
+      // Every segment with references is protected after a collection.
+      core::Collector::of(reinterpret_cast<core::Arena*>(heap.arena))->barrierPolicy = false;
+      Object* volatile head = work(heap.ap);
+      ASSERT_NE(head, nullptr);
+      EXPECT_EQ(mps_arena_collect(heap.arena), MPS_RES_OK);
+      Object* tail = head;
+      while (tail->refs[0] != nullptr)
+        tail = static_cast<Object*>(tail->refs[0]);
+      core::Size before = core::Shield::faultCount();
+      tail->refs[0] = tail;  // the oldest object, in a segment the barrier protects
+      tail->refs[0] = nullptr;
+      faults = core::Shield::faultCount() - before;
+      written = reinterpret_cast<std::uintptr_t>(&tail->refs[0]);
+    }
+    Stream s = parseStream(readFile(path));
+    ::unlink(path.c_str());
+    std::vector<const Record*> records = s.all("BarrierFault");
+    ASSERT_EQ(records.size(), faults);
+    ASSERT_EQ(faults, 1u)
+        << "the first write to a protected segment faults (MPS_WRITE_BARRIER unset)";
+    EXPECT_EQ((*records[0])["address"], written);
+    EXPECT_LE((*records[0])["segBase"], written);
+    EXPECT_NE((*records[0])["mode"], 0u);
   });
 }
 
