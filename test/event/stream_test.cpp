@@ -3,8 +3,8 @@
 // with the table of event/eventdef.hpp.
 //
 // The stream is opened once per process, at the first event, so each test
-// runs its body in a child process of its own (a forked death-test child
-// whose exit code says whether its expectations held).
+// runs its body in a child process of its own (a death-test child whose
+// exit code says whether its expectations held).
 #include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
@@ -30,11 +30,13 @@ namespace {
 
 constexpr mps_word_t kUser = mps_word_t(1) << 6;
 
-// Runs `body` in a forked child: the child's failed expectations are
-// printed on its stderr, which the parent shows, and decide its exit code.
+// Runs `body` in a child process: the "threadsafe" death-test style runs
+// the test again in a fresh process, so no telemetry state is inherited.
+// The child's failed expectations are printed on its stderr, which the
+// parent shows, and decide its exit code.
 template <class Body>
 void inChild(Body body) {
-  GTEST_FLAG_SET(death_test_style, "fast");
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(
       {
         ::testing::TestPartResultArray results;
