@@ -812,11 +812,20 @@ void Trace::verify() {
 // Telemetry ---------------------------------------------------------------------------
 
 void Trace::emitEnd() {
-  for (const GenerationTally& t : tallies_)
-    MPS_EVENT(TraceGeneration, arena_, id_, t.gen->chain, t.gen->index, t.condemned, t.survived);
+  for (const GenerationTally& t : tallies_) {
+    // What arrived in the next generation during this trace came from this
+    // one (as accountGenerations reckons).
+    const Chain* c = t.gen->chain;
+    Size promoted = c != nullptr && t.gen->index + 1 < c->count()
+                        ? c->gen(t.gen->index + 1)->arrivedLastTrace
+                        : 0;
+    MPS_EVENT(TraceGeneration, arena_, id_, c, t.gen->index, t.condemned, t.survived, promoted);
+  }
   Size used = parallel_ ? workers_.size() : 1;
-  for (Size i = 0; i < used; ++i)
-    MPS_EVENT(TraceWorker, arena_, id_, i, workers_[i]->objectsScanned, workers_[i]->objectsMarked);
+  for (Size i = 0; i < used; ++i) {
+    const Worker* w = workers_[i];
+    MPS_EVENT(TraceWorker, arena_, id_, i, w->objectsScanned, w->objectsMarked, w->ss.scannedBytes);
+  }
   if (MPS_EVENT_ON(GenerationSize)) {
     collector_->chains_.forEach([&](Chain* c) {
       for (Size i = 0; i < c->count(); ++i) {

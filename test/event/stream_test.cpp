@@ -3,8 +3,8 @@
 // with the table of event/eventdef.hpp.
 //
 // The stream is opened once per process, at the first event, so each test
-// runs its body in a child process of its own (a forked death-test child
-// whose exit code says whether its expectations held).
+// runs its body in a child process of its own (a death-test child whose
+// exit code says whether its expectations held).
 #include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "heap.hpp"
+#include "shield/shield.hpp"
+#include "tracer/collector.hpp"
 #include "mps.h"
 #include "stream_reader.hpp"
 
@@ -28,11 +30,13 @@ namespace {
 
 constexpr mps_word_t kUser = mps_word_t(1) << 6;
 
-// Runs `body` in a forked child: the child's failed expectations are
-// printed on its stderr, which the parent shows, and decide its exit code.
+// Runs `body` in a child process: the "threadsafe" death-test style runs
+// the test again in a fresh process, so no telemetry state is inherited.
+// The child's failed expectations are printed on its stderr, which the
+// parent shows, and decide its exit code.
 template <class Body>
 void inChild(Body body) {
-  GTEST_FLAG_SET(death_test_style, "fast");
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(
       {
         ::testing::TestPartResultArray results;
@@ -149,7 +153,7 @@ TEST(EventStream, ACollectionIsRecordedWellFormed) {
     EXPECT_GT(start["condemned"], 0u);
     std::vector<std::string> order;
     std::set<std::uint64_t> ranks;
-    std::uint64_t condemnedByGen = 0, workers = 0, pause = 0;
+    std::uint64_t condemnedByGen = 0, workers = 0, pause = 0, scannedBytes = 0;
     for (const Record& r : s.records) {
       if (r.kind->category != event::Category::trace) continue;
       EXPECT_EQ(r["trace"], trace) << r.name();
@@ -159,7 +163,14 @@ TEST(EventStream, ACollectionIsRecordedWellFormed) {
       if (r.name() == "TracePhase") {
         EXPECT_TRUE(ranks.insert(r["rank"]).second);
       }
-      if (r.name() == "TraceWorker") ++workers;
+      if (r.name() == "TraceWorker") {
+        ++workers;
+        scannedBytes += r["bytesScanned"];
+      }
+      if (r.name() == "TraceGeneration") {
+        EXPECT_LE(r["survived"], r["condemned"]);
+        EXPECT_LE(r["promoted"], r["survived"]);
+      }
       if (r.name() == "TracePause") {
         EXPECT_EQ(r["kind"], std::uint64_t(event::PauseKind::flip));
         pause = r["duration"];
@@ -182,6 +193,7 @@ TEST(EventStream, ACollectionIsRecordedWellFormed) {
     EXPECT_EQ(end["pauseMax"], pause);
     EXPECT_GE(end["duration"], pause);
     EXPECT_EQ(end["workers"], workers);
+    EXPECT_GT(scannedBytes, 0u) << "the list's objects were scanned";
     EXPECT_GE(end.time, start.time);
     EXPECT_FALSE(s.all("GenerationSize").empty());
 
@@ -280,6 +292,44 @@ TEST(EventStream, AnUnwritableFileNameTurnsTelemetryOffWithOneReport) {
          at != std::string::npos; at = text.find("telemetry stream could not be opened", at + 1))
       ++count;
     EXPECT_EQ(count, 1u) << text;
+  });
+}
+
+// A write to a segment the barrier protected is recorded from inside the
+// fault handler (design/event.md .event.noblock).
+TEST(EventStream, ABarrierFaultIsRecordedFromTheFaultHandler) {
+  inChild([] {
+    std::string path = streamPath("barrier");
+    ::setenv("MPS_TELEMETRY_FILENAME", path.c_str(), 1);
+    ::setenv("MPS_TELEMETRY_CONTROL", "seg", 1);
+    void* cold = __builtin_frame_address(0);
+    std::uintptr_t written = 0;
+    core::Size faults = 0;
+    {
+      Heap heap(cold);
+      // Every segment with references is protected after a collection.
+      core::Collector::of(reinterpret_cast<core::Arena*>(heap.arena))->barrierPolicy = false;
+      Object* volatile head = work(heap.ap);
+      ASSERT_NE(head, nullptr);
+      EXPECT_EQ(mps_arena_collect(heap.arena), MPS_RES_OK);
+      Object* tail = head;
+      while (tail->refs[0] != nullptr)
+        tail = static_cast<Object*>(tail->refs[0]);
+      core::Size before = core::Shield::faultCount();
+      tail->refs[0] = tail;  // the oldest object, in a segment the barrier protects
+      tail->refs[0] = nullptr;
+      faults = core::Shield::faultCount() - before;
+      written = reinterpret_cast<std::uintptr_t>(&tail->refs[0]);
+    }
+    Stream s = parseStream(readFile(path));
+    ::unlink(path.c_str());
+    std::vector<const Record*> records = s.all("BarrierFault");
+    ASSERT_EQ(records.size(), faults);
+    ASSERT_EQ(faults, 1u)
+        << "the first write to a protected segment faults (MPS_WRITE_BARRIER unset)";
+    EXPECT_EQ((*records[0])["address"], written);
+    EXPECT_LE((*records[0])["segBase"], written);
+    EXPECT_NE((*records[0])["mode"], 0u);
   });
 }
 
