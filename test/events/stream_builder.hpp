@@ -113,12 +113,12 @@ inline std::vector<unsigned char> syntheticRun(unsigned collections = 12) {
     b.add(K::TraceFlip, 1, start + flipPause, {arena, trace, 40});
     for (std::uint64_t w = 0; w < 3; ++w)
       b.add(K::TraceWorker, 2, start + flipPause + 100 + w,
-            {arena, trace, w, 1000 * (w + 3) * i, 800 * (w + 2) * i});
+            {arena, trace, w, 1000 * (w + 3) * i, 800 * (w + 2) * i, 40000 * (w + 3) * i});
     b.add(K::TracePhase, 1, start + flipPause + 200, {arena, trace, 1, 400'000, 12});
     const std::uint64_t incPause = 150'000 + i * 5'000;
     const std::uint64_t end = start + flipPause + ms + incPause;
     b.add(K::TracePause, 1, end, {arena, trace, 1, incPause});
-    b.add(K::TraceGeneration, 1, end, {arena, trace, chain, 0, gen0, gen0 / 4});
+    b.add(K::TraceGeneration, 1, end, {arena, trace, chain, 0, gen0, gen0 / 4, gen0 / 4});
     const std::uint64_t survived = gen0 / 4;
     gen1 += survived;
     b.add(K::TraceEnd, 1, end,

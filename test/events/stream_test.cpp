@@ -21,7 +21,7 @@ std::string errorOf(const Stream& s) {
   return s.error ? s.error->what() : "(no error)";
 }
 
-TEST(EventStream, DecodesEveryKindFromTheTable) {
+TEST(EventReader, DecodesEveryKindFromTheTable) {
   StreamBuilder b;
   std::uint64_t t = 0;
   for (const mps::event::KindInfo& k : mps::event::kKinds) {
@@ -50,7 +50,7 @@ TEST(EventStream, DecodesEveryKindFromTheTable) {
   EXPECT_EQ(s.field(start, "nonsense", 7), 7u);
 }
 
-TEST(EventStream, SortsEventsByTimeAcrossThreads) {
+TEST(EventReader, SortsEventsByTimeAcrossThreads) {
   StreamBuilder b;
   b.add(EventKind::StreamFlush, 1, 30, {1, 0});
   b.add(EventKind::StreamFlush, 1, 40, {2, 0});
@@ -64,7 +64,7 @@ TEST(EventStream, SortsEventsByTimeAcrossThreads) {
   EXPECT_EQ(order, (std::vector<std::uint64_t>{3, 1, 4, 2}));  // ties keep stream order
 }
 
-TEST(EventStream, HeaderOnlyIsAnEmptyRun) {
+TEST(EventReader, HeaderOnlyIsAnEmptyRun) {
   const Stream s = parse(StreamBuilder().bytes());
   EXPECT_TRUE(s.complete()) << errorOf(s);
   EXPECT_TRUE(s.events.empty());
@@ -140,7 +140,7 @@ const Damage kDamages[] = {
      "offset 164: StreamFlush record of thread 0, expected a thread number from 1"},
 };
 
-TEST(EventStream, DamageIsReportedWithItsOffset) {
+TEST(EventReader, DamageIsReportedWithItsOffset) {
   for (const Damage& d : kDamages) {
     std::vector<unsigned char> b = base();
     d.apply(b);
@@ -151,7 +151,7 @@ TEST(EventStream, DamageIsReportedWithItsOffset) {
   }
 }
 
-TEST(EventStream, EventsBeforeTheFaultSurvive) {
+TEST(EventReader, EventsBeforeTheFaultSurvive) {
   std::vector<unsigned char> b = base();
   put<std::uint16_t>(b, 160, 999);
   const Stream s = parse(b);
@@ -163,7 +163,7 @@ TEST(EventStream, EventsBeforeTheFaultSurvive) {
 
 // A stream cut anywhere reads up to the last whole record and says where it
 // stopped, unless the cut falls exactly between records.
-TEST(EventStream, CutAnywhere) {
+TEST(EventReader, CutAnywhere) {
   const std::vector<unsigned char> whole = mps::test::syntheticRun(3);
   const Stream full = parse(whole);
   ASSERT_TRUE(full.complete()) << errorOf(full);

@@ -139,10 +139,11 @@ class Builder {
       }
       case EventKind::TraceWorker: {
         auto [it, added] = workerIndex_.try_emplace(f(e, "worker"), a_.workers.size());
-        if (added) a_.workers.push_back(WorkerWork{f(e, "worker"), 0, 0, 0});
+        if (added) a_.workers.push_back(WorkerWork{f(e, "worker"), 0, 0, 0, 0});
         WorkerWork& w = a_.workers[it->second];
         w.objectsScanned += f(e, "objectsScanned");
         w.objectsMarked += f(e, "objectsMarked");
+        w.bytesScanned += f(e, "bytesScanned");
         ++w.traces;
         break;
       }

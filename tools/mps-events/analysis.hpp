@@ -40,7 +40,7 @@ struct Pause {
 };
 
 struct WorkerWork {
-  std::uint64_t worker = 0, objectsScanned = 0, objectsMarked = 0, traces = 0;
+  std::uint64_t worker = 0, objectsScanned = 0, objectsMarked = 0, bytesScanned = 0, traces = 0;
 };
 
 struct PoolRow {

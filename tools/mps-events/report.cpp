@@ -470,8 +470,9 @@ std::string workersChart(const Analysis& a) {
     const std::string who = "worker " + std::to_string(w.worker);
     c.text(c.plotLeft() - 6, y0 + 15, who, "end", "tick");
     c.rect(x(0), x(double(w.objectsScanned)), y0, y0 + 11, "#3366cc",
-           who + ": " + std::to_string(w.objectsScanned) + " objects scanned in " +
-               std::to_string(w.traces) + " collections",
+           who + ": " + std::to_string(w.objectsScanned) + " objects (" +
+               bytes(double(w.bytesScanned)) + ") scanned in " + std::to_string(w.traces) +
+               " collections",
            "bar");
     c.rect(x(0), x(double(w.objectsMarked)), y0 + 12, y0 + 23, "#dc7633",
            who + ": " + std::to_string(w.objectsMarked) + " objects marked", "bar");
