@@ -1,6 +1,7 @@
 // C entry points for pools and manual allocation (pool-and-classes.md,
 // allocation.md).
 #include "api/handles.hpp"
+#include "event/event.hpp"
 #include "mpscmfs.h"
 #include "mpscmvff.h"
 #include "mpscmvt.h"
@@ -39,6 +40,10 @@ mps_res_t mps_pool_create_k(mps_pool_t* poolOut, mps_arena_t handle, mps_pool_cl
   Pool* pool;
   Res res = c->create(&pool, arena, args);
   if (res != Res::ok) return toRes(res);
+  MPS_EVENT(
+      PoolCreate, arena, pool,
+      mps::core::isAutoPool(pool) ? static_cast<mps::core::AutoPool*>(pool)->format() : nullptr,
+      c->name);
   *poolOut = toHandle(pool);
   return MPS_RES_OK;
 }
@@ -73,6 +78,7 @@ void mps_pool_destroy(mps_pool_t handle) {
   // Registrations of its blocks would dangle (finalization.md: such a pool
   // is destroyed with the arena parked; its blocks are never finalized).
   if (mps::core::isAutoPool(pool)) mps::core::Collector::of(arena)->forgetFinalization(pool);
+  MPS_EVENT(PoolDestroy, arena, pool);
   pool->destroy();
 }
 
@@ -138,6 +144,7 @@ mps_res_t mps_alloc(mps_addr_t* pOut, mps_pool_t handle, size_t size) {
     res = pool->alloc(&p, size);
   }
   if (res != Res::ok) return toRes(res);
+  MPS_EVENT(ObjectAlloc, pool, p, size);
   *pOut = p;
   return MPS_RES_OK;
 }
@@ -150,6 +157,7 @@ void mps_free(mps_pool_t handle, mps_addr_t p, size_t size) {
                   "pool class supports mps_free");
   ArenaEntry entry(pool->arena());
   MPS_AVERT(Pool, pool);
+  MPS_EVENT(ObjectFree, pool, p, size);
   pool->free(static_cast<Addr>(p), size);
 }
 

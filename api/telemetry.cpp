@@ -1,31 +1,20 @@
 // Telemetry control (telemetry.md) and the library's version string.
 //
-// MPS++ emits no event stream yet. The functions keep the filter word (its
-// initial value read through the plinth, so MPS_TELEMETRY_CONTROL works as
-// documented), hand out labels and accept addresses to label, so that
-// clients written for MPS link and behave consistently; nothing is written
-// anywhere (manual/reference/telemetry.md).
+// The filter word and the event stream belong to the event module
+// (event/event.hpp, design/event.md); these are the client's entry points.
 #include <string.h>  // strnlen (POSIX)
 
 #include <atomic>
 
 #include "base/check.hpp"
+#include "event/event.hpp"
 #include "mps.h"
-#include "mpslib.h"
 
 #ifndef MPS_VERSION_TEXT
 #error "the build defines MPS_VERSION_TEXT (api/CMakeLists.txt)"
 #endif
 
 namespace {
-
-// The filter, read from the plinth on first use: telemetry functions may be
-// called before any arena exists (telemetry.md), and a client plinth's
-// mps_lib_telemetry_control must not run before main.
-std::atomic<mps_word_t>& filter() {
-  static std::atomic<mps_word_t> word{static_cast<mps_word_t>(mps_lib_telemetry_control())};
-  return word;
-}
 
 // Labels are handed out in order from 1, so 0 never names a string.
 std::atomic<mps_label_t> lastLabel{0};
@@ -34,28 +23,37 @@ std::atomic<mps_label_t> lastLabel{0};
 
 extern "C" {
 
+// The filter is read through the plinth on first use: telemetry functions
+// may be called before any arena exists (telemetry.md), and a client
+// plinth's mps_lib_telemetry_control must not run before main.
 mps_word_t mps_telemetry_get(void) {
-  return filter().load(std::memory_order_relaxed);
+  return mps::event::filter();
 }
 
 void mps_telemetry_set(mps_word_t setMask) {
-  filter().fetch_or(setMask, std::memory_order_relaxed);
+  mps::event::setFilter(setMask);
 }
 
 void mps_telemetry_reset(mps_word_t resetMask) {
-  filter().fetch_and(~resetMask, std::memory_order_relaxed);
+  mps::event::resetFilter(resetMask);
 }
 
 mps_label_t mps_telemetry_intern(const char* label) {
   // telemetry.md: at most 256 characters including the terminating NUL.
   MPS_AVER_ALWAYS(label != NULL && ::strnlen(label, 256) < 256 &&
                   "a telemetry label is a string of at most 255 characters");
-  return lastLabel.fetch_add(1, std::memory_order_relaxed) + 1;
+  mps_label_t interned = lastLabel.fetch_add(1, std::memory_order_relaxed) + 1;
+  MPS_EVENT(Intern, interned, label);
+  return interned;
 }
 
-void mps_telemetry_label(mps_addr_t, mps_label_t) {}
+void mps_telemetry_label(mps_addr_t address, mps_label_t label) {
+  MPS_EVENT(Label, address, label);
+}
 
-void mps_telemetry_flush(void) {}
+void mps_telemetry_flush(void) {
+  mps::event::flush();
+}
 
 // Not declared in any header, as in MPS: clients that print the version
 // declare these themselves. `what` and `ident` find the "@(#)" marker in a

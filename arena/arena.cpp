@@ -5,6 +5,7 @@
 
 #include "arena/segment.hpp"
 #include "base/keys.hpp"
+#include "event/event.hpp"
 #include "mpsacl.h"
 #include "mpsavm.h"
 #include "protect/vm.hpp"
@@ -37,6 +38,11 @@ namespace {
 // spans more than 64 stripes: otherwise its two ends would share zones, and
 // the nursery (allocated from the bottom) would share them with the older
 // generations (from the top).
+// Telemetry: the arena's committed memory, spare memory or limit changed.
+void commitChanged(const Arena* arena) {
+  MPS_EVENT(CommitChange, arena, arena->committed(), arena->spareCommitted(), arena->commitLimit());
+}
+
 Shift zoneShiftFor(Size size, Shift grainShift) {
   Shift sizeShift = log2(size);
   if (!isPowerOfTwo(size)) ++sizeShift;
@@ -142,6 +148,9 @@ Res Arena::create(Arena** arenaOut, const ArenaClass* arenaClass, const mps_arg_
   if (arena->extended_ != nullptr)
     arena->extended_(reinterpret_cast<mps_arena_t>(arena), base, size);
   MPS_AVERT(Arena, arena);
+  MPS_EVENT(ArenaCreate, arena, size, commitLimit, !vmClass);
+  MPS_EVENT(ChunkCreate, arena, base, size);
+  commitChanged(arena);
   *arenaOut = arena;
   return Res::ok;
 }
@@ -159,6 +168,8 @@ void Arena::destroy() {
   Size size = primary->reservedSize;
   bool owns = primary->ownsAddressSpace;
   if (contracted_ != nullptr) contracted_(reinterpret_cast<mps_arena_t>(this), base, size);
+  MPS_EVENT(ChunkDestroy, this, base, size);
+  MPS_EVENT(ArenaDestroy, this);
   primary->sig = kSigInvalid;
   // Volatile: a store just before the end of the object's lifetime may be
   // dropped as dead, and a client arena's memory outlives it, so a stale
@@ -166,6 +177,8 @@ void Arena::destroy() {
   invalidateSig(sig);
   this->~Arena();
   if (owns) vm::release(base, size);
+  // telemetry.md: buffered events are written when an arena is destroyed.
+  event::flush();
 }
 
 bool Arena::check() const {
@@ -213,6 +226,7 @@ Res Arena::addChunk(Chunk** chunkOut, Addr base, Size size, bool ownsAddressSpac
   chunks_.append(&chunk->arenaRing);
   reserved_.fetch_add(size, std::memory_order_relaxed);
   if (extended_ != nullptr) extended_(reinterpret_cast<mps_arena_t>(this), base, size);
+  MPS_EVENT(ChunkCreate, this, base, size);
   *chunkOut = chunk;
   return Res::ok;
 }
@@ -242,6 +256,7 @@ void Arena::removeChunk(Chunk* chunk) {
   committed_.fetch_sub(committedBytes, std::memory_order_relaxed);
   spareCommitted_.fetch_sub(spareBytes, std::memory_order_relaxed);
   reserved_.fetch_sub(chunk->reservedSize, std::memory_order_relaxed);
+  MPS_EVENT(ChunkDestroy, this, chunk->reservedBase, chunk->reservedSize);
   if (chunk->ownsAddressSpace) vm::release(chunk->reservedBase, chunk->reservedSize);
 }
 
@@ -390,6 +405,7 @@ Res Arena::setCommitLimit(Size limit) {
     if (limit < committed()) return Res::fail;
   }
   commitLimit_.store(limit, std::memory_order_relaxed);
+  commitChanged(this);
   return Res::ok;
 }
 
@@ -400,6 +416,7 @@ void Arena::setSpare(double fraction) {
   // No spare memory at all: pools keep no empty memory for reuse either.
   if (fraction <= 0.0) releasePoolCaches();
   releaseSpare(~Size(0));
+  commitChanged(this);
 }
 
 Res Arena::commitGrainsAhead(Chunk* chunk, Size first, Size limit) {
@@ -551,6 +568,8 @@ Res Arena::allocGrains(Addr* baseOut, Size size, Pool* pool, bool high, Word avo
   for (Size i = index; i < index + n; ++i)
     found->tracts[i] = Tract{pool, nullptr};
   *baseOut = found->addrOf(index);
+  if (pool != nullptr) MPS_EVENT(SegCreate, this, pool, *baseOut, size);
+  commitChanged(this);
   return Res::ok;
 }
 
@@ -586,6 +605,8 @@ void Arena::freeGrains(Addr base, Size size) {
   Size first = chunk->indexOf(base), limit = first + (size >> grainShift_);
   MPS_AVER(first >= chunk->firstUsable && limit <= chunk->grains);
   MPS_AVER(chunk->allocated.isRangeSet(first, limit));
+  if (Pool* pool = chunk->tracts[first].pool; pool != nullptr)
+    MPS_EVENT(SegFree, this, pool, base, size);
   for (Size i = first; i < limit; ++i)
     chunk->tracts[i] = Tract{nullptr, nullptr};
   chunk->allocated.resetRange(first, limit);
@@ -593,6 +614,7 @@ void Arena::freeGrains(Addr base, Size size) {
     // A client arena keeps no spare memory: free grains are simply unused.
     chunk->committed.resetRange(first, limit);
     noteDecommit(size, false);
+    commitChanged(this);
     return;
   }
   spareCommitted_.fetch_add(size, std::memory_order_relaxed);
@@ -606,6 +628,7 @@ void Arena::freeGrains(Addr base, Size size) {
     noteDecommit(fromFreed, true);
     if (excess > fromFreed) releaseSpare(~Size(0));
   }
+  commitChanged(this);
 }
 
 // Control memory ---------------------------------------------------------------------

@@ -1,5 +1,7 @@
 #include "arena/buffer.hpp"
 
+#include "event/event.hpp"
+
 namespace mps::core {
 
 void Buffer::attach(Segment* segment, Addr bufBase, Addr bufLimit) {
@@ -52,6 +54,7 @@ Res Buffer::fill(Addr* pOut, Size size) {
   if (res != Res::ok) return res;
   MPS_AVER(!isReset() && Size(poolLimit - init()) >= size);
   ++fills;
+  MPS_EVENT(BufferFill, pool, init(), poolLimit - init());
   *pOut = init();
   ap.alloc = init() + size;
   return Res::ok;

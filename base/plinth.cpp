@@ -1,6 +1,7 @@
 // The default ("ANSI") plinth: the library's only route to its environment
-// (assertion reports, clock, character output, memory primitives and the
-// telemetry filter), built on the C library and POSIX.
+// (assertion reports, clock, character output, memory primitives, the
+// telemetry filter and the telemetry stream's file), built on the C library
+// and POSIX.
 //
 // Plinth functions may run inside the protection-fault handler, so the
 // ones the collector can reach there (assertion reporting, the clock, the
@@ -17,6 +18,7 @@
 
 #include <unistd.h>
 
+#include "mpsio.h"
 #include "mpslib.h"
 
 // plinth.md: a client may supply its own plinth, or any of its functions
@@ -207,6 +209,32 @@ MPS_PLINTH_REPLACEABLE mps_clock_t mps_clocks_per_sec(void) {
 MPS_PLINTH_REPLACEABLE unsigned long mps_lib_telemetry_control(void) {
   const char* text = std::getenv("MPS_TELEMETRY_CONTROL");
   return text == nullptr ? 0 : parseTelemetryControl(text);
+}
+
+// The I/O module (mpsio.h): the telemetry stream's file. Called by the
+// event writer outside signal handlers and never while the collector holds
+// threads stopped (design/event.md .event.noblock), so stdio is safe here.
+// The handle is the FILE itself.
+MPS_PLINTH_REPLACEABLE mps_res_t mps_io_create(mps_io_t* ioReturn) {
+  const char* name = std::getenv("MPS_TELEMETRY_FILENAME");
+  if (name == nullptr || *name == '\0') name = "mpsio.log";
+  std::FILE* file = std::fopen(name, "wb");
+  if (file == nullptr) return MPS_RES_IO;
+  *ioReturn = reinterpret_cast<mps_io_t>(file);
+  return MPS_RES_OK;
+}
+
+MPS_PLINTH_REPLACEABLE void mps_io_destroy(mps_io_t io) {
+  (void)std::fclose(reinterpret_cast<std::FILE*>(io));
+}
+
+MPS_PLINTH_REPLACEABLE mps_res_t mps_io_write(mps_io_t io, void* buf, size_t size) {
+  std::size_t done = std::fwrite(buf, 1, size, reinterpret_cast<std::FILE*>(io));
+  return done == size ? MPS_RES_OK : MPS_RES_IO;
+}
+
+MPS_PLINTH_REPLACEABLE mps_res_t mps_io_flush(mps_io_t io) {
+  return std::fflush(reinterpret_cast<std::FILE*>(io)) == 0 ? MPS_RES_OK : MPS_RES_IO;
 }
 
 }  // extern "C"

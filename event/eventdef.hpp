@@ -69,6 +69,12 @@ constexpr bool criticalPath(Category c) {
 // and phases are durations in the stream's ticks. A "trace" is the arena's
 // count of collections started, from 1. `gen` is the generation's index in
 // its chain, `chain` its chain's address (0 for the arena's top generation).
+// TraceGeneration.promoted: bytes that arrived in the next generation during
+// the trace (survivors moved up; 0 for the last generation).
+// TraceWorker.bytesScanned: bytes of objects and segments the worker scanned
+// (roots aside).
+// One row per line or two, aligned by hand, for readable diffs.
+// clang-format off
 #define MPS_EVENT_KINDS(X)                                                                 \
   /* arena */                                                                              \
   X(ArenaCreate, 1, arena, false, "arena reserved commitLimit clientArena")                \
@@ -86,8 +92,10 @@ constexpr bool criticalPath(Category c) {
   X(TraceCondemn, 41, trace, false, "arena trace chain gen condemned")                     \
   X(TraceFlip, 42, trace, false, "arena trace rootsScanned")                               \
   X(TracePhase, 43, trace, false, "arena trace rank duration segmentsScanned")             \
-  X(TraceWorker, 44, trace, false, "arena trace worker objectsScanned objectsMarked")      \
-  X(TraceGeneration, 45, trace, false, "arena trace chain gen condemned survived")         \
+  X(TraceWorker, 44, trace, false,                                                         \
+    "arena trace worker objectsScanned objectsMarked bytesScanned")                        \
+  X(TraceGeneration, 45, trace, false,                                                     \
+    "arena trace chain gen condemned survived promoted")                                   \
   X(TracePause, 46, trace, false, "arena trace kind duration")                             \
   X(TraceEnd, 47, trace, false,                                                            \
     "arena trace condemned notCondemned preserved reclaimed duration pauseTotal pauseMax " \
@@ -107,6 +115,7 @@ constexpr bool criticalPath(Category c) {
   X(Label, 121, user, false, "address label")                                              \
   /* stream housekeeping (always written when the stream is on) */                         \
   X(StreamFlush, 140, user, false, "bytesWritten eventsDropped")
+// clang-format on
 
 // TracePause.kind
 enum class PauseKind : std::uint8_t { flip = 0, increment, barrier, finish };

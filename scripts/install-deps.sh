@@ -10,6 +10,8 @@ packages=(
   libgtest-dev        # tests
   libbenchmark-dev    # benchmarks
   libgc-dev           # Boehm GC: a baseline for the demo and benchmarks
+  libsqlite3-dev      # mps-events: telemetry streams into SQLite databases
+  chromium            # tests: the mps-events HTML report rendered headless
 )
 
 missing=()

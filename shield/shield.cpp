@@ -10,6 +10,7 @@
 #include <mutex>
 #include <ctime>
 
+#include "event/event.hpp"
 #include "protect/thread.hpp"
 #include "protect/vm.hpp"
 
@@ -57,6 +58,11 @@ int onFault(void* faultAddress, int /*serious*/) {
     sigemptyset(&suspend);
     sigaddset(&suspend, suspendSignal());
     pthread_sigmask(SIG_BLOCK, &suspend, nullptr);
+    {
+      // .event.noblock: in a signal handler.
+      event::NoBlockScope noBlock;
+      MPS_EVENT(BarrierFault, arena, faultAddress, seg->base, seg->shieldMode);
+    }
     Shield::dropBarrier(seg, true);
     gFaults.fetch_add(1, std::memory_order_relaxed);
     gBarrierNanos.fetch_add(nowNanoseconds() - t0, std::memory_order_relaxed);

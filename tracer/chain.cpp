@@ -2,6 +2,7 @@
 
 #include <new>
 
+#include "event/event.hpp"
 #include "tracer/collector.hpp"
 
 namespace mps::core {
@@ -48,6 +49,7 @@ Res Chain::create(Chain** chainOut, Collector* collector, Size count,
     gens[i].chain = chain;
   chain->objectSize_ = bytes;
   collector->addChain(chain);
+  MPS_EVENT(ChainCreate, collector->arena(), chain, count);
   *chainOut = chain;
   return Res::ok;
 }

@@ -7,6 +7,7 @@
 #include <new>
 
 #include "arena/buffer.hpp"
+#include "event/event.hpp"
 #include "base/keys.hpp"
 #include "messages/message.hpp"
 #include "shield/shield.hpp"
@@ -155,10 +156,24 @@ Res Collector::runTrace(Chain* chain, unsigned top, bool all, const char* why) {
   auto t0 = std::chrono::steady_clock::now();
   messages_->postGCStart(why);
 
-  stopMutators();
   Trace trace(this, why);
-  res = trace.run(chain, top, all);
-  resumeMutators();
+  std::uint64_t stopped = 0, pause = 0;
+  {
+    // .event.noblock: stopped threads may hold the stream's lock.
+    event::NoBlockScope noBlock(event::NoBlockScope::allThreads);
+    stopped = event::now();
+    stopMutators();
+    res = trace.run(chain, top, all);
+    resumeMutators();
+    pause = event::now() - stopped;
+  }
+  // Every collection is stop-the-world today: one pause, the whole time
+  // the mutators were stopped.
+  MPS_EVENT(TracePause, arena_, trace.id(), event::PauseKind::flip, pause);
+  MPS_EVENT(TraceEnd, arena_, trace.id(), last_.condemned, last_.notCondemned, last_.live,
+            last_.reclaimed, event::now() - trace.startTime(), pause, pause, 1, last_.workers,
+            trace.finalizedCount());
+  event::writePending();
 
   if (res == Res::ok) {
     ++collections_;

@@ -241,6 +241,8 @@ class Collector {
   bool collectAllAfterRamps_ = false;
   double pauseTime_ = kDefaultPauseTime;
   Size collections_ = 0;
+  // Collections started, from 1: the telemetry stream's trace numbers.
+  Size tracesStarted_ = 0;
   unsigned workers_ = 1;
   WorkerPool* workerPool_ = nullptr;
   bool barrier_ = false;

@@ -15,6 +15,7 @@
 #include "base/check.hpp"
 #include "base/res.hpp"
 #include "base/types.hpp"
+#include "event/event.hpp"
 #include "mps.h"
 
 namespace mps::core {
@@ -68,6 +69,8 @@ class ScanState {
       return Res::ok;
     }
     if (MPS_UNLIKELY(rank_ == Rank::weak)) return fixWeak(seg, refIO);
+    // Checked build only (the ref category is on the critical path).
+    if (rank_ == Rank::ambig) MPS_EVENT(FixAmbiguous, arena_, ref);
     Res res = seg->fix(this, refIO);
     if (res == Res::ok) fixedSummary_ |= refSetOfAddr(*refIO, zoneShift());
     return res;

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "arena/buffer.hpp"
+#include "event/event.hpp"
 #include "messages/message.hpp"
 #include "shield/shield.hpp"
 #include "tracer/autopool.hpp"
@@ -27,7 +28,11 @@ double secondsSince(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 Trace::Trace(Collector* collector, const char* why)
-    : collector_(collector), arena_(collector->arena()), why_(why) {}
+    : collector_(collector),
+      arena_(collector->arena()),
+      why_(why),
+      id_(++collector->tracesStarted_),
+      startTime_(event::now()) {}
 
 Trace::~Trace() {
   for (Worker* w : workers_) {
@@ -99,18 +104,29 @@ void Trace::flip() {
 
 Res Trace::scanRoots(Worker* worker) {
   Res res = Res::ok;
+  Size roots = 0;
   // Ambiguous roots first: everything they hit is pinned before any exact
   // fix could move it (design brief, "Ranks").
   for (Rank rank : {Rank::ambig, Rank::exact}) {
     collector_->forEachRoot([&](Root* root) {
       if (res != Res::ok || root->rank() != rank) return;
       res = root->scan(&worker->ss);
+      ++roots;
     });
     if (res != Res::ok) return res;
-    if (rank == Rank::ambig) res = scanAmbiguousSegments(worker);
+    if (rank == Rank::ambig) {
+      Size segs = segmentsScanned_;
+      res = scanAmbiguousSegments(worker);
+      // The ambiguous phase: its roots and segments.
+      MPS_EVENT(TracePhase, arena_, id_, Rank::ambig, event::now() - phaseStart_,
+                segmentsScanned_ - segs);
+      phaseStart_ = event::now();
+    }
     if (res != Res::ok) return res;
   }
-  return scanFinalizationMessages(worker);
+  res = scanFinalizationMessages(worker);
+  MPS_EVENT(TraceFlip, arena_, id_, roots);
+  return res;
 }
 
 Res Trace::scanFinalizationMessages(Worker* worker) {
@@ -793,6 +809,33 @@ void Trace::verify() {
     assertFail(__FILE__, __LINE__, "heap verifier: every exact reference designates an object");
 }
 
+// Telemetry ---------------------------------------------------------------------------
+
+void Trace::emitEnd() {
+  for (const GenerationTally& t : tallies_) {
+    // What arrived in the next generation during this trace came from this
+    // one (as accountGenerations reckons).
+    const Chain* c = t.gen->chain;
+    Size promoted = c != nullptr && t.gen->index + 1 < c->count()
+                        ? c->gen(t.gen->index + 1)->arrivedLastTrace
+                        : 0;
+    MPS_EVENT(TraceGeneration, arena_, id_, c, t.gen->index, t.condemned, t.survived, promoted);
+  }
+  Size used = parallel_ ? workers_.size() : 1;
+  for (Size i = 0; i < used; ++i) {
+    const Worker* w = workers_[i];
+    MPS_EVENT(TraceWorker, arena_, id_, i, w->objectsScanned, w->objectsMarked, w->ss.scannedBytes);
+  }
+  if (MPS_EVENT_ON(GenerationSize)) {
+    collector_->chains_.forEach([&](Chain* c) {
+      for (Size i = 0; i < c->count(); ++i) {
+        const Generation* g = c->gen(i);
+        MPS_EVENT(GenerationSize, arena_, c, i, g->capacity, g->liveSize + g->newSize, g->newSize);
+      }
+    });
+  }
+}
+
 // The whole collection ---------------------------------------------------------------
 
 Res Trace::run(Chain* chain, unsigned top, bool all) {
@@ -819,20 +862,38 @@ Res Trace::run(Chain* chain, unsigned top, bool all) {
   // protection their new summaries allow.
   flip();
   Res res = condemn(chain, top, all);
+  if (MPS_EVENT_ON(TraceStart)) {
+    MPS_EVENT(TraceStart, arena_, id_, chain, top, all, condemned_, why_);
+    for (const GenerationTally& t : tallies_)
+      MPS_EVENT(TraceCondemn, arena_, id_, t.gen->chain, t.gen->index, t.condemned);
+  }
   if (res == Res::ok) {
     // The white set is known only now: refresh each worker's copy.
     for (Worker* w : workers_)
       w->ss.c._w = white_;
     auto tm = std::chrono::steady_clock::now();
     beginPools();
+    // Each rank's phase is one TracePhase event (design/event.md).
+    Size segs = segmentsScanned_;
+    auto phase = [&](Rank rank) {
+      std::uint64_t t = event::now();
+      MPS_EVENT(TracePhase, arena_, id_, rank, t - phaseStart_, segmentsScanned_ - segs);
+      phaseStart_ = t;
+      segs = segmentsScanned_;
+    };
+    phaseStart_ = event::now();
     res = scanRoots(workers_[0]);
+    segs = segmentsScanned_;  // the ambiguous phase counted its own
     if (res == Res::ok) res = scanRememberedSet(workers_[0]);
     if (res == Res::ok) res = drain();
+    if (res == Res::ok) phase(Rank::exact);
     if (res == Res::ok) res = scanFinal(workers_[0]);
     // Registrations of live mark-sweep objects leave deferred fixes (no-ops)
     // even when nothing fires: drain those too.
     if (res == Res::ok && (!firing_.empty() || workers_[0]->hasPending())) res = drain();
+    if (res == Res::ok) phase(Rank::final);
     if (res == Res::ok) res = scanWeak(workers_[0]);
+    if (res == Res::ok) phase(Rank::weak);
     endPools(res != Res::ok);
     coverDependents();
     markSeconds_ = secondsSince(tm);
@@ -842,6 +903,7 @@ Res Trace::run(Chain* chain, unsigned top, bool all) {
   } else {
     reclaim();
     accountGenerations(chain, top, all);
+    if (MPS_EVENT_ON(TraceEnd) || MPS_EVENT_ON(GenerationSize)) emitEnd();
     // .ms.sticky.abandon: every sticky segment was marked afresh.
     if (collector_->stickyMarksLost && condemnsAllMarks_) collector_->stickyMarksLost = false;
   }

@@ -150,6 +150,10 @@ class Trace {
   Res run(Chain* chain, unsigned top, bool all);
 
   TraceSet traces() const { return 1u; }
+  // The telemetry stream's number of this trace (the arena's collections
+  // started, from 1), and the stream's time it was created at.
+  Size id() const { return id_; }
+  std::uint64_t startTime() const { return startTime_; }
   // Whether this trace condemns the segments of `gen`.
   bool condemnsGeneration(const Generation* gen) const;
   RefSet white() const { return white_; }
@@ -261,9 +265,16 @@ class Trace {
   // survived and stayed, and what arrived in it (chains.md).
   void accountGenerations(Chain* chain, unsigned top, bool all);
 
+  // Telemetry (design/event.md): the generations' tallies, sizes and the
+  // workers' counts, once the trace has reclaimed.
+  void emitEnd();
+
   Collector* collector_;
   Arena* arena_;
   const char* why_;
+  Size id_;
+  std::uint64_t startTime_;
+  std::uint64_t phaseStart_ = 0;  // when the current rank phase began
   // What run() condemns: generations 0..top_ of chain_, or everything.
   Chain* chain_ = nullptr;
   unsigned top_ = 0;

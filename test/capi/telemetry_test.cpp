@@ -1,10 +1,13 @@
 // Telemetry control (telemetry.md): the filter word starts from the
 // plinth's reading of MPS_TELEMETRY_CONTROL and is changed bit by bit,
 // labels are handed out whether or not the user category is on, and
-// labelling and flushing are accepted. And the version string that MPS
-// exports without declaring it.
+// labelling and flushing write the stream (test/event reads it back in
+// detail). And the version string that MPS exports without declaring it.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <set>
@@ -23,6 +26,8 @@ TEST(Telemetry, FilterLabelsAndFlush) {
   // The first telemetry call of the process reads the environment (ctest
   // runs each test in its own process).
   ::setenv("MPS_TELEMETRY_CONTROL", "arena user", 1);
+  std::string stream = ::testing::TempDir() + "capi-telemetry-" + std::to_string(::getpid());
+  ::setenv("MPS_TELEMETRY_FILENAME", stream.c_str(), 1);
   const mps_word_t user = mps_word_t(1) << 6;
   mps_word_t initial = mps_telemetry_get();
   if (initial != 0) {
@@ -48,6 +53,18 @@ TEST(Telemetry, FilterLabelsAndFlush) {
   mps_telemetry_flush();
   std::string longest(255, 'x');
   EXPECT_NE(mps_telemetry_intern(longest.c_str()), 0u);
+  // The user category was on: the stream was opened and flushed. (Run
+  // after other tests of this executable in one process, the filter and
+  // the stream are those of the first telemetry call.)
+  if (initial != 0) {
+    std::FILE* file = std::fopen(stream.c_str(), "rb");
+    ASSERT_NE(file, nullptr);
+    char magic[8] = {};
+    EXPECT_EQ(std::fread(magic, 1, sizeof magic, file), sizeof magic);
+    EXPECT_EQ(std::memcmp(magic, "MPS++EVT", 8), 0);
+    std::fclose(file);
+    ::unlink(stream.c_str());
+  }
 }
 
 TEST(TelemetryDeathTest, ALabelHasAtMost255Characters) {

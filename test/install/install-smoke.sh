@@ -3,7 +3,8 @@
 # Installs the build into a scratch prefix and builds and runs smoke.c against it
 # three ways: plain -lmps (shared), pkg-config (static), find_package(mps); then
 # builds and runs examples/gc_weak.c (AWL weak tables, finalization and
-# location dependencies together) against the installed headers and library.
+# location dependencies together) against the installed headers and library,
+# and runs the installed telemetry converter, mps-events.
 set -euo pipefail
 
 : "${SMOKE_BUILD_DIR:?}" "${SMOKE_WORK_DIR:?}" "${SMOKE_SOURCE_DIR:?}" "${SMOKE_CMAKE:?}"
@@ -86,6 +87,24 @@ LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$work/gc_weak" >
   || { cat "$work/gc_weak.log"; die "gc_weak exited with status $?"; }
 tail -n 1 "$work/gc_weak.log" | sed 's/^/  /'
 grep -q "all checks passed" "$work/gc_weak.log" || die "gc_weak did not pass its checks"
+
+step "5. the installed converter: $prefix/bin/mps-events"
+events="$prefix/bin/mps-events"
+[ -x "$events" ] || die "not installed: $events"
+"$events" --help | grep -q "usage: mps-events" || die "mps-events --help printed no usage"
+"$events" --version | sed 's/^/  /'
+printf 'not a stream at all' >"$work/junk.mpsev"
+status=0
+msg="$("$events" check "$work/junk.mpsev" 2>&1)" || status=$?
+[ "$status" -eq 1 ] || die "mps-events check on junk exited $status, expected 1"
+grep -q "offset 0: not an MPS++ event stream" <<<"$msg" || die "mps-events said: $msg"
+echo "  junk refused: $msg"
+MPS_TELEMETRY_CONTROL=all MPS_TELEMETRY_FILENAME="$work/smoke.mpsevents" \
+  LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" expect_ok "$work/smoke_shared"
+"$events" check "$work/smoke.mpsevents" | sed 's/^/  /' \
+  || die "mps-events finds smoke_shared's telemetry stream unsound"
+"$events" html -o "$work/smoke.html" "$work/smoke.mpsevents" || die "mps-events html failed"
+grep -q 'id="event-counts"' "$work/smoke.html" || die "the report of smoke_shared's stream is incomplete"
 
 shopt -s nullglob globstar
 hpps=("$incdir"/mps/**/*.hpp)
