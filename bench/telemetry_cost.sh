@@ -12,7 +12,13 @@
 #   on       BENCH, MPS_TELEMETRY_CONTROL="arena pool trace seg user",
 #            the stream written to a scratch file
 #   baseline BASELINE_BENCH
-# and prints the median wall time of each and the ratios.
+# and prints the median wall time and processor time (user + system, all
+# threads) of each, and the ratios. On a loaded machine processor time is
+# the steadier of the two.
+#
+# COUNT_INSTRUCTIONS=1 also runs each configuration once under valgrind's
+# callgrind with one marking worker (MPS_GC_WORKERS=1) and prints the
+# instructions executed: a measure the machine's load does not disturb.
 set -euo pipefail
 bench="${1:?usage: $0 BENCH [BASELINE_BENCH] [REPS] [WORKLOADS]}"
 baseline="${2:--}"
@@ -21,14 +27,13 @@ workloads="${4:-gcbench/amc gcbench/ams}"
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 
-run() {  # run NAME WORKLOAD BINARY [env...]: appends the wall time in ms to $scratch/NAME
+run() {  # run NAME WORKLOAD BINARY [env...]: appends wall and processor ms to $scratch/NAME.*
   local name="$1" workload="$2" binary="$3"
   shift 3
-  local t0 t1
-  t0=$(date +%s%N)
-  env "$@" "$binary" --gc_bench_child="$workload" >/dev/null
-  t1=$(date +%s%N)
-  echo $(((t1 - t0) / 1000000)) >>"$scratch/$name"
+  /usr/bin/time -f "%e %U %S" -o "$scratch/time" env "$@" "$binary" --gc_bench_child="$workload" \
+    >/dev/null
+  awk '{printf "%d\n", $1 * 1000}' "$scratch/time" >>"$scratch/$name.wall"
+  awk '{printf "%d\n", ($2 + $3) * 1000}' "$scratch/time" >>"$scratch/$name.cpu"
 }
 
 median() { sort -n "$1" | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
@@ -41,17 +46,42 @@ for workload in $workloads; do
       MPS_TELEMETRY_FILENAME="$scratch/stream"
     [ "$baseline" = - ] || run "$tag.baseline" "$workload" "$baseline" -u MPS_TELEMETRY_CONTROL
   done
-  off=$(median "$scratch/$tag.off")
-  on=$(median "$scratch/$tag.on")
-  printf '%s: median of %d runs, wall ms: off %s, on %s (on/off %.3f; stream %s bytes)\n' \
-    "$workload" "$reps" "$off" "$on" "$(echo "$on / $off" | bc -l)" \
-    "$(stat -c %s "$scratch/stream")"
-  if [ "$baseline" != - ]; then
-    base=$(median "$scratch/$tag.baseline")
-    printf '%s: baseline %s (off/baseline %.3f)\n' "$workload" "$base" \
-      "$(echo "$off / $base" | bc -l)"
-  fi
-  echo "  off: $(tr '\n' ' ' <"$scratch/$tag.off")"
-  echo "  on:  $(tr '\n' ' ' <"$scratch/$tag.on")"
-  [ "$baseline" = - ] || echo "  baseline: $(tr '\n' ' ' <"$scratch/$tag.baseline")"
+  [ "$reps" -gt 0 ] || continue
+  for kind in wall cpu; do
+    off=$(median "$scratch/$tag.off.$kind")
+    on=$(median "$scratch/$tag.on.$kind")
+    line="$workload $kind ms, median of $reps: off $off, on $on (on/off $(echo "scale=3; $on / $off" | bc -l))"
+    if [ "$baseline" != - ]; then
+      base=$(median "$scratch/$tag.baseline.$kind")
+      line="$line, baseline $base (off/baseline $(echo "scale=3; $off / $base" | bc -l))"
+    fi
+    echo "$line"
+    for config in off on baseline; do
+      if [ -f "$scratch/$tag.$config.$kind" ]; then
+        echo "  $config: $(tr '\n' ' ' <"$scratch/$tag.$config.$kind")"
+      fi
+    done
+  done
+  echo "  stream of the last 'on' run: $(stat -c %s "$scratch/stream" 2>/dev/null || echo 0) bytes"
 done
+
+count() {  # count WORKLOAD BINARY [env...]: instructions executed, under callgrind
+  local workload="$1" binary="$2"
+  shift 2
+  env "$@" MPS_GC_WORKERS=1 valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+    "$binary" --gc_bench_child="$workload" 2>&1 >/dev/null | awk '/Collected :/ {print $NF}'
+}
+
+if [ "${COUNT_INSTRUCTIONS:-0}" = 1 ]; then
+  for workload in $workloads; do
+    off=$(count "$workload" "$bench" -u MPS_TELEMETRY_CONTROL)
+    on=$(count "$workload" "$bench" MPS_TELEMETRY_CONTROL="arena pool trace seg user" \
+      MPS_TELEMETRY_FILENAME="$scratch/stream")
+    line="$workload instructions (one worker): off $off, on $on (on/off $(echo "scale=5; $on / $off" | bc -l))"
+    if [ "$baseline" != - ]; then
+      base=$(count "$workload" "$baseline" -u MPS_TELEMETRY_CONTROL)
+      line="$line, baseline $base (off/baseline $(echo "scale=5; $off / $base" | bc -l))"
+    fi
+    echo "$line"
+  done
+fi

@@ -165,8 +165,13 @@ bool readFilter() {
     gFilterState.store(kFilterRead, std::memory_order_release);
     return true;
   }
-  // Another thread is reading it (and may be stopped there): not yet.
-  return gFilterState.load(std::memory_order_acquire) == kFilterRead;
+  // Another thread is reading it. It may have been stopped there by a
+  // collection: in a NoBlockScope, not yet; elsewhere, wait for it.
+  while (gFilterState.load(std::memory_order_acquire) != kFilterRead) {
+    if (noBlock()) return false;
+    std::this_thread::yield();
+  }
+  return true;
 }
 
 void pushPending(Buffer* b) {

@@ -157,22 +157,9 @@ Res Collector::runTrace(Chain* chain, unsigned top, bool all, const char* why) {
   messages_->postGCStart(why);
 
   Trace trace(this, why);
-  std::uint64_t stopped = 0, pause = 0;
-  {
-    // .event.noblock: stopped threads may hold the stream's lock.
-    event::NoBlockScope noBlock(event::NoBlockScope::allThreads);
-    stopped = event::now();
-    stopMutators();
-    res = trace.run(chain, top, all);
-    resumeMutators();
-    pause = event::now() - stopped;
-  }
-  // Every collection is stop-the-world today: one pause, the whole time
-  // the mutators were stopped.
-  MPS_EVENT(TracePause, arena_, trace.id(), event::PauseKind::flip, pause);
-  MPS_EVENT(TraceEnd, arena_, trace.id(), last_.condemned, last_.notCondemned, last_.live,
-            last_.reclaimed, event::now() - trace.startTime(), pause, pause, 1, last_.workers,
-            trace.finalizedCount());
+  std::uint64_t pause = 0;
+  res = runStopped(&trace, chain, top, all, &pause);
+  if (MPS_EVENT_ON(TraceEnd)) emitTraceEnd(trace, pause);
   event::writePending();
 
   if (res == Res::ok) {
@@ -194,6 +181,27 @@ Res Collector::runTrace(Chain* chain, unsigned top, bool all, const char* why) {
   if (all) lastFullSeconds_ = seconds;
   collecting_ = false;
   return res;
+}
+
+Res Collector::runStopped(Trace* trace, Chain* chain, unsigned top, bool all,
+                          std::uint64_t* pauseOut) {
+  // .event.noblock: stopped threads may hold the stream's lock.
+  event::NoBlockScope noBlock(event::NoBlockScope::allThreads);
+  std::uint64_t stopped = event::now();
+  stopMutators();
+  Res res = trace->run(chain, top, all);
+  resumeMutators();
+  *pauseOut = event::now() - stopped;
+  return res;
+}
+
+// Every collection is stop-the-world today: one pause, the whole time the
+// mutators were stopped.
+void Collector::emitTraceEnd(const Trace& trace, std::uint64_t pause) {
+  MPS_EVENT(TracePause, arena_, trace.id(), event::PauseKind::flip, pause);
+  MPS_EVENT(TraceEnd, arena_, trace.id(), last_.condemned, last_.notCondemned, last_.live,
+            last_.reclaimed, event::now() - trace.startTime(), pause, pause, 1, last_.workers,
+            trace.finalizedCount());
 }
 
 void Collector::stopMutators() {

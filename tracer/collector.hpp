@@ -223,6 +223,11 @@ class Collector {
   friend class Trace;
   explicit Collector(Arena* arena);
   Res runTrace(Chain* chain, unsigned top, bool all, const char* why);
+  // Stops the mutators, runs `trace`, resumes them; `*pauseOut` is how long
+  // they were stopped.
+  Res runStopped(Trace* trace, Chain* chain, unsigned top, bool all, std::uint64_t* pauseOut);
+  // Telemetry: the trace's pause and end (design/event.md).
+  MPS_NOINLINE void emitTraceEnd(const Trace& trace, std::uint64_t pause);
   Size estimateFullCollectionSeconds() const;
 
   Arena* arena_;

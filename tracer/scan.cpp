@@ -39,6 +39,10 @@ Res ScanState::verifyRef(Addr ref) {
   return Res::ok;
 }
 
+void ScanState::noteAmbiguousFix(Addr ref) {
+  MPS_EVENT(FixAmbiguous, arena_, ref);
+}
+
 Res ScanState::divertedFix(Addr* refIO) {
   if (verifying) return verifyRef(*refIO);
   return hook_(this, refIO, hookClosure_);

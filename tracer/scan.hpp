@@ -69,8 +69,11 @@ class ScanState {
       return Res::ok;
     }
     if (MPS_UNLIKELY(rank_ == Rank::weak)) return fixWeak(seg, refIO);
-    // Checked build only (the ref category is on the critical path).
-    if (rank_ == Rank::ambig) MPS_EVENT(FixAmbiguous, arena_, ref);
+    // Checked build only (the ref category is on the critical path). Out of
+    // line: the event's locals must not live in the frames fix2 is inlined
+    // into (GCC's AddressSanitizer then left their scope poisoning behind on
+    // the stack after those frames returned).
+    if (MPS_EVENT_ON(FixAmbiguous) && rank_ == Rank::ambig) noteAmbiguousFix(ref);
     Res res = seg->fix(this, refIO);
     if (res == Res::ok) fixedSummary_ |= refSetOfAddr(*refIO, zoneShift());
     return res;
@@ -132,6 +135,7 @@ class ScanState {
  private:
   Res verifyRef(Addr ref);
   [[gnu::noinline]] Res divertedFix(Addr* refIO);
+  [[gnu::noinline, gnu::cold]] void noteAmbiguousFix(Addr ref);
   // A weak reference into a white segment: a splatted one (now null) adds
   // no zone to the summary.
   [[gnu::noinline]] Res fixWeak(Segment* seg, Addr* refIO) {

@@ -28,11 +28,10 @@ double secondsSince(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 Trace::Trace(Collector* collector, const char* why)
-    : collector_(collector),
-      arena_(collector->arena()),
-      why_(why),
-      id_(++collector->tracesStarted_),
-      startTime_(event::now()) {}
+    : collector_(collector), arena_(collector->arena()), why_(why) {
+  id_ = ++collector->tracesStarted_;
+  startTime_ = event::now();
+}
 
 Trace::~Trace() {
   for (Worker* w : workers_) {

@@ -272,9 +272,6 @@ class Trace {
   Collector* collector_;
   Arena* arena_;
   const char* why_;
-  Size id_;
-  std::uint64_t startTime_;
-  std::uint64_t phaseStart_ = 0;  // when the current rank phase began
   // What run() condemns: generations 0..top_ of chain_, or everything.
   Chain* chain_ = nullptr;
   unsigned top_ = 0;
@@ -317,6 +314,10 @@ class Trace {
   // Segments exposed by exposeDependent (under dependentLock_).
   std::mutex dependentLock_;
   SegmentList dependents_;
+  // Telemetry.
+  Size id_ = 0;
+  std::uint64_t startTime_ = 0;
+  std::uint64_t phaseStart_ = 0;  // when the current rank phase began
 };
 
 }  // namespace mps::core

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "heap.hpp"
+#include "mpscmvff.h"
 #include "shield/shield.hpp"
 #include "tracer/collector.hpp"
 #include "mps.h"
@@ -330,6 +331,40 @@ TEST(EventStream, ABarrierFaultIsRecordedFromTheFaultHandler) {
     EXPECT_EQ((*records[0])["address"], written);
     EXPECT_LE((*records[0])["segBase"], written);
     EXPECT_NE((*records[0])["mode"], 0u);
+  });
+}
+
+// The critical-path categories (ref, object) record allocation, buffer
+// fills and ambiguous fixes in the checked build only (telemetry.md).
+TEST(EventStream, CriticalPathCategoriesOnlyInTheCheckedBuild) {
+  inChild([] {
+    std::string path = streamPath("critical");
+    ::setenv("MPS_TELEMETRY_FILENAME", path.c_str(), 1);
+    ::setenv("MPS_TELEMETRY_CONTROL", "ref object", 1);
+    {
+      Heap heap(__builtin_frame_address(0));
+      mps_pool_t manual;
+      ASSERT_EQ(mps_pool_create_k(&manual, heap.arena, mps_class_mvff(), mps_args_none),
+                MPS_RES_OK);
+      mps_addr_t p;
+      ASSERT_EQ(mps_alloc(&p, manual, 64), MPS_RES_OK);
+      mps_free(manual, p, 64);
+      mps_pool_destroy(manual);
+      // The stack (an ambiguous root) refers to the list.
+      Object* volatile head = work(heap.ap);
+      ASSERT_NE(head, nullptr);
+      EXPECT_EQ(mps_arena_collect(heap.arena), MPS_RES_OK);
+      mps_arena_release(heap.arena);
+    }
+    Stream s = parseStream(readFile(path));
+    ::unlink(path.c_str());
+    std::size_t expected = MPS_CHECKED ? 1 : 0;
+    EXPECT_EQ(s.all("ObjectAlloc").size(), expected);
+    EXPECT_EQ(s.all("ObjectFree").size(), expected);
+    EXPECT_EQ(s.all("BufferFill").empty(), !MPS_CHECKED);
+    EXPECT_EQ(s.all("FixAmbiguous").empty(), !MPS_CHECKED);
+    for (const Record& r : s.records)
+      EXPECT_TRUE(event::criticalPath(r.kind->category) || r.name() == "StreamFlush") << r.name();
   });
 }
 
