@@ -852,6 +852,15 @@ mps_word_t mps_collections(mps_arena_t handle) {
   return collectorOf(arena)->collections();
 }
 
+void mps_arena_pauses(mps_arena_t handle, size_t* countOut, double* totalOut, double* maxOut) {
+  Arena* arena = toArena(handle);
+  ArenaEntry entry(arena);
+  const mps::core::PauseSummary& p = collectorOf(arena)->pauseTotals();
+  if (countOut != nullptr) *countOut = p.count;
+  if (totalOut != nullptr) *totalOut = p.seconds;
+  if (maxOut != nullptr) *maxOut = p.maxSeconds;
+}
+
 void mps_arena_gc_workers_set(mps_arena_t handle, unsigned workers) {
   Arena* arena = toArena(handle);
   ArenaEntry entry(arena);

@@ -143,6 +143,16 @@ void mps_message_gc_barrier(mps_arena_t handle, mps_message_t message, size_t* p
   if (secondsOut != nullptr) *secondsOut = cost.seconds;
 }
 
+void mps_message_gc_pauses(mps_arena_t handle, mps_message_t message, size_t* countOut,
+                           double* totalOut, double* maxOut) {
+  Arena* arena = toArena(handle);
+  ArenaEntry entry(arena);
+  const mps::core::PauseSummary& p = GCMessage::from(heldMessage(arena, message)).pauses();
+  if (countOut != nullptr) *countOut = p.count;
+  if (totalOut != nullptr) *totalOut = p.seconds;
+  if (maxOut != nullptr) *maxOut = p.maxSeconds;
+}
+
 void mps_message_finalization_ref(mps_addr_t* refOut, mps_arena_t handle, mps_message_t message) {
   MPS_AVER_ALWAYS(refOut != NULL);
   Arena* arena = toArena(handle);

@@ -41,6 +41,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -56,6 +57,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "analysis.hpp"  // mps-events: minimumMutatorUtilisation
 #include "mps.h"
 #include "mpsavm.h"
 #include "mpscamc.h"
@@ -327,6 +329,56 @@ void amcNodePad(mps_addr_t p, std::size_t size) {
 
 // An arena with one AMC pool of Nodes on a two-generation chain: a nursery
 // of `nurseryKiB`, and an older generation survivors are promoted to.
+// The pauses of an MPS++ run, for its pause distribution and minimum
+// mutator utilisation (MMU): each collection's interval, from the clocks of
+// its GC-start and GC messages (the collections stop the world, and the
+// benchmark's one mutator waits for the whole of each), and the run's, from
+// mps_clock(). In seconds.
+struct PauseRecord {
+  std::vector<mps::events::Interval> paused;
+  double start = 0, end = 0;
+
+  static double seconds(mps_clock_t c) { return double(c) / double(mps_clocks_per_sec()); }
+  void begin() {
+    paused.clear();
+    start = seconds(mps_clock());
+  }
+  void finish() { end = seconds(mps_clock()); }
+  void add(mps_clock_t t0, mps_clock_t t1) { paused.push_back({seconds(t0), seconds(t1)}); }
+  // Drains the arena's GC-start and GC messages into the record.
+  void take(mps_arena_t arena) {
+    mps_message_t startMessage, endMessage;
+    while (mps_message_get(&startMessage, arena, mps_message_type_gc_start())) {
+      mps_clock_t t0 = mps_message_clock(arena, startMessage);
+      mps_message_discard(arena, startMessage);
+      if (!mps_message_get(&endMessage, arena, mps_message_type_gc())) break;
+      add(t0, mps_message_clock(arena, endMessage));
+      mps_message_discard(arena, endMessage);
+    }
+  }
+  // Counters pauses, pause_p50_ms, _p90_ms, _p99_ms, _max_ms (nearest rank)
+  // and mmu_1ms, mmu_10ms, mmu_100ms (percent).
+  void report(benchmark::State& state) const {
+    std::vector<double> d;
+    for (const mps::events::Interval& i : paused)
+      d.push_back(i.end - i.start);
+    std::sort(d.begin(), d.end());
+    state.counters["pauses"] = double(d.size());
+    auto rank = [&](double q) {
+      std::size_t k = std::size_t(std::ceil(q * double(d.size())));
+      return d.empty() ? 0.0 : d[k == 0 ? 0 : k - 1] * 1e3;
+    };
+    state.counters["pause_p50_ms"] = rank(0.5);
+    state.counters["pause_p90_ms"] = rank(0.9);
+    state.counters["pause_p99_ms"] = rank(0.99);
+    state.counters["pause_max_ms"] = rank(1.0);
+    std::vector<mps::events::Interval> u = mps::events::unionOf(paused);
+    for (int ms : {1, 10, 100})
+      state.counters["mmu_" + std::to_string(ms) + "ms"] =
+          100 * mps::events::minimumMutatorUtilisation(u, start, end, ms * 1e-3);
+  }
+};
+
 class AmcHeap {
  public:
   AmcHeap(std::size_t arenaBytes, std::size_t nurseryKiB, std::size_t olderKiB)
@@ -383,6 +435,7 @@ class AmcHeap {
       if (!mps_message_get(&end, arena, mps_message_type_gc())) break;
       (older ? pauses.older : pauses.nursery)
           .push_back(double(mps_message_clock(arena, end) - t0) / perSec);
+      if (record != nullptr) record->add(t0, mps_message_clock(arena, end));
       liveBytes += double(mps_message_gc_live_size(arena, end));
       condemnedBytes += double(mps_message_gc_condemned_size(arena, end));
       mps_message_discard(arena, end);
@@ -393,6 +446,7 @@ class AmcHeap {
   mps_arena_t arena = nullptr;
   mps_ap_t ap = nullptr;
   double liveBytes = 0, condemnedBytes = 0;  // summed over the collections taken
+  PauseRecord* record = nullptr;             // if set, takePauses adds to it
 
  private:
   mps_fmt_t fmt_ = nullptr;
@@ -681,13 +735,24 @@ __attribute__((noinline)) void runGCBenchAms(benchmark::State& state, void* cold
   mps_arena_t arena = heap->arena;
   ThreadRoot thread(arena, cold);
   AmsAlloc alloc{heap->ap};
+  mps_message_type_enable(arena, mps_message_type_gc_start());
+  mps_message_type_enable(arena, mps_message_type_gc());
+  PauseRecord record;
+  record.take(arena);
   mps_word_t before = mps_collections(arena);
   bool ok = true;
   ProcessUsage usageBefore = ProcessUsage::now();
-  for (auto _ : state)
+  record.begin();
+  for (auto _ : state) {
     ok = gcbench(alloc) && ok;
+    state.PauseTiming();
+    record.take(arena);
+    state.ResumeTiming();
+  }
+  record.finish();
   ProcessUsage usageAfter = ProcessUsage::now();
   reportUsage(state, usageBefore, usageAfter, double(mps_collections(arena) - before), true);
+  record.report(state);
   state.counters["heap_MB"] = double(mps_arena_committed(arena)) / 1e6;
   state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(gcbenchNodeBytes()));
   if (!ok) state.SkipWithError("the long-lived data did not survive");
@@ -735,9 +800,12 @@ __attribute__((noinline)) void runGCBenchAmc(benchmark::State& state, void* cold
   AmsAlloc alloc{heap->ap};
   (void)heap->takePauses();
   heap->liveBytes = heap->condemnedBytes = 0;
+  PauseRecord record;
+  heap->record = &record;
   mps_word_t before = mps_collections(arena);
   bool ok = true;
   ProcessUsage usageBefore = ProcessUsage::now();
+  record.begin();
   for (auto _ : state) {
     ok = gcbench(alloc) && ok;
     state.PauseTiming();
@@ -746,8 +814,11 @@ __attribute__((noinline)) void runGCBenchAmc(benchmark::State& state, void* cold
     pauseCounters(state, "older_pause", pauses.older);
     state.ResumeTiming();
   }
+  record.finish();
+  heap->record = nullptr;
   ProcessUsage usageAfter = ProcessUsage::now();
   reportUsage(state, usageBefore, usageAfter, double(mps_collections(arena) - before), true);
+  record.report(state);
   state.counters["survived_MB"] = heap->liveBytes / 1e6 / double(state.iterations());
   state.counters["condemned_MB"] = heap->condemnedBytes / 1e6 / double(state.iterations());
   state.counters["heap_MB"] = double(mps_arena_committed(arena)) / 1e6;
@@ -1890,6 +1961,23 @@ void printSummary() {
         counterOf(amc, "nursery_pause_total_ms"), counterOf(amc, "older_pause_median_ms"),
         counterOf(amc, "older_pause_max_ms"), counterOf(amc, "older_pause_total_ms"),
         amcFullPauseMs);
+  }
+  // PauseRecord's counters: the pause distribution and the MMU.
+  bool anyPauses = false;
+  for (const char* name :
+       {"gcbench/ams", "gcbench/amc", "gcbench/ams-client", "gcbench/amc-client"}) {
+    const Figure* f = figureOf(name);
+    if (f == nullptr) continue;
+    if (!anyPauses)
+      std::printf(
+          "\npauses (ms) and minimum mutator utilisation (%%) at 1, 10 and 100 ms windows\n"
+          "%-24s %7s %7s %7s %7s %7s %7s %7s %7s\n",
+          "collector", "pauses", "median", "p90", "p99", "max", "MMU 1", "MMU 10", "MMU 100");
+    anyPauses = true;
+    std::printf("%-24s %7.0f %7.2f %7.2f %7.2f %7.2f %7.1f %7.1f %7.1f\n", name,
+                counterOf(f, "pauses"), counterOf(f, "pause_p50_ms"), counterOf(f, "pause_p90_ms"),
+                counterOf(f, "pause_p99_ms"), counterOf(f, "pause_max_ms"), counterOf(f, "mmu_1ms"),
+                counterOf(f, "mmu_10ms"), counterOf(f, "mmu_100ms"));
   }
 
   if (figureOf("barrier/on/0") != nullptr || figureOf("barrier/off/0") != nullptr) {

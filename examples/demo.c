@@ -50,6 +50,7 @@
 #include "mpsavm.h"
 #include "mpscamc.h"
 #include "mpslib.h" /* mps_clocks_per_sec */
+#include "mmu.h"    /* minimum mutator utilisation */
 
 /* ------------------------------------------------------------------------
  * The workload's shape. GCBench's constants: a stretch tree one level
@@ -83,6 +84,7 @@ typedef struct result_s {
   unsigned long nursery_count, older_count;
   double nursery_median_ms, nursery_max_ms, older_median_ms, older_max_ms, pause_total_ms;
   double heap_mb; /* AMC: peak committed; Boehm: heap size */
+  double mmu[3];  /* AMC: minimum mutator utilisation, 1, 10, 100 ms windows */
 } result_s;
 
 static void die(const char* what, mps_res_t res) {
@@ -183,6 +185,14 @@ static pauses_s pauses[2];
 static int have_start, start_older;
 static mps_clock_t start_clock;
 static size_t peak_committed;
+/* Every pause as an interval of the mps_clock in seconds, in order, for the
+ * MMU. */
+static mmu_interval_s* paused;
+static size_t paused_count, paused_cap;
+
+static double clock_seconds(mps_clock_t c) {
+  return (double)c / (double)mps_clocks_per_sec();
+}
 
 static void add_pause(pauses_s* p, double ms) {
   if (p->count == p->cap) {
@@ -208,6 +218,13 @@ static void amc_poll(void) {
     if (!mps_message_get(&msg, arena, mps_message_type_gc())) return;
     add_pause(&pauses[start_older], (double)(mps_message_clock(arena, msg) - start_clock) * 1e3 /
                                         (double)mps_clocks_per_sec());
+    if (paused_count == paused_cap) {
+      paused_cap = paused_cap == 0 ? 256 : 2 * paused_cap;
+      paused = realloc(paused, paused_cap * sizeof *paused);
+      if (paused == NULL) die("realloc", MPS_RES_MEMORY);
+    }
+    paused[paused_count].start = clock_seconds(start_clock);
+    paused[paused_count++].end = clock_seconds(mps_message_clock(arena, msg));
     mps_message_discard(arena, msg);
     have_start = 0;
   }
@@ -439,10 +456,19 @@ static void run_child(enum collector kind, result_s* out) {
   switch (kind) {
     case AMC: {
       mps_word_t before;
+      double run_start, run_end;
+      int w;
       amc_create(marker);
       before = mps_collections(arena);
+      run_start = clock_seconds(mps_clock());
       out->ok = workload(AMC);
       amc_poll();
+      run_end = clock_seconds(mps_clock());
+      for (w = 0; w < 3; ++w)
+        out->mmu[w] = mmu(paused, paused_count, run_start, run_end,
+                          w == 0   ? 1e-3
+                          : w == 1 ? 1e-2
+                                   : 1e-1);
       out->collections = (unsigned long)(mps_collections(arena) - before);
       out->heap_mb = (double)peak_committed / 1e6;
       amc_destroy();
@@ -613,6 +639,10 @@ int main(int argc, char** argv) {
         results[AMC].nursery_count, results[AMC].nursery_median_ms, results[AMC].nursery_max_ms,
         results[AMC].older_count, results[AMC].older_median_ms, results[AMC].older_max_ms,
         results[AMC].pause_total_ms);
+    printf(
+        "AMC minimum mutator utilisation: %.1f%% at 1 ms windows, %.1f%% at 10 ms, %.1f%% at 100 "
+        "ms\n",
+        100 * results[AMC].mmu[0], 100 * results[AMC].mmu[1], 100 * results[AMC].mmu[2]);
   }
   if (!all_ok) {
     fprintf(stderr, "mps_demo: a run failed or its long-lived tree was damaged\n");

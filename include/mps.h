@@ -595,6 +595,9 @@ extern void mps_arena_park(mps_arena_t);
 extern void mps_arena_release(mps_arena_t);
 extern mps_bool_t mps_arena_busy(mps_arena_t);
 extern mps_word_t mps_collections(mps_arena_t);
+/* MPS++ extension: every pause of the mutators since the arena was created
+ * (abandoned collections' too): how many, total and longest in seconds. */
+extern void mps_arena_pauses(mps_arena_t, size_t* count_o, double* total_o, double* max_o);
 extern mps_bool_t mps_addr_fmt(mps_fmt_t*, mps_arena_t, mps_addr_t);
 /* The base of the object containing an address (pools that support it:
  * AMC and AMCZ); MPS_RES_FAIL if no object holds it (outside the arena, in
@@ -671,6 +674,10 @@ extern mps_res_t mps_definalize(mps_arena_t, mps_addr_t*);
  * both. Process-wide: with several arenas, each one's message counts all. */
 extern void mps_message_gc_barrier(mps_arena_t, mps_message_t, size_t* protections_o,
                                    size_t* faults_o, double* seconds_o);
+/* MPS++ extension: this GC message's collection paused the mutators
+ * count_o times, for total_o seconds in all and max_o at most. */
+extern void mps_message_gc_pauses(mps_arena_t, mps_message_t, size_t* count_o, double* total_o,
+                                  double* max_o);
 
 /* Debugging pools (debugging.md): verify fenceposts and free space. */
 extern void mps_pool_check_fenceposts(mps_pool_t);

@@ -238,7 +238,7 @@ void MessageQueue::postGCStart(const char* why) {
 }
 
 void MessageQueue::postGC(Size live, Size condemned, Size notCondemned,
-                          const GCMessage::BarrierCost& barrier) {
+                          const GCMessage::BarrierCost& barrier, const PauseSummary& pauses) {
   MPS_AVERT(MessageQueue, this);
   Message* m = takeSpareToPost(MessageType::gc);
   if (m == nullptr) return;
@@ -247,6 +247,7 @@ void MessageQueue::postGC(Size live, Size condemned, Size notCondemned,
   gc->condemned_ = condemned;
   gc->notCondemned_ = notCondemned;
   gc->barrier_ = barrier;
+  gc->pauses_ = pauses;
   enqueue(m);
 }
 

@@ -30,6 +30,18 @@ namespace mps::core {
 
 class MessageQueue;
 
+// Pauses of the mutators (design/tracer.md .pause.timing): how many, and
+// their total and longest duration in seconds.
+struct PauseSummary {
+  Size count = 0;
+  double seconds = 0, maxSeconds = 0;
+  void add(double pause) {
+    ++count;
+    seconds += pause;
+    if (pause > maxSeconds) maxSeconds = pause;
+  }
+};
+
 // The values are fixed by mps.h (mps_message_type_finalization() and so on)
 // and index the queue's per-type tables.
 enum class MessageType : unsigned {
@@ -127,6 +139,8 @@ class GCMessage final : public Message {
     double seconds = 0;
   };
   const BarrierCost& barrierCost() const { return barrier_; }
+  // The collection's pauses (every kind: flip, increment, barrier, finish).
+  const PauseSummary& pauses() const { return pauses_; }
 
  private:
   friend class MessageQueue;
@@ -137,6 +151,7 @@ class GCMessage final : public Message {
   Size condemned_ = 0;
   Size notCondemned_ = 0;
   BarrierCost barrier_;
+  PauseSummary pauses_;
 };
 
 // A finalization message (finalization.md), which is also the registration
@@ -222,7 +237,7 @@ class MessageQueue {
   // next collection. `why` must be a static string.
   void postGCStart(const char* why);
   void postGC(Size live, Size condemned, Size notCondemned,
-              const GCMessage::BarrierCost& barrier = {});
+              const GCMessage::BarrierCost& barrier = {}, const PauseSummary& pauses = {});
 
   // Posts a message made by its poster (state detached, made for this
   // queue). True if it is queued (the queue now owns it and will call its

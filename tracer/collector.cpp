@@ -157,9 +157,10 @@ Res Collector::runTrace(Chain* chain, unsigned top, bool all, const char* why) {
   messages_->postGCStart(why);
 
   Trace trace(this, why);
-  std::uint64_t pause = 0;
-  res = runStopped(&trace, chain, top, all, &pause);
-  if (MPS_EVENT_ON(TraceEnd)) emitTraceEnd(trace, pause);
+  collectionPauses_ = PauseSummary();
+  pauseTicks_ = pauseMaxTicks_ = 0;
+  res = runStopped(&trace, chain, top, all);
+  if (MPS_EVENT_ON(TraceEnd)) emitTraceEnd(trace);
   event::writePending();
 
   if (res == Res::ok) {
@@ -173,9 +174,10 @@ Res Collector::runTrace(Chain* chain, unsigned top, bool all, const char* why) {
     protectionsAtLastEnd_ = protections;
     faultsAtLastEnd_ = faults;
     barrierNanosAtLastEnd_ = nanos;
-    messages_->postGC(
-        last_.live, last_.condemned, last_.notCondemned,
-        GCMessage::BarrierCost{last_.protections, last_.faults, last_.barrierSeconds});
+    last_.pauses = collectionPauses_;
+    messages_->postGC(last_.live, last_.condemned, last_.notCondemned,
+                      GCMessage::BarrierCost{last_.protections, last_.faults, last_.barrierSeconds},
+                      last_.pauses);
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (all) lastFullSeconds_ = seconds;
@@ -183,25 +185,37 @@ Res Collector::runTrace(Chain* chain, unsigned top, bool all, const char* why) {
   return res;
 }
 
-Res Collector::runStopped(Trace* trace, Chain* chain, unsigned top, bool all,
-                          std::uint64_t* pauseOut) {
+Res Collector::runStopped(Trace* trace, Chain* chain, unsigned top, bool all) {
   // .event.noblock: stopped threads may hold the stream's lock.
   event::NoBlockScope noBlock(event::NoBlockScope::allThreads);
   std::uint64_t stopped = event::now();
   stopMutators();
   Res res = trace->run(chain, top, all);
   resumeMutators();
-  *pauseOut = event::now() - stopped;
+  // Every collection is stop-the-world today: one pause, of kind flip, the
+  // whole time the mutators were stopped.
+  notePause(*trace, event::PauseKind::flip, stopped, event::now());
   return res;
 }
 
-// Every collection is stop-the-world today: one pause, the whole time the
-// mutators were stopped.
-void Collector::emitTraceEnd(const Trace& trace, std::uint64_t pause) {
-  MPS_EVENT(TracePause, arena_, trace.id(), event::PauseKind::flip, pause);
+// .pause.timing: every pause of the mutators is recorded here, whatever its
+// kind: the collection's summary (GC message, lastStats), the collector's
+// totals (pauseTotals) and a TracePause event.
+void Collector::notePause(const Trace& trace, event::PauseKind kind, std::uint64_t start,
+                          std::uint64_t end) {
+  std::uint64_t ticks = end - start;
+  double seconds = double(ticks) / double(event::kTicksPerSecond);
+  collectionPauses_.add(seconds);
+  pauseTotals_.add(seconds);
+  pauseTicks_ += ticks;
+  if (ticks > pauseMaxTicks_) pauseMaxTicks_ = ticks;
+  MPS_EVENT(TracePause, arena_, trace.id(), kind, ticks);
+}
+
+void Collector::emitTraceEnd(const Trace& trace) {
   MPS_EVENT(TraceEnd, arena_, trace.id(), last_.condemned, last_.notCondemned, last_.live,
-            last_.reclaimed, event::now() - trace.startTime(), pause, pause, 1, last_.workers,
-            trace.finalizedCount());
+            last_.reclaimed, event::now() - trace.startTime(), pauseTicks_, pauseMaxTicks_,
+            collectionPauses_.count, last_.workers, trace.finalizedCount());
 }
 
 void Collector::stopMutators() {

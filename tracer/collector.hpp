@@ -19,6 +19,8 @@
 #include "base/res.hpp"
 #include "base/ring.hpp"
 #include "base/types.hpp"
+#include "event/eventdef.hpp"
+#include "messages/message.hpp"
 #include "mps.h"
 #include "tracer/chain.hpp"
 
@@ -181,8 +183,13 @@ class Collector {
     // resolved, seconds in both.
     Size protections = 0, faults = 0;
     double barrierSeconds = 0;
+    // The collection's pauses (.pause.timing): one today, the whole
+    // collection (every collection stops the world).
+    PauseSummary pauses;
   };
   const Stats& lastStats() const { return last_; }
+  // Every pause since the collector was made, abandoned collections' too.
+  const PauseSummary& pauseTotals() const { return pauseTotals_; }
   // .trace.serial: how much the collecting thread scans alone before it
   // brings in the other workers (if it still has grey objects to share).
   // Waking a oneTBB worker and handing it work costs tens of microseconds,
@@ -225,9 +232,12 @@ class Collector {
   Res runTrace(Chain* chain, unsigned top, bool all, const char* why);
   // Stops the mutators, runs `trace`, resumes them; `*pauseOut` is how long
   // they were stopped.
-  Res runStopped(Trace* trace, Chain* chain, unsigned top, bool all, std::uint64_t* pauseOut);
+  Res runStopped(Trace* trace, Chain* chain, unsigned top, bool all);
+  // .pause.timing: records a pause of the mutators, [start, end) on the
+  // event clock, of the running collection.
+  void notePause(const Trace& trace, event::PauseKind kind, std::uint64_t start, std::uint64_t end);
   // Telemetry: the trace's pause and end (design/event.md).
-  MPS_NOINLINE void emitTraceEnd(const Trace& trace, std::uint64_t pause);
+  MPS_NOINLINE void emitTraceEnd(const Trace& trace);
   Size estimateFullCollectionSeconds() const;
 
   Arena* arena_;
@@ -252,6 +262,11 @@ class Collector {
   WorkerPool* workerPool_ = nullptr;
   bool barrier_ = false;
   Stats last_;
+  PauseSummary pauseTotals_;
+  // The running collection's pauses so far, in seconds and in event ticks
+  // (for TraceEnd, which must agree exactly with its TracePause events).
+  PauseSummary collectionPauses_;
+  std::uint64_t pauseTicks_ = 0, pauseMaxTicks_ = 0;
   double lastFullSeconds_ = 0.0;
   // The shield's counters when the previous collection ended.
   Size protectionsAtLastEnd_ = 0, faultsAtLastEnd_ = 0;

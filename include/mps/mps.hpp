@@ -255,6 +255,24 @@ class GCMessage : public Message {
   std::size_t notCondemnedSize() const {
     return mps_message_gc_not_condemned_size(arena(), handle());
   }
+  // The collection's pauses of the mutators (mps_message_gc_pauses): how
+  // many, their total and the longest, in seconds. One per collection
+  // while collections stop the world.
+  std::size_t pauseCount() const {
+    std::size_t n = 0;
+    mps_message_gc_pauses(arena(), handle(), &n, nullptr, nullptr);
+    return n;
+  }
+  double pauseTotal() const {
+    double s = 0;
+    mps_message_gc_pauses(arena(), handle(), nullptr, &s, nullptr);
+    return s;
+  }
+  double pauseMax() const {
+    double s = 0;
+    mps_message_gc_pauses(arena(), handle(), nullptr, nullptr, &s);
+    return s;
+  }
 };
 
 // A collection started (mps_message_type_gc_start).
@@ -321,6 +339,23 @@ class Arena : public detail::Owner<mps_arena_t, mps_arena_destroy> {
   bool busy() const { return mps_arena_busy(handle_) != 0; }
   // Completed collections since the arena was created.
   mps_word_t collections() const { return mps_collections(handle_); }
+  // Every pause of the mutators since creation (mps_arena_pauses; abandoned
+  // collections' too): how many, their total and the longest, in seconds.
+  std::size_t pauseCount() const {
+    std::size_t n = 0;
+    mps_arena_pauses(handle_, &n, nullptr, nullptr);
+    return n;
+  }
+  double pauseTotal() const {
+    double s = 0;
+    mps_arena_pauses(handle_, nullptr, &s, nullptr);
+    return s;
+  }
+  double pauseMax() const {
+    double s = 0;
+    mps_arena_pauses(handle_, nullptr, nullptr, &s);
+    return s;
+  }
   // The number of threads that mark in parallel (an MPS++ extension).
   void setGcWorkers(unsigned n) { mps_arena_gc_workers_set(handle_, n); }
   // The pause-time target in seconds (not negative; kept, bounds nothing

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <chrono>
+#include <algorithm>
 #include <set>
 #include <type_traits>
 #include <utility>
@@ -654,6 +656,51 @@ TEST_F(GcCpp, ParkClampReleaseStepAndWorkers) {
 
   ASSERT_TRUE(arena.startCollect());
   EXPECT_EQ(arena.collections(), n + 2);
+}
+
+// Pause reporting (design/tracer.md .pause.timing): each GC message's
+// pauses, the arena's totals and the collections agree. Stop-the-world:
+// one pause per collection, its whole duration.
+TEST_F(GcCpp, PausesOfMessagesAndArenaAgree) {
+  Node* table[8] = {};
+  mps::Root root;
+  ASSERT_TRUE(mps::Root::createTable(root, arena, mps::Rank::exact, table));
+  arena.enableMessages(mps::MessageType::gc);
+  EXPECT_EQ(arena.pauseCount(), 0u);
+  EXPECT_EQ(arena.pauseTotal(), 0.0);
+  EXPECT_EQ(arena.pauseMax(), 0.0);
+  mps_word_t before = arena.collections();
+  auto t0 = std::chrono::steady_clock::now();
+  for (int round = 0; round < 5; ++round) {
+    for (mps_word_t i = 0; i < 2000; ++i) {
+      Node* n = make(i, 0);
+      if (i % 256 == 0) table[(i / 256) % 8] = n;
+    }
+    ASSERT_TRUE(arena.collect());
+  }
+  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  mps_word_t collections = arena.collections() - before;
+  ASSERT_GE(collections, 5u);
+  EXPECT_EQ(arena.pauseCount(), collections);
+  EXPECT_GT(arena.pauseTotal(), 0.0);
+  EXPECT_LE(arena.pauseMax(), arena.pauseTotal());
+  EXPECT_LE(arena.pauseTotal(), wall);
+
+  std::size_t messages = 0, count = 0;
+  double total = 0, max = 0;
+  for (mps::GCMessage m; arena.getMessage(m);) {
+    ++messages;
+    EXPECT_EQ(m.pauseCount(), 1u);
+    EXPECT_GT(m.pauseTotal(), 0.0);
+    EXPECT_EQ(m.pauseMax(), m.pauseTotal());
+    count += m.pauseCount();
+    total += m.pauseTotal();
+    max = std::max(max, m.pauseMax());
+  }
+  EXPECT_EQ(messages, collections);
+  EXPECT_EQ(count, arena.pauseCount());
+  EXPECT_NEAR(total, arena.pauseTotal(), 1e-9);
+  EXPECT_EQ(max, arena.pauseMax());
 }
 
 TEST(GcCppArena, WorkersAtCreation) {
