@@ -186,15 +186,21 @@ Res Collector::runTrace(Chain* chain, unsigned top, bool all, const char* why) {
 }
 
 Res Collector::runStopped(Trace* trace, Chain* chain, unsigned top, bool all) {
-  // .event.noblock: stopped threads may hold the stream's lock.
-  event::NoBlockScope noBlock(event::NoBlockScope::allThreads);
-  std::uint64_t stopped = event::now();
-  stopMutators();
-  Res res = trace->run(chain, top, all);
-  resumeMutators();
+  std::uint64_t stopped, resumed;
+  Res res;
+  {
+    // .event.noblock: stopped threads may hold the stream's lock.
+    event::NoBlockScope noBlock(event::NoBlockScope::allThreads);
+    stopped = event::now();
+    stopMutators();
+    res = trace->run(chain, top, all);
+    resumeMutators();
+    resumed = event::now();
+  }
   // Every collection is stop-the-world today: one pause, of kind flip, the
-  // whole time the mutators were stopped.
-  notePause(*trace, event::PauseKind::flip, stopped, event::now());
+  // whole time the mutators were stopped (noted with the threads running,
+  // so that its event may wait for the stream).
+  notePause(*trace, event::PauseKind::flip, stopped, resumed);
   return res;
 }
 

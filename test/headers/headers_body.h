@@ -250,6 +250,7 @@ mps_res_t mps_check_headers(mps_arena_t arena, mps_pool_t pool, mps_sac_t sac, s
         size += mps_message_gc_live_size(arena, message) +
                 mps_message_gc_condemned_size(arena, message) +
                 mps_message_gc_not_condemned_size(arena, message);
+        mps_message_gc_pauses(arena, message, NULL, NULL, NULL);
         break;
       case mps_message_type_gc_start():
         if (mps_message_gc_start_why(arena, message) == NULL) res = MPS_RES_FAIL;
@@ -483,6 +484,7 @@ mps_res_t mps_check_gc_headers(mps_arena_t arena, size_t size) {
   mps_arena_release(arena);
   if (mps_arena_step(arena, 0.01, 1.0) && mps_arena_busy(arena)) res = MPS_RES_FAIL;
   collections = mps_collections(arena);
+  mps_arena_pauses(arena, NULL, NULL, NULL);
   mps_arena_gc_workers_set(arena, 2u);
   MPS_ARGS_BEGIN(args) {
     MPS_ARGS_ADD(args, MPS_KEY_ARENA_GC_WORKERS, 2u);
