@@ -230,8 +230,8 @@ class Collector {
   friend class Trace;
   explicit Collector(Arena* arena);
   Res runTrace(Chain* chain, unsigned top, bool all, const char* why);
-  // Stops the mutators, runs `trace`, resumes them; `*pauseOut` is how long
-  // they were stopped.
+  // Stops the mutators, runs `trace`, resumes them, and notes the time they
+  // were stopped as one pause.
   Res runStopped(Trace* trace, Chain* chain, unsigned top, bool all);
   // .pause.timing: records a pause of the mutators, [start, end) on the
   // event clock, of the running collection.
