@@ -16,11 +16,11 @@ extern "C" {
 #endif
 
 /* Incomplete: a plinth casts its own pointer. */
-typedef struct mps_io_s *mps_io_t;
+typedef struct mps_io_s* mps_io_t;
 
-extern mps_res_t mps_io_create(mps_io_t *);
+extern mps_res_t mps_io_create(mps_io_t*);
 extern void mps_io_destroy(mps_io_t);
-extern mps_res_t mps_io_write(mps_io_t, void *, size_t);
+extern mps_res_t mps_io_write(mps_io_t, void*, size_t);
 extern mps_res_t mps_io_flush(mps_io_t);
 
 #ifdef __cplusplus
