@@ -144,6 +144,11 @@ class Segment {
   // ones in a condemned one. Objects scanned twice are harmless: a fix of
   // a reference to a marked or moved object changes nothing more.
   virtual Res scanGrey(ScanState* ss) { return scan(ss); }
+  // Whether the mutator may hold references to objects of this condemned
+  // segment before the trace ends (marked objects of a mark-sweep pool,
+  // pinned ones of a copying pool): if not, it needs no protection while
+  // the mutator runs between increments.
+  virtual bool reachableWhileWhite() const { return true; }
   // A buffer is being trapped by a flip: a scannable pool records what has
   // been committed so far (objects committed later belong to the next trace).
   virtual void bufferFlipped(Buffer* /*buffer*/) {}

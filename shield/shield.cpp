@@ -36,6 +36,7 @@ std::uint64_t nowNanoseconds() {
 std::once_flag gInstallOnce;
 bool gInstalled = false;
 std::atomic<Shield::ReadBarrierHandler> gReadBarrier{nullptr};
+std::atomic<Shield::PauseTest> gInPause{nullptr};
 // The SIGSEGV action installed before ours (.shield.foreign): faults that
 // are not the barrier's go to it.
 struct sigaction gPrevious;
@@ -72,6 +73,16 @@ int onFault(void* faultAddress, int /*serious*/) {
     Segment* seg = arena->segmentOf(faultAddress);
     if (seg == nullptr) continue;
     std::uint64_t t0 = nowNanoseconds();
+    Shield::PauseTest inPause = gInPause.load(std::memory_order_acquire);
+    if (inPause != nullptr && inPause(arena)) {
+      // .shield.lazy: the mutator threads are stopped, so this is the
+      // collector (any of its threads) touching a segment it left
+      // protected from the last pause: lifted until the pause ends
+      // (Trace::yieldToMutator protects it again as it must be).
+      Shield::liftForCollector(seg);
+      gBarrierNanos.fetch_add(nowNanoseconds() - t0, std::memory_order_relaxed);
+      return 1;
+    }
     if ((std::atomic_ref<unsigned>(seg->protMode).load(std::memory_order_acquire) & kShieldRead) !=
         0) {
       // .shield.read: the read barrier takes the arena lock and may wait
@@ -122,8 +133,16 @@ bool barrierWanted() {
 
 }  // namespace
 
-void Shield::setReadBarrierHandler(ReadBarrierHandler handler) {
+void Shield::setCollectorHooks(ReadBarrierHandler handler, PauseTest inPause) {
   gReadBarrier.store(handler, std::memory_order_release);
+  gInPause.store(inPause, std::memory_order_release);
+}
+
+void Shield::liftForCollector(Segment* seg) {
+  // Two threads may fault on it at once: both lift (.shield.fault.twice).
+  std::atomic_ref<unsigned>(seg->protMode).store(kShieldNone, std::memory_order_release);
+  vm::protect(seg->base, seg->size(), vm::Access::readWrite);
+  gProtections.fetch_add(1, std::memory_order_relaxed);
 }
 
 bool Shield::registerArena(Arena* arena, bool wanted) {

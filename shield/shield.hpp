@@ -120,9 +120,15 @@ class Shield {
   // protected against reads (grey, in an incremental trace) goes to this
   // handler, called in the faulting thread from the signal handler with
   // the suspend signal deliverable. It makes the segment accessible (or
-  // reports the misuse) before returning. Set by the collector.
+  // reports the misuse) before returning. `inPause` says whether the
+  // collector of `arena` is in a pause (mutator threads stopped): a fault
+  // then is the collector's own (.shield.lazy). Set by the collector.
   using ReadBarrierHandler = void (*)(Arena* arena, Segment* seg);
-  static void setReadBarrierHandler(ReadBarrierHandler handler);
+  using PauseTest = bool (*)(Arena* arena);
+  static void setCollectorHooks(ReadBarrierHandler handler, PauseTest inPause);
+  // .shield.lazy: lifts the protection of `seg` for the collector until the
+  // end of its pause. Async-signal-safe.
+  static void liftForCollector(Segment* seg);
 
   // Write faults the handler has resolved, in every arena (statistics and
   // tests).

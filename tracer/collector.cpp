@@ -2,6 +2,8 @@
 
 #include <oneapi/tbb/info.h>
 
+#include <semaphore.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -70,7 +72,7 @@ Res Collector::create(Collector** out, Arena* arena, const mps_arg_s* args) {
   }
   bool barrierWanted = MPS_ARG_OPTIONAL(args, ARENA_BARRIER, b, 1) != 0;
   c->barrier_ = Shield::registerArena(arena, barrierWanted);
-  if (c->barrier_) Shield::setReadBarrierHandler(&Collector::onReadFault);
+  if (c->barrier_) Shield::setCollectorHooks(&Collector::onReadFault, &Collector::inPauseOf);
   c->protectionsAtLastEnd_ = Shield::protectionCount();
   c->faultsAtLastEnd_ = Shield::faultCount();
   c->barrierNanosAtLastEnd_ = Shield::barrierNanoseconds();
@@ -118,6 +120,7 @@ void Collector::destroy() {
   });
   registrations_ = 0;
   if (barrier_) Shield::deregisterArena(arena_);
+  stopBarrierService();
   delete workerPool_;
   workerPool_ = nullptr;
   if (messages_ != nullptr) {
@@ -217,6 +220,7 @@ Res Collector::beginCollection(Chain* chain, unsigned top, bool all, const char*
     event::NoBlockScope noBlock(event::NoBlockScope::allThreads);
     stopped = event::now();
     stopMutators();
+    pausing_.store(true, std::memory_order_release);
     res = trace_->start(chain, top, all, incremental);
     if (res == Res::ok) res = trace_->advance(deadlineAfter(budget));
     done = closePause(&res, !incremental);
@@ -240,6 +244,7 @@ Res Collector::beginCollection(Chain* chain, unsigned top, bool all, const char*
     // ld.md: objects of the condemned zones may move while the mutator
     // runs; location dependencies on them are stale from now on.
     noteMoved(trace_->white());
+    startBarrierService();
     collecting_ = false;
   }
   return res;
@@ -255,6 +260,7 @@ Res Collector::continueCollection(double budget, event::PauseKind kind, Segment*
     event::NoBlockScope noBlock(event::NoBlockScope::allThreads);
     stopped = event::now();
     stopMutators();
+    pausing_.store(true, std::memory_order_release);
     trace_->resumeFromMutator();
     bool finishing = !(budget < 1e9);
     if (touched != nullptr) {
@@ -280,6 +286,7 @@ bool Collector::closePause(Res* res, bool finish) {
     *res = trace_->finish(*res);
   else
     trace_->yieldToMutator();
+  pausing_.store(false, std::memory_order_release);
   resumeMutators();
   return done;
 }
@@ -330,18 +337,60 @@ void Collector::park() {
   (void)finishCollection();
 }
 
+bool Collector::inPauseOf(Arena* arena) {
+  Collector* collector = arena->collector();
+  return collector != nullptr && collector->pausing_.load(std::memory_order_acquire);
+}
+
 void Collector::onReadFault(Arena* arena, Segment* seg) {
   Collector* collector = arena->collector();
   Lock& lock = arena->lock();
-  // A fault from inside an entry point (a pool's code touching a grey
-  // segment of its own, with the lock held): handled on the spot, as a
-  // mutator's would be.
+  // A fault from inside an entry point (a pool's own code touching a grey
+  // segment, with the lock held) is served as a mutator's is.
   bool held = lock.isHeldByCaller();
   if (!held) lock.claim();
-  collector->inFaultHandler_ = true;
-  collector->barrierHit(seg);
-  collector->inFaultHandler_ = false;
+  // .trace.incremental.service: the pause runs on the barrier service
+  // thread, outside any signal handler, where the collector may itself
+  // fault on a segment it left protected (.shield.lazy): a second SIGSEGV
+  // inside this handler would kill the process. This thread waits,
+  // suspendable, and is stopped with the other mutators meanwhile.
+  MPS_AVER_ALWAYS(collector->serviceThread_ != nullptr &&
+                  "a read-protected segment belongs to a collection in progress");
+  collector->serviceRequest_ = seg;
+  sem_post(&collector->serviceRequestSem_);
+  while (sem_wait(&collector->serviceDoneSem_) != 0) {
+    // Interrupted (the suspend signal): wait again.
+  }
   if (!held) lock.release();
+}
+
+void Collector::startBarrierService() {
+  if (serviceThread_ != nullptr) return;
+  sem_init(&serviceRequestSem_, 0, 0);
+  sem_init(&serviceDoneSem_, 0, 0);
+  serviceThread_ = new std::thread([this] {
+    for (;;) {
+      while (sem_wait(&serviceRequestSem_) != 0) {
+      }
+      if (serviceStop_) return;
+      // The faulting thread holds the arena lock on this thread's behalf.
+      inFaultHandler_ = true;
+      barrierHit(serviceRequest_);
+      inFaultHandler_ = false;
+      sem_post(&serviceDoneSem_);
+    }
+  });
+}
+
+void Collector::stopBarrierService() {
+  if (serviceThread_ == nullptr) return;
+  serviceStop_ = true;
+  sem_post(&serviceRequestSem_);
+  serviceThread_->join();
+  delete serviceThread_;
+  serviceThread_ = nullptr;
+  sem_destroy(&serviceRequestSem_);
+  sem_destroy(&serviceDoneSem_);
 }
 
 void Collector::barrierHit(Segment* seg) {
@@ -358,12 +407,11 @@ void Collector::barrierHit(Segment* seg) {
       assertFail(__FILE__, __LINE__, "a read-protected segment is grey in a collection");
     return;
   }
-  // The mutator is waiting on this: a short piece of marking beyond the
-  // segment itself, so that what it greys nearby is black when the mutator
-  // gets there.
-  double budget = incrementBudget();
-  if (budget > kMinIncrementSeconds) budget = kMinIncrementSeconds;
-  (void)continueCollection(budget, event::PauseKind::barrier, seg);
+  // The mutator is waiting on this anyway: a whole increment of marking
+  // beyond the segment itself. Every barrier hit costs a fault, stopping
+  // the threads and protection changes; the more each one marks, the
+  // sooner the collection ends and the fewer hits there are.
+  (void)continueCollection(incrementBudget(), event::PauseKind::barrier, seg);
 }
 // .pause.timing: every pause of the mutators is recorded here, whatever its
 // kind: the collection's summary (GC message, lastStats), the collector's

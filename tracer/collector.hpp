@@ -13,7 +13,10 @@
 // Locking: every method is called with the arena lock held.
 #pragma once
 
+#include <semaphore.h>
+
 #include <atomic>
+#include <thread>
 
 #include "arena/arena.hpp"
 #include "arena/segment.hpp"
@@ -156,6 +159,8 @@ class Collector {
   // faulting thread holds it already (the fault came from inside an entry
   // point), and scans the segment in a pause.
   static void onReadFault(Arena* arena, Segment* seg);
+  // Whether the collector of `arena` is in a pause (Shield's .shield.lazy).
+  static bool inPauseOf(Arena* arena);
   // Allocation patterns (allocation.md): a ramp began, or ended, on some
   // allocation point. When a ramp_collect_all pattern has ended and no ramp
   // is left on any allocation point, the next poll runs a full collection.
@@ -287,6 +292,11 @@ class Collector {
   double incrementBudget() const;
   Size totalNewSize() const;
   void barrierHit(Segment* seg);
+  // .trace.incremental.service: the thread that runs read-barrier pauses
+  // for faulting threads; started when a collection first lets the
+  // mutator run, stopped when the collector is destroyed.
+  void startBarrierService();
+  void stopBarrierService();
   // .pause.timing: records a pause of the mutators, [start, end) on the
   // event clock, of the running collection.
   void notePause(const Trace& trace, event::PauseKind kind, std::uint64_t start, std::uint64_t end);
@@ -312,8 +322,14 @@ class Collector {
   std::uint64_t lastPauseEnd_ = 0, lastPauseTicks_ = 0;
   Size newSizeAtStart_ = 0, newSizeAtIncrement_ = 0;
   Size keepUpBytes_ = 0;
-  // Inside the read barrier's signal handler: no telemetry I/O.
+  // Serving a read-barrier fault: no telemetry I/O.
   bool inFaultHandler_ = false;
+  // In a pause: the mutator threads are stopped.
+  std::atomic<bool> pausing_{false};
+  std::thread* serviceThread_ = nullptr;
+  sem_t serviceRequestSem_, serviceDoneSem_;
+  Segment* serviceRequest_ = nullptr;
+  bool serviceStop_ = false;
   bool postmortem_ = false;
   Size activeRamps_ = 0;
   bool collectAllAfterRamps_ = false;

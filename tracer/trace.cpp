@@ -1034,7 +1034,6 @@ void Trace::yieldToMutator() {
   // are scanned already, so nothing else would make them.
   for (Worker* w : workers_)
     w->finishPending();
-  forEachAutoPool(arena_, [&](AutoPool* pool) { pool->traceYield(this); });
   // Grey: a segment with an object on some worker's stack (or waiting for
   // the weak phase), or queued to be scanned whole.
   forEachAutoPool(arena_, [&](AutoPool* pool) {
@@ -1048,8 +1047,10 @@ void Trace::yieldToMutator() {
   }
   for (Segment* seg : weakSegs_)
     seg->grey |= traces();
-  bool barrier = collector_->hasBarrier();
-  MPS_AVER(barrier && "an incremental trace has the barrier");
+  // A moving pool's to-space segments still being copied into are grey
+  // too (their tails are padded meanwhile).
+  forEachAutoPool(arena_, [&](AutoPool* pool) { pool->traceYield(this); });
+  MPS_AVER(collector_->hasBarrier() && "an incremental trace has the barrier");
   ProtectionBatch batch;
   forEachAutoPool(arena_, [&](AutoPool* pool) {
     pool->forEachSegment([&](Segment* seg) {
@@ -1063,11 +1064,14 @@ void Trace::yieldToMutator() {
         // The read barrier: the mutator must not load a reference to a
         // white object from it, nor store into it before it is scanned.
         mode = kShieldRead | kShieldWrite;
-      } else if (seg->summaryTraced && seg->traceSummary != kRefSetUniv) {
+      } else if (seg->summaryTraced && seg->traceSummary != kRefSetUniv &&
+                 (!seg->isWhite(traces()) || seg->reachableWhileWhite())) {
         // Scanned (black): a write now must widen the summary the trace is
         // building for it (Shield::dropBarrier), or settleSegments would
         // narrow it to what the scan saw. A segment the mutator allocates
-        // in cannot be protected: it may be written unseen.
+        // in cannot be protected: it may be written unseen. (A condemned
+        // segment none of whose objects the mutator can reach needs
+        // nothing.)
         if (seg->buffer == nullptr && !seg->receiving && seg->rankSet != kRankSetEmpty &&
             !rankSetHas(seg->rankSet, Rank::ambig))
           mode |= kShieldWrite;
@@ -1083,7 +1087,6 @@ void Trace::yieldToMutator() {
 
 void Trace::resumeFromMutator() {
   MPS_AVER(yielded_);
-  ProtectionBatch batch;
   forEachAutoPool(arena_, [&](AutoPool* pool) {
     pool->forEachSegment([&](Segment* seg) {
       // A segment written through the barrier meanwhile has a universal
@@ -1093,10 +1096,13 @@ void Trace::resumeFromMutator() {
       seg->yieldDepth = 0;
       seg->yieldMode = kShieldNone;
       seg->shieldMode = mode;
-      Shield::resync(seg, &batch);
+      // .trace.incremental.resume: the protection stays; the segments the
+      // pause touches fault and are lifted one by one (Shield's
+      // .shield.lazy), and yieldToMutator protects them again. A pause
+      // touches few segments of a large heap, and each protection change
+      // of a process with other threads costs every CPU a TLB shootdown.
     });
   });
-  batch.apply();
   forEachAutoPool(arena_, [&](AutoPool* pool) { pool->traceResume(this); });
   yielded_ = false;
 }

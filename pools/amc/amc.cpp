@@ -653,11 +653,16 @@ Addr AMCPool::toSpaceEnd(const AMCSegment* seg) const {
   return nullptr;
 }
 
-void AMCPool::traceYield(Trace* /*trace*/) {
+void AMCPool::traceYield(Trace* trace) {
   // .trace.incremental: the mutator may parse a to-space segment between
   // increments (mps_addr_object), and the read barrier scans it whole.
-  for (ToSpace& ts : toSpace_)
-    if (ts.seg != nullptr && ts.alloc < ts.limit) ts.seg->pad(ts.alloc, ts.limit);
+  // The next increment copies on into it: grey, so that it is writable
+  // then (Trace::resumeFromMutator).
+  for (ToSpace& ts : toSpace_) {
+    if (ts.seg == nullptr) continue;
+    if (ts.alloc < ts.limit) ts.seg->pad(ts.alloc, ts.limit);
+    ts.seg->grey |= trace->traces();
+  }
 }
 
 void AMCPool::traceResume(Trace* /*trace*/) {

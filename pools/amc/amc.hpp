@@ -62,6 +62,8 @@ class AMCSegment final : public Segment {
   bool isPreserved(Addr ref) const override;
   Res scan(ScanState* ss) override;
   Res scanGrey(ScanState* ss) override;
+  // Only its pinned objects stay where the mutator can reach them.
+  bool reachableWhileWhite() const override { return hasPinned_.load(std::memory_order_relaxed); }
   Res scanObject(ScanState* ss, Addr object) override;
   bool reclaim(Trace* trace) override;
   void release() override;
