@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <string>
 
@@ -48,6 +49,7 @@ class IncrementalApi : public ::testing::Test {
     ASSERT_GE(heap->verify("after building the heap"), kLists * kListLength);
     heap->gcs.clear();
     heap->starts.clear();
+    mps_arena_release(heap->arena);  // mps_arena_collect left it parked
   }
   void TearDown() override { heap.reset(); }
 
@@ -105,6 +107,11 @@ TEST_F(IncrementalApi, StepWithLargeIntervalFinishesTheCollectionInProgress) {
 TEST_F(IncrementalApi, StepWithNothingInProgressStartsAFullCollectionOnlyIfItFits) {
   ASSERT_NO_FATAL_FAILURE(make());
   ASSERT_FALSE(collecting(heap->arena));
+  // Something allocated since the last collection (else there is nothing a
+  // collection could reclaim): a few fills' worth.
+  for (int i = 0; i < 5000; ++i)
+    ASSERT_NE(heap->alloc(2), nullptr);
+  ASSERT_FALSE(collecting(heap->arena));
   mps_word_t before = collections();
   // No time at all: nothing fits.
   EXPECT_FALSE(mps_arena_step(heap->arena, 0.0, 0.0));
@@ -153,6 +160,7 @@ TEST_F(IncrementalApi, CollectWhileOneIsInProgress) {
   mutate(50);
   ASSERT_EQ(mps_arena_collect(heap->arena), MPS_RES_OK);
   EXPECT_FALSE(collecting(heap->arena));
+  EXPECT_TRUE(collectorOf(heap->arena)->isParked());
   EXPECT_GT(collections(), before);
   ASSERT_GE(heap->drain(), 1u);
   EXPECT_GT(heap->verify("after mps_arena_collect"), 0u);
@@ -169,9 +177,11 @@ TEST_F(IncrementalApi, CollectWhileOneIsInProgress) {
 TEST_F(IncrementalApi, CollectWhileACollectionStartedByAllocationIsInProgress) {
   ASSERT_NO_FATAL_FAILURE((make(0.0, PoolKind::amc, {64, 0.8})));
   bool inProgress = false;
-  for (int i = 0; i < 200000 && !inProgress; ++i) {
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100000 && !inProgress; ++i) {
     heap->step(*rng);
     inProgress = collecting(heap->arena);
+    if (i % 256 == 0 && std::chrono::steady_clock::now() - start > std::chrono::seconds(5)) break;
   }
   ASSERT_TRUE(inProgress) << "allocation never left a collection in progress";
   ASSERT_EQ(mps_arena_collect(heap->arena), MPS_RES_OK);
@@ -231,6 +241,7 @@ TEST_F(IncrementalApi, CollectAllRampEndsWithAFullCollection) {
   }
   mps_arena_park(heap->arena);
   heap->drain();
+  std::printf("[ stats    ] %zu collections after the ramp\n", heap->gcs.size());
   for (const std::string& why : heap->starts)
     std::printf("[ start    ] %s\n", why.c_str());
   EXPECT_TRUE(sawRamp()) << "no collection started for the end of the collect-all ramp";
@@ -320,6 +331,7 @@ TEST_F(ForeignSegv, ReachesTheClientsHandlerAndTheArenaGoesOn) {
   while (mps_arena_step(heap->arena, 0.001, 1.0) && collecting(heap->arena)) {
   }
   ASSERT_EQ(mps_arena_collect(heap->arena), MPS_RES_OK);
+  mps_arena_release(heap->arena);
   EXPECT_GE(heap->drain(), 1u);
   EXPECT_GE(heap->totalFaults(), 1u) << "the heap accesses never hit the barrier";
   expectCaught("after collections");

@@ -157,6 +157,7 @@ TEST(IncrementalThreads, SharedObjectTouchedByAllThreadsDuringCollections) {
   ASSERT_EQ(mps_arena_collect(heap.arena), MPS_RES_OK);
   heap.drain();
   heap.gcs.clear();
+  mps_arena_release(heap.arena);  // mps_arena_collect left it parked
 
   uint64_t seed = testSeed(0x7e57);
   std::vector<std::thread> threads;
@@ -194,7 +195,9 @@ TEST(IncrementalThreads, SharedObjectTouchedByAllThreadsDuringCollections) {
   for (size_t i = 0; i < kSlots; ++i) {
     auto* c = obj(shared->refs[i]);
     EXPECT_TRUE(checkChild(&sh, c, i));
-    if (i < kOwned && c != nullptr) EXPECT_EQ(c->id, childId(i, sh.versions[i])) << "slot " << i;
+    if (i < kOwned && c != nullptr) {
+      EXPECT_EQ(c->id, childId(i, sh.versions[i])) << "slot " << i;
+    }
   }
   std::printf(
       "[ stats    ] %zu mutator rounds, %zu collections started, %zu steps, %zu GC "
