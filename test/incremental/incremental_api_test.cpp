@@ -282,67 +282,94 @@ bool touchCaught(volatile char* p, bool write) {
   return true;
 }
 
-class ForeignSegv : public IncrementalApi {
- protected:
-  void SetUp() override {
-    struct sigaction sa = {};
+// The scenario runs in a child process of its own (a death test in the
+// threadsafe style re-executes the binary for this test alone): the client's
+// handler must be installed before any arena of the process installs the
+// barrier's, which earlier tests in the same process would have done. It
+// reports what failed on stderr and exits with 0 only if all went well.
+class ForeignSegvScenario : public IncrementalApi {
+ public:
+  void TestBody() override {}
+  int run() {
+    struct sigaction sa = {}, saved = {};
     sa.sa_sigaction = clientSegvHandler;
     sa.sa_flags = SA_SIGINFO;
     sigemptyset(&sa.sa_mask);
-    ASSERT_EQ(sigaction(SIGSEGV, &sa, &saved_), 0);
-    installed_ = true;
-    page_ = static_cast<char*>(mmap(nullptr, size_t(sysconf(_SC_PAGESIZE)), PROT_NONE,
-                                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-    ASSERT_NE(page_, MAP_FAILED);
-  }
-  void TearDown() override {
+    if (sigaction(SIGSEGV, &sa, &saved) != 0) return report("sigaction failed");
+    size_t pageSize = size_t(sysconf(_SC_PAGESIZE));
+    page_ =
+        static_cast<char*>(mmap(nullptr, pageSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (page_ == MAP_FAILED) return report("mmap failed");
+
+    make();  // after the client's handler: the arena chains to it
+    if (::testing::Test::HasFatalFailure()) return report("could not make the heap");
+    if (!caught("no collection in progress")) return 1;
+    if (mps_arena_start_collect(heap->arena) != MPS_RES_OK) return report("start_collect failed");
+    if (!collecting(heap->arena))
+      return report("the collection finished in its first increment at pause time 0");
+    // Grey segments are protected now.
+    if (!caught("a collection in progress")) return 1;
+    // The arena's own faults do not reach the client's handler.
+    int count = int(segvCount);
+    for (int i = 0; i < 200; ++i)
+      heap->step(*rng);
+    if (heap->verify("during the collection") == 0) return report("heap damaged");
+    if (int(segvCount) != count) return report("a barrier fault reached the client's handler");
+    while (mps_arena_step(heap->arena, 0.001, 1.0) && collecting(heap->arena)) {
+    }
+    if (mps_arena_collect(heap->arena) != MPS_RES_OK) return report("collect failed");
+    mps_arena_release(heap->arena);
+    if (heap->drain() == 0) return report("no GC message");
+    if (heap->totalFaults() == 0) return report("the heap accesses never hit the barrier");
+    if (!caught("after collections")) return 1;
+    for (int i = 0; i < 500; ++i)
+      heap->step(*rng);
+    if (mps_arena_collect(heap->arena) != MPS_RES_OK) return report("collect failed");
+    heap->drain();
+    if (heap->verify("at the end") == 0 || heap->failures() != 0) return report("heap damaged");
+    if (int(segvCount) != count + 2) return report("the client's handler ran unexpectedly");
     heap.reset();
-    if (page_ != nullptr && page_ != MAP_FAILED) munmap(page_, size_t(sysconf(_SC_PAGESIZE)));
-    if (installed_) sigaction(SIGSEGV, &saved_, nullptr);
+    if (!caught("after the arena is destroyed")) return 1;
+    munmap(page_, pageSize);
+    sigaction(SIGSEGV, &saved, nullptr);
+    return 0;
+  }
+
+ private:
+  static int report(const char* what) {
+    std::fprintf(stderr, "foreign SIGSEGV: %s\n", what);
+    return 1;
   }
   // The client's handler runs for a read and a write of the page, with the
   // page's address.
-  void expectCaught(const char* when) {
+  bool caught(const char* when) {
     for (bool write : {false, true}) {
       int count = int(segvCount);
       segvAddr = nullptr;
-      EXPECT_TRUE(touchCaught(page_ + 8, write)) << when << ": the client's handler did not run";
-      EXPECT_EQ(int(segvCount), count + 1) << when;
+      bool jumped = touchCaught(page_ + 8, write);
       void* addr = segvAddr;
-      EXPECT_EQ(addr, static_cast<void*>(page_ + 8)) << when;
+      if (!jumped || int(segvCount) != count + 1 || addr != page_ + 8) {
+        std::fprintf(stderr, "foreign SIGSEGV (%s, %s): the client's handler %s\n", when,
+                     write ? "write" : "read",
+                     !jumped ? "did not run" : "ran with the wrong address");
+        return false;
+      }
     }
+    return true;
   }
-
-  struct sigaction saved_ = {};
-  bool installed_ = false;
   char* page_ = nullptr;
 };
 
-TEST_F(ForeignSegv, ReachesTheClientsHandlerAndTheArenaGoesOn) {
-  ASSERT_NO_FATAL_FAILURE(make());  // after the client's handler: the arena chains to it
-  expectCaught("no collection in progress");
-  ASSERT_NO_FATAL_FAILURE(startCollection());  // grey segments are protected now
-  expectCaught("a collection in progress");
-  // The arena's own faults do not reach the client's handler.
-  int count = int(segvCount);
-  mutate(200);
-  EXPECT_GT(heap->verify("during the collection"), 0u);
-  EXPECT_EQ(int(segvCount), count) << "a barrier fault reached the client's handler";
-  while (mps_arena_step(heap->arena, 0.001, 1.0) && collecting(heap->arena)) {
-  }
-  ASSERT_EQ(mps_arena_collect(heap->arena), MPS_RES_OK);
-  mps_arena_release(heap->arena);
-  EXPECT_GE(heap->drain(), 1u);
-  EXPECT_GE(heap->totalFaults(), 1u) << "the heap accesses never hit the barrier";
-  expectCaught("after collections");
-  mutate(500);
-  ASSERT_EQ(mps_arena_collect(heap->arena), MPS_RES_OK);
-  heap->drain();
-  EXPECT_GT(heap->verify("at the end"), 0u);
-  EXPECT_EQ(int(segvCount), count + 2);
-  EXPECT_EQ(heap->failures(), 0u);
-  heap.reset();
-  expectCaught("after the arena is destroyed");
+TEST(ForeignSegv, ReachesTheClientsHandlerAndTheArenaGoesOn) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        ForeignSegvScenario scenario;
+        int status = scenario.run();
+        std::fflush(nullptr);
+        _exit(status);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace
