@@ -172,6 +172,38 @@ TEST_F(IncrementalApi, CollectWhileOneIsInProgress) {
   EXPECT_EQ(heap->failures(), 0u);
 }
 
+// Objects allocated while a collection is in progress are black: that
+// collection keeps them even if nothing refers to them; the next one
+// reclaims them (all but any a stale stack word may pin).
+TEST_F(IncrementalApi, ObjectsAllocatedDuringACollectionSurviveIt) {
+  ASSERT_NO_FATAL_FAILURE(make(0.0, PoolKind::ams));
+  ASSERT_NO_FATAL_FAILURE(startCollection());
+  constexpr mps_word_t kFirst = mps_word_t(1) << 40;
+  constexpr mps_word_t kCount = 3000;
+  // Unreachable as soon as allocated; fills may advance the collection.
+  size_t during = 0;
+  for (mps_word_t i = 0; i < kCount; ++i) {
+    bool inProgress = collecting(heap->arena);
+    ASSERT_NE(allocObject(heap->ap(), kFirst + i, 1), nullptr);
+    during += inProgress;
+  }
+  ASSERT_GE(during, kCount / 4) << "the collection finished before most of the allocations";
+  auto unrooted = [&] {
+    size_t n = 0;
+    for (mps_word_t id : walkIds(heap->arena))
+      n += id >= kFirst && id < kFirst + kCount;
+    return n;
+  };
+  mps_arena_park(heap->arena);
+  ASSERT_GE(heap->drain(), 1u);
+  EXPECT_EQ(unrooted(), kCount) << "the collection in progress reclaimed objects allocated black";
+  ASSERT_EQ(mps_arena_collect(heap->arena), MPS_RES_OK);
+  EXPECT_LE(unrooted(), 2u) << "the next collection kept unreachable objects";
+  EXPECT_GT(heap->verify("at the end"), 0u);
+  mps_arena_release(heap->arena);
+  EXPECT_EQ(heap->failures(), 0u);
+}
+
 // A collection started from allocation (the nursery over capacity), in
 // progress when the client asks for a full collection.
 TEST_F(IncrementalApi, CollectWhileACollectionStartedByAllocationIsInProgress) {
