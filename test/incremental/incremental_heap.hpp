@@ -67,9 +67,19 @@ inline mps_res_t makeIncrementalArena(mps_arena_t* arena, const IncConfig& c,
 inline core::Collector* collectorOf(mps_arena_t arena) {
   return core::Collector::of(reinterpret_cast<core::Arena*>(arena));
 }
-// Whether a collection is in progress (between its flip and its end).
+// Whether a collection is in progress (started and not finished: the
+// mutator may run between its increments). Collector::inProgress() with
+// incremental collection; before it, collections were atomic and
+// Collector::collecting() was the only such state.
+template <typename C>
+bool collectionInProgress(const C* c) {
+  if constexpr (requires { c->inProgress(); })
+    return c->inProgress();
+  else
+    return c->collecting();
+}
 inline bool collecting(mps_arena_t arena) {
-  return collectorOf(arena)->collecting();
+  return collectionInProgress(collectorOf(arena));
 }
 
 // What one GC message reported.
