@@ -247,7 +247,8 @@ TEST_F(IncrementalApi, RampDuringAnIncrementalCollection) {
   EXPECT_FALSE(collecting(heap->arena));
   ASSERT_GE(heap->drain(), 1u);
   EXPECT_GT(heap->gcs.front().pauses, 1u);
-  EXPECT_GE(heap->verify("after the ramp"), kLists * kListLength);
+  // (The mutator's operations replace some of the lists.)
+  EXPECT_GT(heap->verify("after the ramp"), 0u);
   mps_arena_release(heap->arena);
   EXPECT_EQ(heap->failures(), 0u);
 }

@@ -326,7 +326,7 @@ class IncHeap {
         break;
       }
       default: {  // garbage: drives the fills that start and advance collections
-        for (int k = 0; k < 16; ++k) {
+        for (int k = 0; k < 64; ++k) {
           Object* g = alloc(rng.below(3));
           if (g == nullptr) return;
           if (refCount(g) > 0) set(g, 0, pick(rng, 2));
@@ -368,6 +368,37 @@ class IncHeap {
       it = seen.count(it->first) ? std::next(it) : model.edges.erase(it);
     ++verifications;
     return seen.size();
+  }
+
+  // Forgets the objects the model says are unreachable from the slots (the
+  // mutator can never reach them again; between operations the scratch
+  // stack is empty), from the model alone, without heap access. Returns the
+  // number reachable.
+  size_t pruneModel() {
+    std::unordered_map<mps_word_t, std::vector<mps_word_t>> live;
+    live.reserve(model.edges.size());
+    std::vector<mps_word_t> work(slotIds, slotIds + kSlots);
+    for (size_t s = 0; s < scratchTop; ++s)
+      work.push_back(idOf(obj(scratch[s])));
+    while (!work.empty()) {
+      mps_word_t id = work.back();
+      work.pop_back();
+      if (id == 0 || live.count(id)) continue;
+      auto it = model.edges.find(id);
+      if (it == model.edges.end()) continue;  // verify() reports it
+      auto& edges = live.emplace(id, std::move(it->second)).first->second;
+      work.insert(work.end(), edges.begin(), edges.end());
+    }
+    model.edges.swap(live);
+    return model.edges.size();
+  }
+  // Keeps the live heap under about `cap` objects by clearing root slots
+  // (only when the model, pruned at each verification, has grown past
+  // twice that: pruning walks it all).
+  void bound(Rng& rng, size_t cap) {
+    if (model.edges.size() <= 2 * cap) return;
+    for (int tries = 0; tries < 16 && pruneModel() > cap; ++tries)
+      setSlot(rng.below(kSlots), nullptr);
   }
 
   // Takes every pending GC message (recording it in `gcs`) and GC start
@@ -450,16 +481,17 @@ class IncHeap {
 
 // Runs IncHeap::step until at least `minCollections` collections have been
 // reported and `minOps` operations done, or `seconds` have passed;
-// verifies the heap after every reported collection, and at the end after
-// mps_arena_collect. Returns the number of operations done.
+// verifies the heap after every reported collection. Keeps the live heap
+// under about `liveCap` objects. Returns the number of operations done.
 inline size_t runMutator(IncHeap& heap, Rng& rng, size_t minOps, size_t minCollections,
-                         double seconds) {
+                         double seconds, size_t liveCap = 60000) {
   auto start = std::chrono::steady_clock::now();
   size_t ops = 0;
   for (;; ++ops) {
     heap.step(rng);
     if (heap.drain() > 0) heap.verify("after a collection");
     if (heap.failures() > 0) break;
+    if ((ops & 1023) == 0) heap.bound(rng, liveCap);
     if ((ops & 63) == 0) {
       double elapsed =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
