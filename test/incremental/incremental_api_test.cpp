@@ -207,7 +207,7 @@ TEST_F(IncrementalApi, ObjectsAllocatedDuringACollectionSurviveIt) {
 // A collection started from allocation (the nursery over capacity), in
 // progress when the client asks for a full collection.
 TEST_F(IncrementalApi, CollectWhileACollectionStartedByAllocationIsInProgress) {
-  ASSERT_NO_FATAL_FAILURE((make(0.0, PoolKind::amc, {64, 0.8})));
+  ASSERT_NO_FATAL_FAILURE((make(0.0, PoolKind::amc, {256, 0.8})));
   bool inProgress = false;
   auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < 100000 && !inProgress; ++i) {
