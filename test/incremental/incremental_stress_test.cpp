@@ -10,6 +10,7 @@
 // paused more than once (the test exercised increments).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ostream>
@@ -59,14 +60,18 @@ TEST_P(IncrementalStress, HeapMatchesModelAfterEveryCollection) {
 
   size_t incremental = heap.incrementalCollections();
   size_t pauses = 0;
-  for (const GcRecord& r : heap.gcs)
+  double pauseTotal = 0, pauseMax = 0;
+  for (const GcRecord& r : heap.gcs) {
     pauses += r.pauses;
+    pauseTotal += r.pauseTotal;
+    pauseMax = std::max(pauseMax, r.pauseMax);
+  }
   std::printf(
       "[ stats    ] %zu ops, %zu collections (%zu with more than one pause, %zu pauses), "
       "%zu faults, %zu verifications, %zu live objects at the end; %.1f s mutator, %.1f s "
-      "final collection\n",
+      "final collection; pauses %.3f s in all, %.1f ms at most\n",
       ops, heap.gcs.size(), incremental, pauses, heap.totalFaults(), heap.verifications, live,
-      mutatorSeconds, collectSeconds);
+      mutatorSeconds, collectSeconds, pauseTotal, pauseMax * 1e3);
   // Preconditions: collections came from allocation, and were verified.
   EXPECT_GE(heap.gcs.size(), minCollections) << "too few collections in the time allowed";
   EXPECT_GE(heap.verifications, minCollections);
