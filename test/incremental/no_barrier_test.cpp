@@ -117,7 +117,7 @@ TEST(NoBarrierControl, WithTheBarrierSomeCollectionsPauseMoreThanOnce) {
     ASSERT_TRUE(heap.ok());
     EXPECT_TRUE(collectorOf(heap.arena)->hasBarrier());
     Rng rng(testSeed(0xba7));
-    runMutator(heap, rng, 10000, 8, 10.0);
+    runMutator(heap, rng, 10000, 8, 6.0);
     ASSERT_EQ(heap.failures(), 0u);
     EXPECT_GE(heap.gcs.size(), 8u);
     EXPECT_GT(heap.incrementalCollections(), 0u);
