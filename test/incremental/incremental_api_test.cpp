@@ -207,13 +207,15 @@ TEST_F(IncrementalApi, ObjectsAllocatedDuringACollectionSurviveIt) {
 // A collection started from allocation (the nursery over capacity), in
 // progress when the client asks for a full collection.
 TEST_F(IncrementalApi, CollectWhileACollectionStartedByAllocationIsInProgress) {
-  ASSERT_NO_FATAL_FAILURE((make(0.0, PoolKind::amc, {256, 0.8})));
+  ASSERT_NO_FATAL_FAILURE((make(0.0, PoolKind::amc, {1024, 0.8})));
+  // Objects that all survive: the nursery collection they start has a
+  // megabyte to copy, more than its first increment does at pause time 0.
   bool inProgress = false;
   auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < 100000 && !inProgress; ++i) {
-    heap->step(*rng);
+  for (int i = 0; i < 400000 && !inProgress; ++i) {
+    ASSERT_TRUE(heap->makeList(kLists + size_t(i) % 8, 1));
     inProgress = collecting(heap->arena);
-    if (i % 256 == 0 && std::chrono::steady_clock::now() - start > std::chrono::seconds(5)) break;
+    if (i % 1024 == 0 && std::chrono::steady_clock::now() - start > std::chrono::seconds(5)) break;
   }
   ASSERT_TRUE(inProgress) << "allocation never left a collection in progress";
   ASSERT_EQ(mps_arena_collect(heap->arena), MPS_RES_OK);

@@ -40,7 +40,7 @@ TEST_P(IncrementalStress, HeapMatchesModelAfterEveryCollection) {
 
   // Increments of pause time 0 are short and the mutator runs between
   // them: such collections take longer, and the test sees fewer of them.
-  size_t minCollections = pause == 0 ? 3 : pause < 0.01 ? 10 : 20;
+  size_t minCollections = pause == 0 ? 3 : pause < 0.01 ? 6 : 20;
   auto start = std::chrono::steady_clock::now();
   size_t ops = runMutator(heap, rng, 60000, minCollections, 10.0);
   double mutatorSeconds =
