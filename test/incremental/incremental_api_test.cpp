@@ -37,14 +37,18 @@ class IncrementalApi : public ::testing::Test {
     IncConfig config;
     config.kind = kind;
     config.workers = 1;
-    config.pauseTime = pause;
+    // Built parked (collections of a small nursery at pause time 0 would
+    // make building slow); the pause time is the test's from then on.
+    config.pauseTime = 0.1;
     heap = std::make_unique<IncHeap>(config, nursery, mps_gen_param_s{size_t(512) << 10, 0.5},
                                      __builtin_frame_address(0));
     ASSERT_TRUE(heap->ok());
     rng = std::make_unique<Rng>(testSeed(0xa91));
+    mps_arena_park(heap->arena);
     for (size_t s = 0; s < kLists; ++s)
       ASSERT_TRUE(heap->makeList(s, kListLength));
     ASSERT_EQ(mps_arena_collect(heap->arena), MPS_RES_OK);
+    mps_arena_pause_time_set(heap->arena, pause);
     ASSERT_GT(heap->drain(), 0u);
     ASSERT_GE(heap->verify("after building the heap"), kLists * kListLength);
     heap->gcs.clear();
@@ -208,14 +212,18 @@ TEST_F(IncrementalApi, ObjectsAllocatedDuringACollectionSurviveIt) {
 // progress when the client asks for a full collection.
 TEST_F(IncrementalApi, CollectWhileACollectionStartedByAllocationIsInProgress) {
   ASSERT_NO_FATAL_FAILURE((make(0.0, PoolKind::amc, {1024, 0.8})));
-  // Objects that all survive: the nursery collection they start has a
-  // megabyte to copy, more than its first increment does at pause time 0.
-  bool inProgress = false;
-  auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < 400000 && !inProgress; ++i) {
+  // The nursery filled past its capacity with objects that all survive,
+  // parked (so that no collection starts in between); released, the next
+  // poll starts its collection, which has more than a megabyte to copy:
+  // more than its first increment does at pause time 0.
+  mps_arena_park(heap->arena);
+  for (size_t i = 0; i < 40000; ++i)
+    ASSERT_TRUE(heap->makeList(kLists + i % 8, 1));
+  mps_arena_release(heap->arena);
+  bool inProgress = collecting(heap->arena);
+  for (int i = 0; i < 4096 && !inProgress; ++i) {
     ASSERT_TRUE(heap->makeList(kLists + size_t(i) % 8, 1));
     inProgress = collecting(heap->arena);
-    if (i % 1024 == 0 && std::chrono::steady_clock::now() - start > std::chrono::seconds(5)) break;
   }
   ASSERT_TRUE(inProgress) << "allocation never left a collection in progress";
   ASSERT_EQ(mps_arena_collect(heap->arena), MPS_RES_OK);

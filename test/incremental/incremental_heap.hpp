@@ -492,7 +492,7 @@ inline size_t runMutator(IncHeap& heap, Rng& rng, size_t minOps, size_t minColle
     if (heap.drain() > 0) heap.verify("after a collection");
     if (heap.failures() > 0) break;
     if ((ops & 1023) == 0) heap.bound(rng, liveCap);
-    if ((ops & 63) == 0) {
+    if ((ops & 15) == 0) {
       double elapsed =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (elapsed > seconds) break;

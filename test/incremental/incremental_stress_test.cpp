@@ -42,7 +42,7 @@ TEST_P(IncrementalStress, HeapMatchesModelAfterEveryCollection) {
   // them: such collections take longer, and the test sees fewer of them.
   size_t minCollections = pause == 0 ? 3 : pause < 0.01 ? 6 : 20;
   auto start = std::chrono::steady_clock::now();
-  size_t ops = runMutator(heap, rng, 60000, minCollections, 10.0);
+  size_t ops = runMutator(heap, rng, 60000, minCollections, 8.0);
   double mutatorSeconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ASSERT_EQ(heap.failures(), 0u) << "after " << ops << " operations (seed " << seed << ")";
