@@ -9,8 +9,8 @@
  *   (a) gcbench  GCBench-style binary trees (examples/demo.c): a long-lived
  *                tree of depth 16 kept throughout while trees of depth
  *                4..18 are built top-down and bottom-up and dropped;
- *   (b) bigheap  a large live heap of 32-byte nodes: NTREES binary trees of
- *                depth 16 rooted in an exact root table (128 trees, 537 MB),
+ *   (b) bigheap  a large live heap of 32-byte nodes: 120 binary trees of
+ *                depth 16 rooted in an exact root table (503 MB live),
  *                mutated for a fixed number of steps; each step walks a
  *                random path from a random tree's root and replaces the
  *                subtree of depth 5 it reaches by a freshly built one (so
