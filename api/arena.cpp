@@ -218,8 +218,7 @@ void mps_arena_postmortem(mps_arena_t handle) {
   // it) calls this while holding the arena lock, so the lock cannot be
   // waited for. Any other caller takes it if it is free; if another thread
   // holds it, that thread alone may call this, which checked builds report
-  // (and then go on: this is for debugging a crashed program). Release
-  // builds do not track the holder: a held lock is the caller's.
+  // (and then go on: this is for debugging a crashed program).
   mps::core::Lock& lock = arena->lock();
   bool claimed = false;
   if (!lock.isHeldByCaller()) {

@@ -804,12 +804,9 @@ mps_res_t mps_arena_collect(mps_arena_t handle) {
 mps_res_t mps_arena_start_collect(mps_arena_t handle) {
   Arena* arena = toArena(handle);
   ArenaEntry entry(arena);
-  // Collections are atomic: the requested one runs to completion now and
-  // the arena is left unclamped, as an incremental start would leave it.
-  Collector* collector = collectorOf(arena);
-  Res res = collector->collect("Client requests: start full collection.");
-  collector->release();
-  return toRes(res);
+  // The collection's first pause runs now; the polls of allocation, steps,
+  // the read barrier and park or collect do the rest.
+  return toRes(collectorOf(arena)->startCollect("Client requests: start full collection."));
 }
 
 mps_bool_t mps_arena_step(mps_arena_t handle, double interval, double multiplier) {

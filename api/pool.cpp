@@ -77,7 +77,13 @@ void mps_pool_destroy(mps_pool_t handle) {
   MPS_AVERT(Pool, pool);
   // Registrations of its blocks would dangle (finalization.md: such a pool
   // is destroyed with the arena parked; its blocks are never finalized).
-  if (mps::core::isAutoPool(pool)) mps::core::Collector::of(arena)->forgetFinalization(pool);
+  if (mps::core::isAutoPool(pool)) {
+    mps::core::Collector* collector = mps::core::Collector::of(arena);
+    // A collection in progress may hold the pool's segments (condemned,
+    // grey, copied into): it ends first.
+    (void)collector->finishCollection();
+    collector->forgetFinalization(pool);
+  }
   MPS_EVENT(PoolDestroy, arena, pool);
   pool->destroy();
 }

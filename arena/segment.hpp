@@ -70,6 +70,7 @@ class Segment {
   Size size() const { return Size(limit - base); }
   bool contains(const void* p) const { return p >= base && p < limit; }
   bool isWhite(TraceSet traces) const { return (white & traces) != 0; }
+  bool isGreyFor(TraceSet traces) const { return (grey & traces) != 0; }
 
   // --- The tracer protocol. Called with the arena lock held and every
   // mutator thread stopped, between shield expose/cover of the segment.
@@ -137,6 +138,12 @@ class Segment {
   // so that a client that registers each object it allocates costs O(1)
   // per object.
   virtual bool isObjectNow(Addr p) { return isObject(p); }
+  // The read barrier (Trace::blacken): the mutator touched this grey
+  // segment. Scans every object in it that may refer to a white object:
+  // all of them in an uncondemned segment, the marked (pinned, copied into)
+  // ones in a condemned one. Objects scanned twice are harmless: a fix of
+  // a reference to a marked or moved object changes nothing more.
+  virtual Res scanGrey(ScanState* ss) { return scan(ss); }
   // A buffer is being trapped by a flip: a scannable pool records what has
   // been committed so far (objects committed later belong to the next trace).
   virtual void bufferFlipped(Buffer* /*buffer*/) {}
@@ -212,6 +219,11 @@ class Segment {
   unsigned shieldDepth = 0;
   unsigned shieldMode = 0;
   unsigned protMode = 0;
+  // While an incremental trace lets the mutator run (Trace::yieldToMutator):
+  // the trace's exposures of the segment, and the mode it wanted before the
+  // trace protected it for the mutator, given back when the trace resumes.
+  unsigned yieldDepth = 0;
+  unsigned yieldMode = 0;
   Ring<Segment> poolRing{this};
 };
 

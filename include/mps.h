@@ -619,6 +619,16 @@ extern const struct mps_key_s _mps_key_ARENA_GC_WORKERS;
 #define MPS_KEY_ARENA_GC_WORKERS_FIELD u
 extern void mps_arena_gc_workers_set(mps_arena_t, unsigned);
 
+/* MPS++ extension: whether the arena's collections may protect its memory
+ * (default true). False: no write barrier and no read barrier, so no
+ * SIGSEGV ever comes from the arena (for clients with SIGSEGV needs of
+ * their own, or a debugger session), and every collection stops the world
+ * in one pause. The environment variable MPS_BARRIER=0 does the same for
+ * every arena. */
+extern const struct mps_key_s _mps_key_ARENA_BARRIER;
+#define MPS_KEY_ARENA_BARRIER (&_mps_key_ARENA_BARRIER)
+#define MPS_KEY_ARENA_BARRIER_FIELD b
+
 /* Walking (walking.md). */
 
 typedef void (*mps_formatted_objects_stepper_t)(mps_addr_t, mps_fmt_t, mps_pool_t, void*, size_t);

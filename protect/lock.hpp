@@ -48,15 +48,13 @@ class Lock {
     state_.store(kFree, std::memory_order_release);
   }
 
-  // Checked builds track the owner so that re-entry (a callback calling back
-  // into the arena) is reported instead of deadlocking.
+  // The owner is tracked so that re-entry (a callback calling back into the
+  // arena) is reported instead of deadlocking, and so that the read
+  // barrier knows whether a fault came from inside the arena (the faulting
+  // thread holds the lock already) or from the mutator.
   bool isHeldByCaller() const {
-#if MPS_CHECKED
     return state_.load(std::memory_order_relaxed) != kFree &&
            owner_.load(std::memory_order_relaxed) == std::this_thread::get_id();
-#else
-    return state_.load(std::memory_order_relaxed) != kFree;
-#endif
   }
 
  private:
@@ -64,21 +62,11 @@ class Lock {
 
   MPS_NOINLINE void claimSlow();
 
-  void noteOwner() {
-#if MPS_CHECKED
-    owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
-#endif
-  }
-  void clearOwner() {
-#if MPS_CHECKED
-    owner_.store(std::thread::id(), std::memory_order_relaxed);
-#endif
-  }
+  void noteOwner() { owner_.store(std::this_thread::get_id(), std::memory_order_relaxed); }
+  void clearOwner() { owner_.store(std::thread::id(), std::memory_order_relaxed); }
 
   std::atomic<int> state_{kFree};
-#if MPS_CHECKED
   std::atomic<std::thread::id> owner_{};
-#endif
 };
 
 // Scope guard for a Lock.

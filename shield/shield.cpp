@@ -35,6 +35,31 @@ std::uint64_t nowNanoseconds() {
 }
 std::once_flag gInstallOnce;
 bool gInstalled = false;
+std::atomic<Shield::ReadBarrierHandler> gReadBarrier{nullptr};
+// The SIGSEGV action installed before ours (.shield.foreign): faults that
+// are not the barrier's go to it.
+struct sigaction gPrevious;
+
+// .shield.foreign: a fault on memory no arena protects is the client's
+// business. If the client had a handler of its own when the barrier was
+// installed, it gets the fault as it would have without us (libsigsegv
+// hides the kernel's context, so the third argument is null); else the
+// default action follows (0).
+int passOn(void* faultAddress) {
+  if ((gPrevious.sa_flags & SA_SIGINFO) != 0) {
+    if (gPrevious.sa_sigaction == nullptr) return 0;
+    siginfo_t info;
+    std::memset(&info, 0, sizeof info);
+    info.si_signo = SIGSEGV;
+    info.si_code = SEGV_ACCERR;
+    info.si_addr = faultAddress;
+    gPrevious.sa_sigaction(SIGSEGV, &info, nullptr);
+    return 1;
+  }
+  if (gPrevious.sa_handler == SIG_DFL || gPrevious.sa_handler == SIG_IGN) return 0;
+  gPrevious.sa_handler(SIGSEGV);
+  return 1;
+}
 
 // libsigsegv calls this for every SIGSEGV. Returns nonzero when the fault
 // was a write to a segment the barrier protected: the instruction is then
@@ -47,6 +72,22 @@ int onFault(void* faultAddress, int /*serious*/) {
     Segment* seg = arena->segmentOf(faultAddress);
     if (seg == nullptr) continue;
     std::uint64_t t0 = nowNanoseconds();
+    if ((std::atomic_ref<unsigned>(seg->protMode).load(std::memory_order_acquire) & kShieldRead) !=
+        0) {
+      // .shield.read: the read barrier takes the arena lock and may wait
+      // for it, so this thread must stay suspendable meanwhile (a
+      // collection in another thread stops it).
+      sigset_t suspend;
+      sigemptyset(&suspend);
+      sigaddset(&suspend, suspendSignal());
+      pthread_sigmask(SIG_UNBLOCK, &suspend, nullptr);
+      Shield::ReadBarrierHandler handler = gReadBarrier.load(std::memory_order_acquire);
+      MPS_AVER_ALWAYS(handler != nullptr && "a read-protected segment has a collector");
+      handler(arena, seg);
+      gFaults.fetch_add(1, std::memory_order_relaxed);
+      gBarrierNanos.fetch_add(nowNanoseconds() - t0, std::memory_order_relaxed);
+      return 1;
+    }
     // .shield.fault.suspend: no stop-the-world between widening the summary
     // and lifting the protection. A collection that stopped this thread in
     // between could narrow the summary and protect again, and the lifting
@@ -68,22 +109,33 @@ int onFault(void* faultAddress, int /*serious*/) {
     gBarrierNanos.fetch_add(nowNanoseconds() - t0, std::memory_order_relaxed);
     return 1;
   }
-  return 0;
+  return passOn(faultAddress);
 }
 
 bool barrierWanted() {
-  const char* env = std::getenv("MPS_WRITE_BARRIER");
-  return env == nullptr || std::strcmp(env, "0") != 0;
+  for (const char* name : {"MPS_BARRIER", "MPS_WRITE_BARRIER"}) {
+    const char* env = std::getenv(name);
+    if (env != nullptr && std::strcmp(env, "0") == 0) return false;
+  }
+  return true;
 }
 
 }  // namespace
 
-bool Shield::registerArena(Arena* arena) {
+void Shield::setReadBarrierHandler(ReadBarrierHandler handler) {
+  gReadBarrier.store(handler, std::memory_order_release);
+}
+
+bool Shield::registerArena(Arena* arena, bool wanted) {
   // Only memory the arena mapped itself: a client arena's blocks need not be
   // page aligned, and the client may not expect them to be protected.
-  if (!barrierWanted() || !arena->isVirtual() || arena->grainSize() % vm::pageSize() != 0)
+  if (!wanted || !barrierWanted() || !arena->isVirtual() ||
+      arena->grainSize() % vm::pageSize() != 0)
     return false;
-  std::call_once(gInstallOnce, [] { gInstalled = sigsegv_install_handler(&onFault) == 0; });
+  std::call_once(gInstallOnce, [] {
+    sigaction(SIGSEGV, nullptr, &gPrevious);
+    gInstalled = sigsegv_install_handler(&onFault) == 0;
+  });
   if (!gInstalled) return false;
   for (std::atomic<Arena*>& slot : gArenas) {
     Arena* expected = nullptr;
@@ -103,6 +155,10 @@ void Shield::dropBarrier(Segment* seg, bool faulted) {
   // Widen first, then lift: whoever reads the summary after the write it
   // allows sees the universal set.
   std::atomic_ref<RefSet>(seg->summary).store(kRefSetUniv, std::memory_order_release);
+  // Between the increments of a trace that has scanned the segment: the
+  // summary it is building must see the write too (.trace.incremental).
+  if (std::atomic_ref<bool>(seg->summaryTraced).load(std::memory_order_relaxed))
+    std::atomic_ref<RefSet>(seg->traceSummary).store(kRefSetUniv, std::memory_order_relaxed);
   std::atomic_ref<unsigned>(seg->shieldMode).store(kShieldNone, std::memory_order_relaxed);
   // .shield.defer: sit out some collections unprotected, more the more
   // often the barrier was hit lately. Threads faulting on the same segment

@@ -61,10 +61,11 @@ class Shield {
   // Registers `arena` with the fault handler and says whether its segments
   // may be protected: it must be a VM arena (a client arena's blocks need
   // not be page aligned) with grains of whole pages, the handler must
-  // install (libsigsegv), and the environment must not say
-  // MPS_WRITE_BARRIER=0. Without the barrier summaries stay universal and
+  // install (libsigsegv), the client must not have said no (`wanted`,
+  // MPS_KEY_ARENA_BARRIER), and the environment must not say MPS_BARRIER=0
+  // (or its older name MPS_WRITE_BARRIER=0). Without the barrier summaries stay universal and
   // every collection scans every segment with references. Locked.
-  static bool registerArena(Arena* arena);
+  static bool registerArena(Arena* arena, bool wanted = true);
   static void deregisterArena(Arena* arena);
 
   // The collector will access `seg`: its protection is lifted until the
@@ -94,6 +95,12 @@ class Shield {
     seg->shieldMode = mode;
     if (seg->shieldDepth == 0 && seg->protMode != mode) batch->add(seg);
   }
+  // Brings the protection of `seg` to what it wants now (its depth or mode
+  // was changed directly: Trace::resumeFromMutator), when `batch` is
+  // applied.
+  static void resync(Segment* seg, ProtectionBatch* batch) {
+    if (seg->protMode != wanted(seg)) batch->add(seg);
+  }
   // The protection `seg` should have now.
   static unsigned wanted(const Segment* seg) {
     return seg->shieldDepth > 0 ? kShieldNone : seg->shieldMode;
@@ -108,6 +115,14 @@ class Shield {
     seg->shieldMode = kShieldNone;
     if (seg->protMode != kShieldNone) sync(seg, kShieldNone);
   }
+
+  // The read barrier (design/shield.md .shield.read): a fault on a segment
+  // protected against reads (grey, in an incremental trace) goes to this
+  // handler, called in the faulting thread from the signal handler with
+  // the suspend signal deliverable. It makes the segment accessible (or
+  // reports the misuse) before returning. Set by the collector.
+  using ReadBarrierHandler = void (*)(Arena* arena, Segment* seg);
+  static void setReadBarrierHandler(ReadBarrierHandler handler);
 
   // Write faults the handler has resolved, in every arena (statistics and
   // tests).

@@ -60,6 +60,12 @@ class AutoPool : public Pool {
   // while one of them may allocate (Arena::setConcurrentReaders): a moving
   // pool makes sure now that its to-space need not grow the arena.
   virtual void traceGoesParallel(Trace* /*trace*/) {}
+  // An incremental trace lets the mutator run until its next piece
+  // (Trace::yieldToMutator) / takes up its work again: a moving pool makes
+  // its half-filled to-space segments parsable in between (the read
+  // barrier scans a grey segment whole) and takes the tails back after.
+  virtual void traceYield(Trace* /*trace*/) {}
+  virtual void traceResume(Trace* /*trace*/) {}
 
   bool check() const override;
 

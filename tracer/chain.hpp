@@ -33,6 +33,9 @@ class Generation {
   // collection began: the collector predicts the next collection from them.
   Size arrivedLastTrace = 0;
   Size newSizeAtTraceStart = 0;
+  // What the mutator allocated in it while an incremental trace let it
+  // run: new bytes the trace did not condemn, which stay new after it.
+  Size newDuringTrace = 0;
 
   // .chain.pacing: the generation is due once its new bytes exceed its
   // capacity and also kLivePacing times what stayed live in it, so that a

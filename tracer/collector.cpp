@@ -3,6 +3,7 @@
 #include <oneapi/tbb/info.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <new>
 
@@ -30,6 +31,18 @@ unsigned defaultWorkers() {
   return n >= 1 ? unsigned(n) : 1u;
 }
 
+// MPS_PAUSE_TIME (seconds) overrides the default pause time of arenas
+// created without MPS_KEY_PAUSE_TIME: a whole program (or test suite) can
+// be run with the shortest increments without changing it.
+double defaultPauseTime() {
+  if (const char* env = std::getenv("MPS_PAUSE_TIME")) {
+    char* end;
+    double t = std::strtod(env, &end);
+    if (end != env && t >= 0.0) return t;
+  }
+  return Collector::kDefaultPauseTime;
+}
+
 }  // namespace
 
 Collector::Collector(Arena* arena) : arena_(arena) {}
@@ -55,11 +68,13 @@ Res Collector::create(Collector** out, Arena* arena, const mps_arg_s* args) {
     c->destroy();
     return res;
   }
-  c->barrier_ = Shield::registerArena(arena);
+  bool barrierWanted = MPS_ARG_OPTIONAL(args, ARENA_BARRIER, b, 1) != 0;
+  c->barrier_ = Shield::registerArena(arena, barrierWanted);
+  if (c->barrier_) Shield::setReadBarrierHandler(&Collector::onReadFault);
   c->protectionsAtLastEnd_ = Shield::protectionCount();
   c->faultsAtLastEnd_ = Shield::faultCount();
   c->barrierNanosAtLastEnd_ = Shield::barrierNanoseconds();
-  double pause = MPS_ARG_OPTIONAL(args, PAUSE_TIME, d, kDefaultPauseTime);
+  double pause = MPS_ARG_OPTIONAL(args, PAUSE_TIME, d, defaultPauseTime());
   MPS_AVER_ALWAYS(pause >= 0.0 && "MPS_KEY_PAUSE_TIME is not negative");
   c->pauseTime_ = pause;
   unsigned workers = MPS_ARG_OPTIONAL(args, ARENA_GC_WORKERS, u, 0u);
@@ -81,6 +96,8 @@ void Collector::setWorkers(unsigned n) {
 
 void Collector::destroy() {
   MPS_AVERT(Collector, this);
+  // Every automatic pool is gone, so no collection is in progress.
+  MPS_AVER(trace_ == nullptr);
   if (!roots_.isSingle())
     assertFail(__FILE__, __LINE__, "arena has no roots: destroy every root before its arena");
   if (!threads_.isSingle())
@@ -146,26 +163,134 @@ void Collector::release() {
 // Collections ------------------------------------------------------------------------
 
 Res Collector::runTrace(Chain* chain, unsigned top, bool all, const char* why) {
-  MPS_AVER_ALWAYS(!collecting_ && "a collection is not started from inside a collection");
+  Res res = finishCollection();
+  if (res != Res::ok && trace_ != nullptr) return res;
+  return beginCollection(chain, top, all, why, HUGE_VAL);
+}
+
+double Collector::incrementBudget() const {
+  if (!barrier_ || !(pauseTime_ < kAtomicPauseTime)) return HUGE_VAL;
+  return pauseTime_ > kMinIncrementSeconds ? pauseTime_ : kMinIncrementSeconds;
+}
+
+Size Collector::totalNewSize() const {
+  Size total = 0;
+  chains_.forEach([&](Chain* c) {
+    for (Size i = 0; i < c->count(); ++i)
+      total += c->gen(i)->newSize;
+  });
+  return total;
+}
+
+namespace {
+
+Trace::Clock::time_point deadlineAfter(double seconds) {
+  if (!(seconds < 1e9)) return Trace::Clock::time_point::max();
+  return Trace::Clock::now() +
+         std::chrono::duration_cast<Trace::Clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+}  // namespace
+
+Res Collector::beginCollection(Chain* chain, unsigned top, bool all, const char* why,
+                               double budget) {
+  MPS_AVER_ALWAYS(!collecting_ && trace_ == nullptr &&
+                  "a collection is not started from inside a collection");
   // arena.md: nothing runs in the postmortem state (poll and step see the
   // arena clamped; this catches an explicit collection).
   MPS_AVER_ALWAYS(!postmortem_ && "the arena is not in the postmortem state");
   Res res = messages_->reserveForCollection();
   if (res != Res::ok) return res;
   collecting_ = true;
-  auto t0 = std::chrono::steady_clock::now();
   messages_->postGCStart(why);
-
-  Trace trace(this, why);
+  trace_ = new (PageAllocator<Trace>().allocate(1)) Trace(this, why);
+  traceAll_ = all;
+  collectionStart_ = event::now();
   collectionPauses_ = PauseSummary();
   pauseTicks_ = pauseMaxTicks_ = 0;
-  res = runStopped(&trace, chain, top, all);
-  if (MPS_EVENT_ON(TraceEnd)) emitTraceEnd(trace);
-  event::writePending();
+  newSizeAtStart_ = totalNewSize();
+  const bool incremental = barrier_ && budget < 1e9;
+  bool done;
+  std::uint64_t stopped, resumed;
+  {
+    // .event.noblock: stopped threads may hold the stream's lock.
+    event::NoBlockScope noBlock(event::NoBlockScope::allThreads);
+    stopped = event::now();
+    stopMutators();
+    res = trace_->start(chain, top, all, incremental);
+    if (res == Res::ok) res = trace_->advance(deadlineAfter(budget));
+    done = closePause(&res, !incremental);
+    resumed = event::now();
+  }
+  // Noted with the threads running, so that its event may wait for the
+  // stream.
+  notePause(*trace_, event::PauseKind::flip, stopped, resumed);
+  if (done) {
+    endCollection(res);
+  } else {
+    // .trace.keepup: the bound on what the mutator may allocate before
+    // the collection must end.
+    // As many bytes as it condemned, and at least the capacity of the
+    // first generation of its chain (or of the default chain).
+    Size condemned = trace_->condemnedBytes();
+    Size nursery = (chain != nullptr ? chain : defaultChain_)->gen(0)->capacity;
+    keepUpBytes_ = condemned > nursery ? condemned : nursery;
+    if (keepUpBytes_ < kKeepUpMinBytes) keepUpBytes_ = kKeepUpMinBytes;
+    newSizeAtIncrement_ = newSizeAtStart_;
+    // ld.md: objects of the condemned zones may move while the mutator
+    // runs; location dependencies on them are stale from now on.
+    noteMoved(trace_->white());
+    collecting_ = false;
+  }
+  return res;
+}
 
+Res Collector::continueCollection(double budget, event::PauseKind kind, Segment* touched) {
+  MPS_AVER(trace_ != nullptr && !collecting_ && trace_->isYielded());
+  collecting_ = true;
+  Res res = Res::ok;
+  bool done;
+  std::uint64_t stopped, resumed;
+  {
+    event::NoBlockScope noBlock(event::NoBlockScope::allThreads);
+    stopped = event::now();
+    stopMutators();
+    trace_->resumeFromMutator();
+    bool finishing = !(budget < 1e9);
+    if (touched != nullptr) {
+      // A weak segment cannot be blackened early: the collection ends now.
+      if (!trace_->blacken(touched, deadlineAfter(budget), &res)) finishing = true;
+    } else if (!finishing) {
+      res = trace_->advance(deadlineAfter(budget));
+    }
+    done = closePause(&res, finishing);
+    resumed = event::now();
+  }
+  notePause(*trace_, done ? event::PauseKind::finish : kind, stopped, resumed);
+  if (done)
+    endCollection(res);
+  else
+    collecting_ = false;
+  return res;
+}
+
+bool Collector::closePause(Res* res, bool finish) {
+  bool done = finish || *res != Res::ok || trace_->markingDone();
+  if (done)
+    *res = trace_->finish(*res);
+  else
+    trace_->yieldToMutator();
+  resumeMutators();
+  return done;
+}
+
+void Collector::endCollection(Res res) {
+  Trace* trace = trace_;
+  if (MPS_EVENT_ON(TraceEnd)) emitTraceEnd(*trace);
+  if (!inFaultHandler_) event::writePending();
   if (res == Res::ok) {
     ++collections_;
-    if (trace.movedZones() != kRefSetEmpty) noteMoved(trace.movedZones());
+    if (trace->movedZones() != kRefSetEmpty) noteMoved(trace->movedZones());
     Size protections = Shield::protectionCount(), faults = Shield::faultCount();
     std::uint64_t nanos = Shield::barrierNanoseconds();
     last_.protections = protections - protectionsAtLastEnd_;
@@ -179,31 +304,67 @@ Res Collector::runTrace(Chain* chain, unsigned top, bool all, const char* why) {
                       GCMessage::BarrierCost{last_.protections, last_.faults, last_.barrierSeconds},
                       last_.pauses);
   }
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (all) lastFullSeconds_ = seconds;
+  // step's estimate of a full collection: the time it kept the mutator
+  // stopped.
+  if (traceAll_) lastFullSeconds_ = collectionPauses_.seconds;
+  trace_ = nullptr;
+  trace->~Trace();
+  PageAllocator<Trace>().deallocate(trace, 1);
   collecting_ = false;
-  return res;
 }
 
-Res Collector::runStopped(Trace* trace, Chain* chain, unsigned top, bool all) {
-  std::uint64_t stopped, resumed;
-  Res res;
-  {
-    // .event.noblock: stopped threads may hold the stream's lock.
-    event::NoBlockScope noBlock(event::NoBlockScope::allThreads);
-    stopped = event::now();
-    stopMutators();
-    res = trace->run(chain, top, all);
-    resumeMutators();
-    resumed = event::now();
+Res Collector::finishCollection() {
+  if (trace_ == nullptr) return Res::ok;
+  MPS_AVER_ALWAYS(!collecting_ && "a collection is not finished from inside a collection");
+  return continueCollection(HUGE_VAL, event::PauseKind::finish);
+}
+
+Res Collector::startCollect(const char* why) {
+  Res res = finishCollection();
+  if (res != Res::ok) return res;
+  return beginCollection(nullptr, 0, true, why, incrementBudget());
+}
+
+void Collector::park() {
+  clamped_ = true;
+  (void)finishCollection();
+}
+
+void Collector::onReadFault(Arena* arena, Segment* seg) {
+  Collector* collector = arena->collector();
+  Lock& lock = arena->lock();
+  // A fault from inside an entry point (a pool's code touching a grey
+  // segment of its own, with the lock held): handled on the spot, as a
+  // mutator's would be.
+  bool held = lock.isHeldByCaller();
+  if (!held) lock.claim();
+  collector->inFaultHandler_ = true;
+  collector->barrierHit(seg);
+  collector->inFaultHandler_ = false;
+  if (!held) lock.release();
+}
+
+void Collector::barrierHit(Segment* seg) {
+  // The collector itself never touches a protected segment: it lifts the
+  // protection (Trace::resumeFromMutator) before its work.
+  if (collecting_)
+    assertFail(__FILE__, __LINE__,
+               "the collector accesses a grey segment only after its protection is lifted");
+  if (trace_ == nullptr || !seg->isGreyFor(trace_->traces())) {
+    // Another thread's fault on the segment (or the end of the collection)
+    // got there first: its protection is gone, and the access restarts.
+    if ((std::atomic_ref<unsigned>(seg->protMode).load(std::memory_order_acquire) & kShieldRead) !=
+        0)
+      assertFail(__FILE__, __LINE__, "a read-protected segment is grey in a collection");
+    return;
   }
-  // Every collection is stop-the-world today: one pause, of kind flip, the
-  // whole time the mutators were stopped (noted with the threads running,
-  // so that its event may wait for the stream).
-  notePause(*trace, event::PauseKind::flip, stopped, resumed);
-  return res;
+  // The mutator is waiting on this: a short piece of marking beyond the
+  // segment itself, so that what it greys nearby is black when the mutator
+  // gets there.
+  double budget = incrementBudget();
+  if (budget > kMinIncrementSeconds) budget = kMinIncrementSeconds;
+  (void)continueCollection(budget, event::PauseKind::barrier, seg);
 }
-
 // .pause.timing: every pause of the mutators is recorded here, whatever its
 // kind: the collection's summary (GC message, lastStats), the collector's
 // totals (pauseTotals) and a TracePause event.
@@ -211,6 +372,8 @@ void Collector::notePause(const Trace& trace, event::PauseKind kind, std::uint64
                           std::uint64_t end) {
   std::uint64_t ticks = end - start;
   double seconds = double(ticks) / double(event::kTicksPerSecond);
+  lastPauseEnd_ = end;
+  lastPauseTicks_ = ticks;
   collectionPauses_.add(seconds);
   pauseTotals_.add(seconds);
   pauseTicks_ += ticks;
@@ -360,6 +523,24 @@ Res Collector::collectChain(Chain* chain, unsigned top, const char* why) {
 
 bool Collector::poll() {
   if (clamped_ || collecting_) return false;
+  if (trace_ != nullptr) {
+    // .trace.keepup: a mutator that allocates faster than the increments
+    // mark would make the collection last for ever (and the heap grow
+    // without bound meanwhile): past the bound it ends in one pause.
+    Size now = totalNewSize();
+    if (now > newSizeAtStart_ && now - newSizeAtStart_ > keepUpBytes_) {
+      (void)finishCollection();
+      return true;
+    }
+    // .trace.pacing: the mutator gets its share of the time first, unless
+    // it allocates so fast that the bound above comes near.
+    std::uint64_t due = lastPauseEnd_ + std::uint64_t(double(lastPauseTicks_) * kMutatorShare);
+    bool allocating = now - newSizeAtIncrement_ > keepUpBytes_ / kIncrementsPerKeepUp;
+    if (event::now() < due && !allocating) return false;
+    newSizeAtIncrement_ = now;
+    (void)continueCollection(incrementBudget(), event::PauseKind::increment);
+    return true;
+  }
   if (fullCollectionDue()) {
     collectAllAfterRamps_ = false;
     (void)collect("A ramp allocation pattern ended: the client asked to collect everything.");
@@ -380,14 +561,24 @@ bool Collector::poll() {
   if (top < 0) return false;
   // The reasons say which collections are nursery collections (clients
   // that report pause times tell them apart by it).
-  (void)collectChain(due, unsigned(top),
-                     top == 0 ? "Generation 0 of a chain has reached capacity."
-                              : "Older generations of a chain have reached capacity.");
+  (void)beginCollection(due, unsigned(top), false,
+                        top == 0 ? "Generation 0 of a chain has reached capacity."
+                                 : "Older generations of a chain have reached capacity.",
+                        incrementBudget());
   return true;
 }
 
 bool Collector::step(double interval, double multiplier) {
   if (collecting_) return false;
+  if (trace_ != nullptr) {
+    if (clamped_) return false;
+    // Idle time offered while a collection is in progress: an increment of
+    // up to `interval` (at least the smallest one).
+    double budget = interval > kMinIncrementSeconds ? interval : kMinIncrementSeconds;
+    if (!barrier_) budget = HUGE_VAL;
+    (void)continueCollection(budget, event::PauseKind::increment);
+    return true;
+  }
   bool due = false;
   chains_.forEach([&](Chain* chain) { due |= chain->highestOverCapacity() >= 0; });
   if (due && !clamped_ && poll()) return true;

@@ -2,11 +2,13 @@
 // collections (roots, registered threads, chains, the message queue, the
 // collection policy and the marking workers).
 //
-// Collections are atomic: every registered mutator thread other than the
-// caller is suspended for the whole collection, so the mutator never sees a
-// partly collected heap. (Incremental collection with a pause-time target
-// will also need the read barrier; the write barrier exists (shield/), and
-// the phases below are already the units an incremental trace interleaves.)
+// Collections are incremental where the arena has the barrier
+// (design/tracer.md .trace.incremental): a collection is a series of pauses
+// (the flip, increments, read-barrier hits, the finish), each with every
+// registered mutator thread but the caller suspended and bounded by the
+// pause-time target where the work allows; the mutator runs in between and
+// the read barrier keeps it from seeing a white object. Without the barrier
+// (or with an unbounded pause time) a collection is one pause.
 //
 // Locking: every method is called with the arena lock held.
 #pragma once
@@ -86,39 +88,74 @@ class Collector {
   void resumeMutators();
 
   // Arena control (arena.md, chains.md).
-  // A full collection of every automatic pool, now. Leaves the arena parked.
+  // A full collection of every automatic pool, now (after finishing any
+  // collection in progress). Leaves the arena parked.
   Res collect(const char* why);
+  // Starts a full collection (after finishing any in progress) and returns
+  // after its first pause (mps_arena_start_collect).
+  Res startCollect(const char* why);
+  // Finishes the collection in progress, if any, in one pause.
+  Res finishCollection();
+  // Whether a collection has started and not finished (the mutator may be
+  // running between its increments).
+  bool inProgress() const { return trace_ != nullptr; }
   // Collects generations 0..top of `chain` (and every segment in them).
   Res collectChain(Chain* chain, unsigned top, const char* why);
+  // Clamped: no collection work from polls and steps (the read barrier
+  // still scans what the mutator touches).
   void clamp() { clamped_ = true; }
-  // Nothing is in progress between calls (collections are atomic), so
-  // parking is clamping.
-  void park() { clamped_ = true; }
+  // Clamps, and finishes the collection in progress.
+  void park();
   void release();
   bool isClamped() const { return clamped_; }
-  // Parked: clamped and no collection in progress (collections are atomic,
-  // so between entry points a clamped arena is parked).
-  bool isParked() const { return clamped_ && !collecting_; }
+  // Parked: clamped and no collection in progress.
+  bool isParked() const { return clamped_ && !collecting_ && trace_ == nullptr; }
   // The postmortem state (arena.md): no collection work ever again, the
   // write barrier lifted from every segment, the stopped threads resumed.
   // Callable from inside a collection (an assertion handler).
   void postmortem();
   bool isPostmortem() const { return postmortem_; }
   // The pause-time target, in seconds (MPS_KEY_PAUSE_TIME,
-  // mps_arena_pause_time_set). Collections are atomic, so it bounds
-  // nothing yet; it is kept for the client to read back.
+  // mps_arena_pause_time_set): how long an increment may run
+  // (.trace.pacing). 0 means as short as possible; a value of
+  // kAtomicPauseTime or more, one pause per collection.
   double pauseTime() const { return pauseTime_; }
   void setPauseTime(double seconds) { pauseTime_ = seconds; }
   static constexpr double kDefaultPauseTime = 0.1;
-  // Idle time: collects if a chain is due, or a full collection if one is
-  // expected to take less than interval * multiplier. True if there was
-  // work to do.
+  static constexpr double kAtomicPauseTime = 1e6;
+  // The least work an increment does (pause time 0): below this, stopping
+  // the threads and the protection changes around it cost more than the
+  // marking.
+  static constexpr double kMinIncrementSeconds = 50e-6;
+  // .trace.pacing: the mutator runs at least this many times as long as
+  // the last increment paused it before the next increment from a poll.
+  static constexpr double kMutatorShare = 1.25;
+  // .trace.keepup: a collection still in progress once the mutator has
+  // allocated, since it began, as many bytes as it condemned (at least the
+  // capacity of the first generation of its chain, and at least
+  // kKeepUpMinBytes) is finished at the next poll. Before that, an
+  // increment is due at a poll whenever the mutator has allocated that
+  // bound over kIncrementsPerKeepUp since the last one, whatever its time
+  // share.
+  static constexpr Size kKeepUpMinBytes = Size(1) << 20;
+  static constexpr Size kIncrementsPerKeepUp = 8;
+  // Idle time: a collection in progress gets an increment of up to
+  // `interval` seconds; otherwise collects if a chain is due, or a full
+  // collection if one is expected to take less than interval * multiplier.
+  // True if there was work to do.
   bool step(double interval, double multiplier);
-  // From allocation slow paths: collects a chain that is over capacity,
-  // unless clamped. Re-entry (a scan method allocating) is ignored. True if
-  // it ran a collection.
+  // From allocation slow paths: an increment of the collection in progress
+  // when it is due, else starts a collection of a chain that is over
+  // capacity, unless clamped. Re-entry (a scan method allocating) is
+  // ignored. True if it did collection work.
   bool poll();
+  // Inside a pause of a collection (the mutator threads stopped).
   bool collecting() const { return collecting_; }
+  // The read barrier (Shield::setReadBarrierHandler): the mutator touched
+  // the grey segment `seg` of `arena`. Takes the arena lock unless the
+  // faulting thread holds it already (the fault came from inside an entry
+  // point), and scans the segment in a pause.
+  static void onReadFault(Arena* arena, Segment* seg);
   // Allocation patterns (allocation.md): a ramp began, or ended, on some
   // allocation point. When a ramp_collect_all pattern has ended and no ramp
   // is left on any allocation point, the next poll runs a full collection.
@@ -230,9 +267,26 @@ class Collector {
   friend class Trace;
   explicit Collector(Arena* arena);
   Res runTrace(Chain* chain, unsigned top, bool all, const char* why);
-  // Stops the mutators, runs `trace`, resumes them, and notes the time they
-  // were stopped as one pause.
-  Res runStopped(Trace* trace, Chain* chain, unsigned top, bool all);
+  // Starts a collection: its first pause (condemn, flip, roots) marks for
+  // up to `budget` seconds, and finishes it if that was enough (or the
+  // collection cannot be incremental); else the mutator runs on and
+  // increments follow.
+  Res beginCollection(Chain* chain, unsigned top, bool all, const char* why, double budget);
+  // One more pause of the collection in progress: marks for up to `budget`
+  // seconds (forever if infinite), or blackens `touched` (the read barrier),
+  // and finishes the collection if nothing is grey any more.
+  Res continueCollection(double budget, event::PauseKind kind, Segment* touched = nullptr);
+  // The end of a pause: finishes the collection if nothing is left to mark
+  // (or `finish`, or the pause failed), else lets the mutator run (the read
+  // barrier up); resumes the threads. True if the collection finished.
+  bool closePause(Res* res, bool finish);
+  // The collection ended (in a pause just over): statistics, messages, the
+  // trace freed.
+  void endCollection(Res res);
+  // The increment budget for the pause-time target; infinite if unbounded.
+  double incrementBudget() const;
+  Size totalNewSize() const;
+  void barrierHit(Segment* seg);
   // .pause.timing: records a pause of the mutators, [start, end) on the
   // event clock, of the running collection.
   void notePause(const Trace& trace, event::PauseKind kind, std::uint64_t start, std::uint64_t end);
@@ -251,6 +305,15 @@ class Collector {
   Size formats_ = 0;
   bool clamped_ = false;
   bool collecting_ = false;
+  // The collection in progress (an incremental one between its pauses).
+  Trace* trace_ = nullptr;
+  bool traceAll_ = false;
+  std::uint64_t collectionStart_ = 0;  // event clock
+  std::uint64_t lastPauseEnd_ = 0, lastPauseTicks_ = 0;
+  Size newSizeAtStart_ = 0, newSizeAtIncrement_ = 0;
+  Size keepUpBytes_ = 0;
+  // Inside the read barrier's signal handler: no telemetry I/O.
+  bool inFaultHandler_ = false;
   bool postmortem_ = false;
   Size activeRamps_ = 0;
   bool collectAllAfterRamps_ = false;

@@ -80,9 +80,21 @@ void MarkSweepSegment::recordObjects(Addr limit) {
   const Size header = format->headerSize;
   const Size lead = msPool_->lead_, trail = msPool_->trail_;
   Word* starts = start_.words();
+  // .trace.incremental.black: objects committed after the flip into a
+  // segment condemned before it (the mutator runs between the increments
+  // of a trace) are allocated black: marked, never scanned, since the
+  // mutator can only have stored references to non-white objects in them.
+  // (Those committed before the flip were recorded by bufferFlipped or
+  // whiten, before the segment turned white.)
+  Word* marks = white != 0 ? mark_ : nullptr;
   Addr p = walkedTo_;
   Size word = ~Size(0);
   Word bits = 0;
+  auto flush = [&] {
+    if (bits == 0) return;
+    starts[word] |= bits;
+    if (marks != nullptr) marks[word] |= bits;
+  };
   while (p + lead < limit) {
     Addr end = static_cast<Addr>(skip(p + header)) - header + lead;
     MPS_AVER_ALWAYS(end > p && end <= limit &&
@@ -90,14 +102,14 @@ void MarkSweepSegment::recordObjects(Addr limit) {
     Addr next = end + trail;
     Size i = indexOf(p);
     if (i / kWordBits != word) {
-      if (bits != 0) starts[word] |= bits;
+      flush();
       word = i / kWordBits;
       bits = 0;
     }
     bits |= Word(1) << (i % kWordBits);
     p = next;
   }
-  if (bits != 0) starts[word] |= bits;
+  flush();
   // Past `limit` only by the trailing fencepost of the last block.
   walkedTo_ = p > limit ? p : limit;
 }
@@ -270,6 +282,8 @@ Res MarkSweepSegment::scanEach(ScanState* ss) {
 }
 
 Res MarkSweepSegment::scanObject(ScanState* ss, Addr object) {
+  // The whole segment, queued by an incremental trace's remembered set.
+  if (MPS_UNLIKELY(object == nullptr)) return scan(ss);
   Format* format = msPool_->fmt();
   ss->setRank(rankSetLowest(rankSet));
   if (MPS_UNLIKELY(msPool_->findDependent_ != nullptr)) exposeDependentOf(ss, object);
@@ -291,6 +305,15 @@ Res MarkSweepSegment::scanMarked(ScanState* ss) {
     if (res != Res::ok) return res;
   }
   return Res::ok;
+}
+
+Res MarkSweepSegment::scanGrey(ScanState* ss) {
+  if (rankSet == kRankSetEmpty) return Res::ok;
+  if (!isWhite(ss->traces())) return scan(ss);
+  // Condemned: its marked objects may be grey; the unmarked ones are white
+  // (scanning them would keep what they refer to alive for nothing).
+  if (buffer != nullptr) recordObjects(buffer->scanLimit());
+  return scanMarked(ss);
 }
 
 Res MarkSweepSegment::scan(ScanState* ss) {

@@ -64,6 +64,7 @@ class MarkSweepSegment final : public Segment {
   bool isPreserved(Addr ref) const override;
   void finishFix(ScanState* ss, Addr ref, Rank rank) override;
   Res scan(ScanState* ss) override;
+  Res scanGrey(ScanState* ss) override;
   Res scanObject(ScanState* ss, Addr object) override;
   bool reclaim(Trace* trace) override;
   void release() override;

@@ -92,7 +92,11 @@ Res Trace::condemn(Chain* chain, unsigned top, bool all) {
 void Trace::flip() {
   forEachAutoPool(arena_, [&](AutoPool* pool) {
     pool->forEachBuffer([&](Buffer* buffer) {
-      if (buffer->isReset() || buffer->rankSet == kRankSetEmpty) return;
+      // .trace.incremental.black: with the mutator running during the
+      // trace, a leaf pool's buffer is trapped too, so that what is
+      // allocated after the flip goes to a fresh window (black) rather than
+      // on into a segment condemned with the objects before it.
+      if (buffer->isReset() || (buffer->rankSet == kRankSetEmpty && !incremental_)) return;
       buffer->trap();
       buffer->seg->bufferFlipped(buffer);
     });
@@ -330,6 +334,12 @@ Res Trace::scanRememberedSet(Worker* worker) {
         weakSegs_.push_back(seg);
         continue;
       }
+      if (incremental_) {
+        // .trace.incremental: grey work like any other, read-protected
+        // until an increment (or the read barrier) scans it whole.
+        worker->stack.push_back(GreyRef{seg, nullptr});
+        continue;
+      }
       worker->scanning(seg);
       res = seg->scan(&worker->ss);
       ++segmentsScanned_;
@@ -536,6 +546,10 @@ struct Drain {
   alignas(64) std::atomic<Size> packetCount{0};  // packets.size(), readable without the lock
   std::atomic<int> active{0};                    // workers with grey objects in hand
   std::atomic<bool> failed{false};
+  // Set by a failure or by the deadline: every worker stops.
+  std::atomic<bool> halt{false};
+  bool timed = false;
+  Trace::Clock::time_point deadline;
   alignas(64) std::mutex lock;  // protects packets and spares
   std::vector<GreyStack, PageAllocator<GreyStack>> packets;
   // Emptied packets, kept with their storage: each new one is a mapping.
@@ -592,14 +606,23 @@ bool Drain::takePacket(Worker* worker) {
 
 void Drain::work(Worker* worker) {
   active.fetch_add(1, std::memory_order_seq_cst);
+  unsigned tick = 0;
   for (;;) {
-    Res res = drainStack(worker, &failed, [&] { maybeShare(worker); });
+    Res res = drainStack(worker, &halt, [&] {
+      maybeShare(worker);
+      // .trace.incremental: the increment's deadline, read every few scans.
+      if (timed && (++tick & 31) == 0 && Trace::Clock::now() >= deadline)
+        halt.store(true, std::memory_order_relaxed);
+    });
     if (res != Res::ok) {
       if (worker->res == Res::ok) worker->res = res;
       failed.store(true, std::memory_order_relaxed);
+      halt.store(true, std::memory_order_relaxed);
     }
-    if (failed.load(std::memory_order_relaxed)) {
-      worker->stack.clear();
+    if (halt.load(std::memory_order_relaxed)) {
+      // Out of time, the grey objects stay on the stack for the next
+      // increment; after a failure they do not matter.
+      if (failed.load(std::memory_order_relaxed)) worker->stack.clear();
       active.fetch_sub(1, std::memory_order_seq_cst);
       return;
     }
@@ -608,7 +631,7 @@ void Drain::work(Worker* worker) {
     // (a worker that went idle after sharing finds its own packet here).
     active.fetch_sub(1, std::memory_order_seq_cst);
     for (unsigned spins = 0;; ++spins) {
-      if (failed.load(std::memory_order_relaxed)) return;
+      if (halt.load(std::memory_order_relaxed)) return;
       if (packetCount.load(std::memory_order_seq_cst) != 0) {
         active.fetch_add(1, std::memory_order_seq_cst);
         if (takePacket(worker)) break;
@@ -627,38 +650,67 @@ void Drain::work(Worker* worker) {
 
 void Trace::goParallel() {
   ++parallelDrains_;
-  if (!parallel_) {
+  if (!parallel_ || incremental_) {
     parallel_ = true;
     for (Worker* w : workers_)
       w->concurrent = true;
     // Pools get ready for workers that allocate while others read the
     // arena's tables (Arena::setConcurrentReaders): AMC reserves address
-    // space for its to-space. (A trace drains again after its final phase.)
+    // space for its to-space. (A trace drains again after its final phase;
+    // an incremental one at every increment, and the mutator may have
+    // taken the space reserved in between.)
     forEachAutoPool(arena_, [&](AutoPool* pool) { pool->traceGoesParallel(this); });
   }
   arena_->setConcurrentReaders(true);
 }
 
-Res Trace::drain() {
+Res Trace::drain(Clock::time_point deadline) {
   Worker* first = workers_[0];
-  if (workers_.size() == 1) return drainStack(first, nullptr, [] {});
+  // An increment that ran out of time left grey objects on every worker's
+  // stack: they all start on the collecting thread's.
+  for (Size i = 1; i < workers_.size(); ++i) {
+    Worker* w = workers_[i];
+    w->finishPending();
+    if (w->stack.empty()) continue;
+    first->stack.insert(first->stack.end(), w->stack.begin(), w->stack.end());
+    w->stack.clear();
+  }
+  const bool timed = deadline != Clock::time_point::max();
+  bool outOfTime = false;
+  unsigned tick = 0;
+  // .trace.incremental: the clock is read every few scans.
+  auto timeUp = [&] {
+    if (!timed || (++tick & 31) != 0 || Clock::now() < deadline) return false;
+    outOfTime = true;
+    return true;
+  };
+  std::atomic<bool> stop{false};
+  if (workers_.size() == 1) {
+    if (!timed) return drainStack(first, nullptr, [] {});
+    return drainStack(first, &stop, [&] {
+      if (timeUp()) stop.store(true, std::memory_order_relaxed);
+    });
+  }
   // .trace.serial: the collecting thread marks alone until the work has
   // proved big enough to pay for waking the other workers; most nursery
   // collections of a small nursery end here, without a thread switch, a
   // spin or a cross-core cache miss.
-  std::atomic<bool> bigEnough{false};
   const Size start = first->ss.scannedBytes, serial = collector_->serialScanBytes;
   const Size budget = serial > ~Size(0) - start ? ~Size(0) : start + serial;
-  Res res = drainStack(first, &bigEnough, [&] {
+  Res res = drainStack(first, &stop, [&] {
     if (first->ss.scannedBytes > budget && first->stack.size() >= kSerialMinGrey)
-      bigEnough.store(true, std::memory_order_relaxed);
+      stop.store(true, std::memory_order_relaxed);
+    else if (timeUp())
+      stop.store(true, std::memory_order_relaxed);
   });
-  if (res != Res::ok || !bigEnough.load(std::memory_order_relaxed)) return res;
+  if (res != Res::ok || !stop.load(std::memory_order_relaxed) || outOfTime) return res;
   goParallel();
   WorkerPool* pool = collector_->workerPool_;
   Drain drain;
   drain.workers = &workers_;
   drain.width = int(workers_.size());
+  drain.timed = timed;
+  drain.deadline = deadline;
   MPS_HAPPENS_BEFORE(&gTaskHandOff);  // execute may hand the functor to a worker
   pool->arena().execute([&] {
     MPS_HAPPENS_AFTER(&gTaskHandOff);
@@ -687,6 +739,9 @@ Res Trace::drain() {
   arena_->setConcurrentReaders(false);
   for (Worker* w : workers_)
     if (w->res != Res::ok) return w->res;
+  // Stopped by the deadline: packets still shared go back to a stack.
+  for (GreyStack& packet : drain.packets)
+    first->stack.insert(first->stack.end(), packet.begin(), packet.end());
   return Res::ok;
 }
 
@@ -735,8 +790,8 @@ void Trace::accountGenerations(Chain* chain, unsigned top, bool all) {
   collector_->chains_.forEach([&](Chain* c) {
     for (Size i = 0; i < c->count(); ++i) {
       Generation* g = c->gen(i);
-      g->arrivedLastTrace =
-          g->newSize > g->newSizeAtTraceStart ? g->newSize - g->newSizeAtTraceStart : 0;
+      Size arrived = g->newSize > g->newSizeAtTraceStart ? g->newSize - g->newSizeAtTraceStart : 0;
+      g->arrivedLastTrace = arrived > g->newDuringTrace ? arrived - g->newDuringTrace : 0;
     }
     for (Size i = 0; i < c->count(); ++i) {
       Generation* g = c->gen(i);
@@ -749,6 +804,7 @@ void Trace::accountGenerations(Chain* chain, unsigned top, bool all) {
       // generation keeps all its survivors.
       Size promoted = i + 1 < c->count() ? c->gen(i + 1)->arrivedLastTrace : 0;
       g->noteCollected(condemned, survived, survived > promoted ? survived - promoted : 0);
+      g->newSize = g->newDuringTrace;
       // .chain.pacing: what a collection up to this generation costs.
       if (!all && g->index == top) g->workBytes = rememberedBytes;
     }
@@ -837,8 +893,22 @@ void Trace::emitEnd() {
 
 // The whole collection ---------------------------------------------------------------
 
+void Trace::notePhase(Rank rank) {
+  std::uint64_t t = event::now();
+  MPS_EVENT(TracePhase, arena_, id_, rank, t - phaseStart_, segmentsScanned_ - phaseSegs_);
+  phaseStart_ = t;
+  phaseSegs_ = segmentsScanned_;
+}
+
 Res Trace::run(Chain* chain, unsigned top, bool all) {
-  auto t0 = std::chrono::steady_clock::now();
+  Res res = start(chain, top, all, false);
+  if (res == Res::ok) res = drain();
+  return finish(res);
+}
+
+Res Trace::start(Chain* chain, unsigned top, bool all, bool incremental) {
+  t0_ = Clock::now();
+  incremental_ = incremental;
   unsigned n = collector_->workers();
   // Marking starts on the collecting thread alone; drain() brings the
   // others in if the work is big enough (.trace.serial).
@@ -866,73 +936,189 @@ Res Trace::run(Chain* chain, unsigned top, bool all) {
     for (const GenerationTally& t : tallies_)
       MPS_EVENT(TraceCondemn, arena_, id_, t.gen->chain, t.gen->index, t.condemned);
   }
+  if (res != Res::ok) return res;
+  // The white set is known only now: refresh each worker's copy.
+  for (Worker* w : workers_)
+    w->ss.c._w = white_;
+  beginPools();
+  poolsBegun_ = true;
+  // Each rank's phase is one TracePhase event (design/event.md).
+  phaseStart_ = event::now();
+  res = scanRoots(workers_[0]);
+  phaseSegs_ = segmentsScanned_;  // the ambiguous phase counted its own
+  if (res == Res::ok) res = scanRememberedSet(workers_[0]);
+  return res;
+}
+
+Res Trace::advance(Clock::time_point deadline) {
+  auto tm = Clock::now();
+  Res res = drain(deadline);
+  markSeconds_ += secondsSince(tm);
+  return res;
+}
+
+bool Trace::markingDone() const {
+  for (const Worker* w : workers_)
+    if (!w->stack.empty() || w->hasPending()) return false;
+  return true;
+}
+
+Res Trace::finish(Res res) {
+  auto tm = Clock::now();
+  // Until now new bytes came from the mutator alone (pools note their
+  // survivors from here on).
+  collector_->chains_.forEach([&](Chain* c) {
+    for (Size i = 0; i < c->count(); ++i) {
+      Generation* g = c->gen(i);
+      g->newDuringTrace = incremental_ && g->newSize > g->newSizeAtTraceStart
+                              ? g->newSize - g->newSizeAtTraceStart
+                              : 0;
+    }
+  });
   if (res == Res::ok) {
-    // The white set is known only now: refresh each worker's copy.
-    for (Worker* w : workers_)
-      w->ss.c._w = white_;
-    auto tm = std::chrono::steady_clock::now();
-    beginPools();
-    // Each rank's phase is one TracePhase event (design/event.md).
-    Size segs = segmentsScanned_;
-    auto phase = [&](Rank rank) {
-      std::uint64_t t = event::now();
-      MPS_EVENT(TracePhase, arena_, id_, rank, t - phaseStart_, segmentsScanned_ - segs);
-      phaseStart_ = t;
-      segs = segmentsScanned_;
-    };
-    phaseStart_ = event::now();
-    res = scanRoots(workers_[0]);
-    segs = segmentsScanned_;  // the ambiguous phase counted its own
-    if (res == Res::ok) res = scanRememberedSet(workers_[0]);
-    if (res == Res::ok) res = drain();
-    if (res == Res::ok) phase(Rank::exact);
+    res = drain();
+    if (res == Res::ok) notePhase(Rank::exact);
     if (res == Res::ok) res = scanFinal(workers_[0]);
     // Registrations of live mark-sweep objects leave deferred fixes (no-ops)
     // even when nothing fires: drain those too.
     if (res == Res::ok && (!firing_.empty() || workers_[0]->hasPending())) res = drain();
-    if (res == Res::ok) phase(Rank::final);
+    if (res == Res::ok) notePhase(Rank::final);
     if (res == Res::ok) res = scanWeak(workers_[0]);
-    if (res == Res::ok) phase(Rank::weak);
+    if (res == Res::ok) notePhase(Rank::weak);
+  }
+  // A trace that failed while condemning never began marking.
+  if (poolsBegun_) {
     endPools(res != Res::ok);
     coverDependents();
-    markSeconds_ = secondsSince(tm);
   }
+  markSeconds_ += secondsSince(tm);
   if (res != Res::ok) {
     abandon();
   } else {
     reclaim();
-    accountGenerations(chain, top, all);
+    accountGenerations(chain_, top_, all_);
     if (MPS_EVENT_ON(TraceEnd) || MPS_EVENT_ON(GenerationSize)) emitEnd();
     // .ms.sticky.abandon: every sticky segment was marked afresh.
     if (collector_->stickyMarksLost && condemnsAllMarks_) collector_->stickyMarksLost = false;
   }
   settleSegments(res == Res::ok);
   finishFinalization(res == Res::ok);
-  Size objectsScanned = 0, objectsMarked = 0;
-  for (Worker* w : workers_) {
-    objectsScanned += w->objectsScanned;
-    objectsMarked += w->objectsMarked;
-  }
 
   Collector::Stats& stats = collector_->last_;
   stats.condemned = condemned_;
   stats.live = preserved_.load();
   stats.notCondemned = notCondemned_;
   stats.reclaimed = reclaimed_;
-  stats.objectsMarked = objectsMarked;
+  stats.objectsMarked = 0;
   stats.scannedBytes = 0;
-  for (Worker* w : workers_)
+  for (Worker* w : workers_) {
+    stats.objectsMarked += w->objectsMarked;
     stats.scannedBytes += w->ss.scannedBytes;
+  }
   stats.segmentsScanned = segmentsScanned_;
   stats.segmentsSkipped = segmentsSkipped_;
-  stats.workers = parallel_ ? n : 1;
+  stats.workers = parallel_ ? unsigned(workers_.size()) : 1;
   stats.markSeconds = markSeconds_;
-  stats.totalSeconds = secondsSince(t0);
-  (void)objectsScanned;
+  stats.totalSeconds = secondsSince(t0_);
 #if MPS_CHECKED
   if (res == Res::ok && collector_->verifyHeap) verify();
 #endif
   return res;
+}
+
+// Incremental collection (.trace.incremental) ---------------------------------------
+
+void Trace::yieldToMutator() {
+  MPS_AVER(!yielded_);
+  // Deferred fixes are marks not yet made: the objects that led to them
+  // are scanned already, so nothing else would make them.
+  for (Worker* w : workers_)
+    w->finishPending();
+  forEachAutoPool(arena_, [&](AutoPool* pool) { pool->traceYield(this); });
+  // Grey: a segment with an object on some worker's stack (or waiting for
+  // the weak phase), or queued to be scanned whole.
+  forEachAutoPool(arena_, [&](AutoPool* pool) {
+    pool->forEachSegment([&](Segment* seg) { seg->grey &= ~traces(); });
+  });
+  for (Worker* w : workers_) {
+    for (const GreyRef& g : w->stack)
+      g.seg->grey |= traces();
+    for (const GreyRef& g : w->weakGrey)
+      g.seg->grey |= traces();
+  }
+  for (Segment* seg : weakSegs_)
+    seg->grey |= traces();
+  bool barrier = collector_->hasBarrier();
+  MPS_AVER(barrier && "an incremental trace has the barrier");
+  ProtectionBatch batch;
+  forEachAutoPool(arena_, [&](AutoPool* pool) {
+    pool->forEachSegment([&](Segment* seg) {
+      // The trace's exposures end while the mutator runs: every segment
+      // gets the protection the mutator must see.
+      seg->yieldDepth = seg->shieldDepth;
+      seg->shieldDepth = 0;
+      seg->yieldMode = seg->shieldMode;
+      unsigned mode = seg->shieldMode;
+      if (seg->isGreyFor(traces())) {
+        // The read barrier: the mutator must not load a reference to a
+        // white object from it, nor store into it before it is scanned.
+        mode = kShieldRead | kShieldWrite;
+      } else if (seg->summaryTraced && seg->traceSummary != kRefSetUniv) {
+        // Scanned (black): a write now must widen the summary the trace is
+        // building for it (Shield::dropBarrier), or settleSegments would
+        // narrow it to what the scan saw. A segment the mutator allocates
+        // in cannot be protected: it may be written unseen.
+        if (seg->buffer == nullptr && !seg->receiving && seg->rankSet != kRankSetEmpty &&
+            !rankSetHas(seg->rankSet, Rank::ambig))
+          mode |= kShieldWrite;
+        else
+          seg->traceSummary = kRefSetUniv;
+      }
+      Shield::setMode(seg, mode, &batch);
+    });
+  });
+  batch.apply();
+  yielded_ = true;
+}
+
+void Trace::resumeFromMutator() {
+  MPS_AVER(yielded_);
+  ProtectionBatch batch;
+  forEachAutoPool(arena_, [&](AutoPool* pool) {
+    pool->forEachSegment([&](Segment* seg) {
+      // A segment written through the barrier meanwhile has a universal
+      // summary and wants no protection any more (Shield::dropBarrier).
+      unsigned mode = seg->summary == kRefSetUniv ? unsigned(kShieldNone) : seg->yieldMode;
+      seg->shieldDepth += seg->yieldDepth;
+      seg->yieldDepth = 0;
+      seg->yieldMode = kShieldNone;
+      seg->shieldMode = mode;
+      Shield::resync(seg, &batch);
+    });
+  });
+  batch.apply();
+  forEachAutoPool(arena_, [&](AutoPool* pool) { pool->traceResume(this); });
+  yielded_ = false;
+}
+
+bool Trace::blacken(Segment* seg, Clock::time_point deadline, Res* resOut) {
+  MPS_AVER(!yielded_);
+  *resOut = Res::ok;
+  if (!seg->isGreyFor(traces())) return true;  // another thread's fault did it
+  // Weak references are decided in the weak phase, once nothing stronger
+  // can mark anything: a weak segment cannot be made black earlier.
+  if (rankSetHas(seg->rankSet, Rank::weak)) return false;
+  Worker* worker = workers_[0];
+  worker->flushSummary();
+  worker->scanning(seg);
+  Res res = seg->scanGrey(&worker->ss);
+  ++segmentsScanned_;
+  worker->flushSummary();
+  // What the scan greyed is marked on until the deadline: objects in the
+  // same segment most of all, which would otherwise make it grey again.
+  if (res == Res::ok) res = advance(deadline);
+  *resOut = res;
+  return true;
 }
 
 }  // namespace mps::core

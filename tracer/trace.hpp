@@ -25,6 +25,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <vector>
 
@@ -149,6 +150,34 @@ class Trace {
   // nothing is reclaimed.
   Res run(Chain* chain, unsigned top, bool all);
 
+  // Incremental collection (design/tracer.md .trace.incremental). The same
+  // collection in pieces, each with the mutator threads stopped:
+  //   start      condemn, flip, scan the roots, queue the remembered set;
+  //   advance    mark until `deadline` or until nothing is grey;
+  //   finish     mark what is left, the final and weak phases, reclaim.
+  // Between pieces the mutator runs: yieldToMutator protects every grey
+  // segment against reads and writes (the read barrier) and every segment
+  // the trace has scanned against writes (its summary must see them);
+  // resumeFromMutator lifts that protection again before the next piece.
+  // `incremental` says the mutator will run between pieces: the remembered
+  // set is then queued as grey work instead of scanned in the first pause,
+  // and every allocation buffer is trapped at the flip.
+  using Clock = std::chrono::steady_clock;
+  Res start(Chain* chain, unsigned top, bool all, bool incremental);
+  Res advance(Clock::time_point deadline);
+  Res finish(Res res);
+  // Nothing is grey: finish() would only do the final and weak phases.
+  bool markingDone() const;
+  void yieldToMutator();
+  void resumeFromMutator();
+  // The read barrier (resumed, world stopped): the mutator touched the
+  // grey segment `seg`; scan its objects that may refer to white ones, and
+  // whatever that greys in it, within `deadline`. False if the segment
+  // cannot be made black this way (weak references: the caller finishes
+  // the collection instead).
+  bool blacken(Segment* seg, Clock::time_point deadline, Res* resOut);
+  bool isYielded() const { return yielded_; }
+
   TraceSet traces() const { return 1u; }
   // The telemetry stream's number of this trace (the arena's collections
   // started, from 1), and the stream's time it was created at.
@@ -157,6 +186,7 @@ class Trace {
   // Whether this trace condemns the segments of `gen`.
   bool condemnsGeneration(const Generation* gen) const;
   RefSet white() const { return white_; }
+  Size condemnedBytes() const { return condemned_; }
   // Whether the references of the uncondemned `seg` (or the old objects of
   // a segment condemned for its young objects) may lead to white objects:
   // the remembered set's test (design/shield.md .shield.remembered).
@@ -234,7 +264,8 @@ class Trace {
   void finishFinalization(bool ok);
   Res scanAmbiguousSegments(Worker* worker);
   Res scanRememberedSet(Worker* worker);
-  Res drain();
+  // Marks until nothing is grey, or until `deadline`.
+  Res drain(Clock::time_point deadline = Clock::time_point::max());
   // The serial start of the drain found enough work: every worker marks
   // concurrently from now on.
   void goParallel();
@@ -269,9 +300,17 @@ class Trace {
   // workers' counts, once the trace has reclaimed.
   void emitEnd();
 
+  // Telemetry: the TracePhase event of `rank`'s phase.
+  void notePhase(Rank rank);
+
   Collector* collector_;
   Arena* arena_;
   const char* why_;
+  bool incremental_ = false;
+  bool yielded_ = false;
+  bool poolsBegun_ = false;
+  Clock::time_point t0_;
+  Size phaseSegs_ = 0;
   // What run() condemns: generations 0..top_ of chain_, or everything.
   Chain* chain_ = nullptr;
   unsigned top_ = 0;

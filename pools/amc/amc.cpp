@@ -260,6 +260,34 @@ Res AMCSegment::scan(ScanState* ss) {
   return scanWhole(ss);
 }
 
+Res AMCSegment::scanGrey(ScanState* ss) {
+  if (rankSet == kRankSetEmpty) return Res::ok;
+  Format* format = amcPool_->fmt();
+  ss->setRank(Rank::exact);
+  if (!isWhite(ss->traces())) {
+    // To-space (every copy in it may be grey) or an uncondemned segment of
+    // the remembered set: everything that parses.
+    Addr lim = toSpace_ ? amcPool_->toSpaceEnd(this) : objectsLimit();
+    if (lim == nullptr) lim = objectsLimit();
+    ss->scannedBytes += Size(lim - base);
+    return Res(format->scan(ss->handle(), format->clientOf(base), format->clientOf(lim)));
+  }
+  // Condemned: only its pinned objects are grey (the others are white, or
+  // forwarding markers).
+  if (!hasPinned_.load(std::memory_order_relaxed)) return Res::ok;
+  for (Addr p = base; p < condemnLimit_;) {
+    Addr client = format->clientOf(p);
+    Addr next = static_cast<Addr>(format->skip(client));
+    if (states_[indexOf(p)] == kPinned) {
+      ss->scannedBytes += Size(next - client);
+      Res res = Res(format->scan(ss->handle(), client, next));
+      if (res != Res::ok) return res;
+    }
+    p = format->baseOf(next);
+  }
+  return Res::ok;
+}
+
 Res AMCSegment::scanWhole(ScanState* ss) {
   // A carried to-space segment (.amc.carry): only the objects it had when
   // the trace began; the copies after them are grey on a worker's stack.
@@ -617,6 +645,29 @@ void AMCPool::traceBegin(Trace* trace) {
 
 void AMCPool::traceGoesParallel(Trace* trace) {
   if (!trace->condemnsAmbiguous()) reserveToSpace(trace);
+}
+
+Addr AMCPool::toSpaceEnd(const AMCSegment* seg) const {
+  for (const ToSpace& ts : toSpace_)
+    if (ts.seg == seg) return ts.alloc;
+  return nullptr;
+}
+
+void AMCPool::traceYield(Trace* /*trace*/) {
+  // .trace.incremental: the mutator may parse a to-space segment between
+  // increments (mps_addr_object), and the read barrier scans it whole.
+  for (ToSpace& ts : toSpace_)
+    if (ts.seg != nullptr && ts.alloc < ts.limit) ts.seg->pad(ts.alloc, ts.limit);
+}
+
+void AMCPool::traceResume(Trace* /*trace*/) {
+  for (ToSpace& ts : toSpace_) {
+    if (ts.seg == nullptr || ts.alloc >= ts.limit) continue;
+    AMCSegment* seg = ts.seg;
+    MPS_AVER(seg->states_[seg->indexOf(ts.alloc)] == AMCSegment::kPad);
+    seg->states_[seg->indexOf(ts.alloc)] = AMCSegment::kNone;
+    ++seg->layout_;
+  }
 }
 
 void AMCPool::reserveToSpace(Trace* trace) {

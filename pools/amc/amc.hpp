@@ -61,6 +61,7 @@ class AMCSegment final : public Segment {
   Res fixWeak(ScanState* ss, Addr* refIO) override;
   bool isPreserved(Addr ref) const override;
   Res scan(ScanState* ss) override;
+  Res scanGrey(ScanState* ss) override;
   Res scanObject(ScanState* ss, Addr object) override;
   bool reclaim(Trace* trace) override;
   void release() override;
@@ -155,6 +156,8 @@ class AMCPool final : public AutoPool {
   void traceBegin(Trace* trace) override;
   void traceEnd(Trace* trace, bool abandoned) override;
   void traceGoesParallel(Trace* trace) override;
+  void traceYield(Trace* trace) override;
+  void traceResume(Trace* trace) override;
   bool check() const override;
 
   bool leaf() const { return leaf_; }
@@ -195,6 +198,9 @@ class AMCPool final : public AutoPool {
   bool refill(ToSpace* ts, Size size, Generation* gen, Trace* trace);
   void close(ToSpace* ts);
   Generation* promotionOf(const Generation* gen) const;
+  // Where the copies in the to-space segment `seg` end (its workers'
+  // allocation pointer), or null if no worker is copying into it.
+  Addr toSpaceEnd(const AMCSegment* seg) const;
 
   bool leaf_ = false;
   bool interior_ = true;

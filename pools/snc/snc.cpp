@@ -48,7 +48,10 @@ Res SNCSegment::fixWeak(ScanState*, Addr*) {
 bool SNCSegment::isPreserved(Addr) const {
   neverCondemned(__FILE__, __LINE__);
 }
-Res SNCSegment::scanObject(ScanState*, Addr) {
+Res SNCSegment::scanObject(ScanState* ss, Addr object) {
+  // The whole segment, queued as grey work by an incremental trace's
+  // remembered set (no object of it is ever grey on its own).
+  if (object == nullptr) return scan(ss);
   neverCondemned(__FILE__, __LINE__);
 }
 bool SNCSegment::reclaim(Trace*) {

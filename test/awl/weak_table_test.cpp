@@ -363,15 +363,20 @@ class WeakTableModel : public ::testing::TestWithParam<ModelParam> {
 
   // Allocates `count` objects nothing refers to; false if out of memory.
   bool allocGarbage(size_t count) {
-    Object* prev = nullptr;
+    // The previous object is held in a root slot while the next is
+    // allocated: a collection may flip there, and an object allocated
+    // after the flip is black (it survives that collection, and the heap
+    // verifier checks its references at its end), so it must not refer to
+    // an object the collection could not see.
+    mps_addr_t& prev = scratch(0);
+    prev = nullptr;
     for (size_t k = 0; k < count; ++k) {
       Object* o = allocObject(kvAp, nextId++, size_t(rng->below(3)));
       if (o == nullptr) return false;
-      // Links between garbage objects (and so stale references to moved
-      // ones, if a collection came between) are harmless: all of it dies.
       if (refCount(o) > 0 && rng->below(2) == 0) o->refs[0] = prev;
       prev = o;
     }
+    prev = nullptr;
     return true;
   }
 
