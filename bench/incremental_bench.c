@@ -41,6 +41,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +73,10 @@ enum workload { GCBENCH, BIGHEAP, NWORKLOADS };
 static const char* const workload_names[NWORKLOADS] = {"gcbench", "bigheap"};
 
 static int quick;
-static int rounds = 1; /* --rounds N: every configuration N times in turn */
+/* A child that has not finished after this many seconds is killed by its
+ * SIGALRM (alarm) and reported as timed out; --timeout S. */
+static unsigned child_timeout = 150; /* --quick: 30 */
+static int rounds = 1;               /* --rounds N: every configuration N times in turn */
 
 /* GCBench's shape (examples/demo.c). */
 #define MIN_DEPTH 4
@@ -559,11 +563,12 @@ static int run_exec(const char* self, enum workload w, enum config c, result_s* 
     return 0;
   }
   if (pid == 0) {
-    char fd[16];
-    char* argv[8];
+    char fd[16], timeout[16];
+    char* argv[12];
     int a = 0;
     close(fds[0]);
     snprintf(fd, sizeof fd, "%d", fds[1]);
+    snprintf(timeout, sizeof timeout, "%u", child_timeout);
     argv[a++] = (char*)self;
     argv[a++] = (char*)"--child";
     argv[a++] = (char*)workload_names[w];
@@ -571,6 +576,8 @@ static int run_exec(const char* self, enum workload w, enum config c, result_s* 
     argv[a++] = (char*)"--fd";
     argv[a++] = fd;
     if (quick) argv[a++] = (char*)"--quick";
+    argv[a++] = (char*)"--timeout";
+    argv[a++] = timeout;
     argv[a] = NULL;
     execv("/proc/self/exe", argv);
     perror("mps_incremental_bench: execv");
@@ -620,7 +627,9 @@ static void print_table(enum workload w, const result_s* r, const int* ok, const
     const result_s* x = &r[c];
     double tp = x->wall > 0 ? x->units / x->wall : 0;
     if (!ok[c]) {
-      if (WIFSIGNALED(status[c]))
+      if (WIFSIGNALED(status[c]) && WTERMSIG(status[c]) == SIGALRM)
+        printf("%-13s TIMED OUT (killed after %u s)\n", config_names[c], child_timeout);
+      else if (WIFSIGNALED(status[c]))
         printf("%-13s FAILED (killed by signal %d)\n", config_names[c], WTERMSIG(status[c]));
       else
         printf("%-13s FAILED (exit status %d)\n", config_names[c],
@@ -667,7 +676,7 @@ static int parse_enum(const char* s, const char* const* names, int n) {
 
 static void usage(const char* self) {
   fprintf(stderr,
-          "usage: %s [--quick] [--rounds N] [--workload gcbench|bigheap]\n"
+          "usage: %s [--quick] [--rounds N] [--timeout S] [--workload gcbench|bigheap]\n"
           "       %s --child gcbench|bigheap CONFIG [--quick] [--fd N]\n"
           "CONFIG: mps-stw, mps-inc-0, mps-inc-1ms, mps-inc-10ms, boehm, boehm-inc\n",
           self, self);
@@ -681,6 +690,8 @@ int main(int argc, char** argv) {
   for (a = 1; a < argc; ++a) {
     if (strcmp(argv[a], "--quick") == 0) {
       quick = 1;
+    } else if (strcmp(argv[a], "--timeout") == 0 && a + 1 < argc) {
+      child_timeout = (unsigned)atoi(argv[++a]);
     } else if (strcmp(argv[a], "--rounds") == 0 && a + 1 < argc) {
       rounds = atoi(argv[++a]);
       if (rounds < 1 || rounds > MAX_ROUNDS) usage(argv[0]);
@@ -702,6 +713,7 @@ int main(int argc, char** argv) {
     }
   }
   if (quick) {
+    if (child_timeout == 150) child_timeout = 30;
     gcb_max_depth = 14;
     gcb_reps = 1;
     big_trees = 4;
@@ -710,6 +722,7 @@ int main(int argc, char** argv) {
 
   if (child) {
     result_s r;
+    alarm(child_timeout);
     run_child(cw, cc, &r);
     if (fd >= 0) {
       if (write(fd, &r, sizeof r) != (ssize_t)sizeof r) _exit(3);
