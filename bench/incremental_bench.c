@@ -73,10 +73,19 @@ enum workload { GCBENCH, BIGHEAP, NWORKLOADS };
 static const char* const workload_names[NWORKLOADS] = {"gcbench", "bigheap"};
 
 static int quick;
-/* A child that has not finished after this many seconds is killed by its
- * SIGALRM (alarm) and reported as timed out; --timeout S. */
+/* A child that has not finished after this many seconds (--timeout S) stops
+ * its work where it is (SIGALRM sets stop_work) and reports the part done,
+ * marked as stopped; if it has not finished 10 s later, the second SIGALRM
+ * kills it and it is reported as timed out. */
 static unsigned child_timeout = 150; /* --quick: 30 */
-static int rounds = 1;               /* --rounds N: every configuration N times in turn */
+static volatile sig_atomic_t stop_work;
+
+static void on_alarm(int sig) {
+  (void)sig;
+  stop_work = 1;
+  alarm(10); /* SA_RESETHAND: the next one kills */
+}
+static int rounds = 1; /* --rounds N: every configuration N times in turn */
 
 /* GCBench's shape (examples/demo.c). */
 #define MIN_DEPTH 4
@@ -99,6 +108,7 @@ typedef struct node_s {
 /* What a child sends its parent. */
 typedef struct result_s {
   int ok;
+  int stopped;      /* by the timeout: the figures are of the part done */
   double wall, cpu; /* seconds, of the timed phase */
   double units;     /* work units done in it */
   unsigned long collections;
@@ -407,20 +417,21 @@ static void timing_stop(void) {
 static int run_gcbench(double* units) {
   int ok = 1, rep, d;
   timing_start();
-  for (rep = 0; rep < gcb_reps; ++rep) {
+  for (rep = 0; rep < gcb_reps && !stop_work; ++rep) {
     size_t count;
     (void)make_tree(gcb_max_depth + 1); /* stretch the heap, dropped */
     roots[0] = new_node(NULL, NULL, LONG_LIVED_DEPTH);
     populate(LONG_LIVED_DEPTH, roots[0]);
     for (d = MIN_DEPTH; d <= gcb_max_depth; d += 2) {
       long k, iters = 2L << (gcb_max_depth - d);
-      for (k = 0; k < iters; ++k) {
+      for (k = 0; k < iters && !stop_work; ++k) {
         node_s* t = new_node(NULL, NULL, d);
         populate(d, t);
       }
-      for (k = 0; k < iters; ++k)
+      for (k = 0; k < iters && !stop_work; ++k)
         (void)make_tree(d);
     }
+    if (stop_work) break; /* stopped: no time for the check */
     count = count_tree(roots[0]);
     if (count != tree_nodes(LONG_LIVED_DEPTH)) ok = 0;
     roots[0] = NULL;
@@ -463,7 +474,7 @@ static int run_bigheap(double* units, double* live_mb, double* build, double* co
   }
   *collect = now_seconds() - t0;
   timing_start();
-  for (s = 0; s < big_steps; ++s) {
+  for (s = 0; s < big_steps && !stop_work; ++s) {
     uint64_t r = rng();
     node_s* n = roots[r % (uint64_t)big_trees];
     node_s* fresh;
@@ -480,9 +491,9 @@ static int run_bigheap(double* units, double* live_mb, double* build, double* co
       n->left = fresh;
     tick();
   }
-  *units = (double)big_steps;
+  *units = (double)s;
   timing_stop();
-  for (t = 0; t < big_trees; ++t) {
+  for (t = 0; t < big_trees && !stop_work; ++t) { /* stopped: no time for the check */
     size_t count = 0;
     if (!check_tree(roots[t], BIG_DEPTH, &count) || count != tree_nodes(BIG_DEPTH)) ok = 0;
     roots[t] = NULL;
@@ -513,6 +524,7 @@ static void run_child(enum workload w, enum config c, result_s* out) {
   }
   out->ok = w == GCBENCH ? run_gcbench(&out->units)
                          : run_bigheap(&out->units, &out->live_mb, &out->build, &out->collect);
+  out->stopped = stop_work;
   out->wall = t_wall1 - t_wall0;
   out->cpu = t_cpu1 - t_cpu0;
   out->collections = gc1 - gc0;
@@ -608,7 +620,7 @@ static const char* verdict(int met) {
 
 static void print_table(enum workload w, const result_s* r, const int* ok, const long* rss,
                         const int* status) {
-  int c;
+  int c, any_stopped = 0;
   const char* unit = w == GCBENCH ? "Mnodes/s" : "Ksteps/s";
   double scale = w == GCBENCH ? 1e6 : 1e3;
   double stw = ok[STW] && r[STW].wall > 0 ? r[STW].units / r[STW].wall : 0;
@@ -628,7 +640,8 @@ static void print_table(enum workload w, const result_s* r, const int* ok, const
     double tp = x->wall > 0 ? x->units / x->wall : 0;
     if (!ok[c]) {
       if (WIFSIGNALED(status[c]) && WTERMSIG(status[c]) == SIGALRM)
-        printf("%-13s TIMED OUT (killed after %u s)\n", config_names[c], child_timeout);
+        printf("%-13s TIMED OUT (stopped at %u s, not done 10 s later: killed)\n", config_names[c],
+               child_timeout);
       else if (WIFSIGNALED(status[c]))
         printf("%-13s FAILED (killed by signal %d)\n", config_names[c], WTERMSIG(status[c]));
       else
@@ -637,11 +650,11 @@ static void print_table(enum workload w, const result_s* r, const int* ok, const
       continue;
     }
     printf(
-        "%-13s %7.2f %7.2f %9.2f %5.2f %5.2f %5lu %6lu %8.2f %7.2f %7.2f %4.0f%% %4.0f%% %5.0f%%",
-        config_names[c], x->wall, x->cpu, tp / scale, stw > 0 ? tp / stw : 0,
-        stw_cpu > 0 && x->cpu > 0 ? x->units / x->cpu / stw_cpu : 0, x->collections, x->pauses,
-        x->pause_max * 1e3, x->pause_p50 * 1e3, x->pause_p99 * 1e3, x->mmu[0] * 100,
-        x->mmu[1] * 100, x->mmu[2] * 100);
+        "%-12s%c %7.2f %7.2f %9.2f %5.2f %5.2f %5lu %6lu %8.2f %7.2f %7.2f %4.0f%% %4.0f%% %5.0f%%",
+        config_names[c], x->stopped ? '*' : ' ', x->wall, x->cpu, tp / scale,
+        stw > 0 ? tp / stw : 0, stw_cpu > 0 && x->cpu > 0 ? x->units / x->cpu / stw_cpu : 0,
+        x->collections, x->pauses, x->pause_max * 1e3, x->pause_p50 * 1e3, x->pause_p99 * 1e3,
+        x->mmu[0] * 100, x->mmu[1] * 100, x->mmu[2] * 100);
     if (c < BOEHM) {
       double n = x->collections > 0 ? (double)x->collections : 1;
       printf(" %8.2f %9.1f %10.3f", x->gc_pause_max * 1e3, (double)x->faults / n,
@@ -650,7 +663,13 @@ static void print_table(enum workload w, const result_s* r, const int* ok, const
       printf(" %8s %9s %10s", "-", "-", "-");
     }
     printf(" %6.0f\n", (double)rss[c] / 1024);
+    if (x->stopped) any_stopped = 1;
   }
+  if (any_stopped)
+    printf(
+        "*: stopped by the timeout (%u s) before the end of its work: its figures are of "
+        "the part done\n",
+        child_timeout);
   /* Issue 11's targets, at pause time 1 ms. */
   if (ok[STW] && ok[INC1MS]) {
     const result_s* x = &r[INC1MS];
@@ -722,6 +741,12 @@ int main(int argc, char** argv) {
 
   if (child) {
     result_s r;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
     alarm(child_timeout);
     run_child(cw, cc, &r);
     if (fd >= 0) {
@@ -761,6 +786,8 @@ int main(int argc, char** argv) {
         if (!run_exec(argv[0], (enum workload)a, (enum config)c, &all[k][c], &all_rss[k][c],
                       &status[c]))
           ok[c] = all_ok = 0;
+        else if (all[k][c].stopped)
+          all_ok = 0; /* figures, but not of the whole work */
     for (c = 0; c < NCONFIGS; ++c) {
       int order[MAX_ROUNDS], i, j;
       for (i = 0; i < rounds; ++i)
