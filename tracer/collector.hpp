@@ -154,7 +154,7 @@ class Collector {
   bool poll();
   // Inside a pause of a collection (the mutator threads stopped).
   bool collecting() const { return collecting_; }
-  // The read barrier (Shield::setReadBarrierHandler): the mutator touched
+  // The read barrier (Shield::setCollectorHooks): the mutator touched
   // the grey segment `seg` of `arena`. Takes the arena lock unless the
   // faulting thread holds it already (the fault came from inside an entry
   // point), and scans the segment in a pause.
