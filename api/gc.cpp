@@ -861,7 +861,10 @@ void mps_arena_pauses(mps_arena_t handle, size_t* countOut, double* totalOut, do
 void mps_arena_gc_workers_set(mps_arena_t handle, unsigned workers) {
   Arena* arena = toArena(handle);
   ArenaEntry entry(arena);
-  collectorOf(arena)->setWorkers(workers);
+  // The collection in progress holds its workers.
+  Collector* collector = collectorOf(arena);
+  (void)collector->finishCollection();
+  collector->setWorkers(workers);
 }
 
 mps_bool_t mps_addr_fmt(mps_fmt_t* fmtOut, mps_arena_t handle, mps_addr_t addr) {
@@ -917,6 +920,10 @@ void mps_arena_formatted_objects_walk(mps_arena_t handle, mps_formatted_objects_
   MPS_AVER_ALWAYS(f != NULL);
   Arena* arena = toArena(handle);
   ArenaEntry entry(arena);
+  // walking.md: the heap is walked with no collection in progress (its
+  // grey segments are protected against reads, and the read barrier may
+  // end the collection and free segments under the walk).
+  (void)collectorOf(arena)->finishCollection();
   arena->forEachPool([&](Pool* pool) {
     if (!mps::core::isAutoPool(pool)) return;
     auto* autoPool = static_cast<AutoPool*>(pool);
@@ -955,6 +962,9 @@ mps_res_t mps_pool_walk(mps_pool_t handle, mps_area_scan_t scanArea, void* closu
   Arena* arena = pool->arena();
   ArenaEntry entry(arena);
   MPS_AVER_ALWAYS(collectorOf(arena)->isClamped() && "the arena is parked for mps_pool_walk");
+  // Clamped, a collection may still be in progress: it ends first (the
+  // walk lifts the barrier of every segment it visits).
+  (void)collectorOf(arena)->finishCollection();
   if (!mps::core::isAutoPool(pool)) return MPS_RES_OK;
   auto* autoPool = static_cast<AutoPool*>(pool);
   if (autoPool->format() == nullptr) return MPS_RES_OK;
@@ -989,6 +999,8 @@ void mps_amc_apply(mps_pool_t handle, mps_amc_apply_stepper_t f, void* p, size_t
   MPS_AVER_ALWAYS((pool->poolClass() == &mps::core::kPoolClassAMC ||
                    pool->poolClass() == &mps::core::kPoolClassAMCZ) &&
                   "mps_amc_apply is given an AMC or AMCZ pool");
+  // As mps_arena_formatted_objects_walk: no collection in progress.
+  (void)collectorOf(arena)->finishCollection();
   struct Apply {
     mps_amc_apply_stepper_t f;
     void* p;
