@@ -60,6 +60,7 @@
 #include "mps.h"
 #include "mpsavm.h"
 #include "mpscamc.h"
+#include "tree_format.h" /* examples/: node_s and its AMC format */
 
 /* ------------------------------------------------------------------------
  * Configurations and workloads.
@@ -98,12 +99,6 @@ static int gcb_max_depth = 18, gcb_reps = 2; /* --quick: 14, 1 */
 #define MAX_TREES 128
 static int big_trees = 120;     /* 503 MB live; --quick: 4 */
 static long big_steps = 500000; /* --quick: 20000 */
-
-/* A node: four words, two references and two words of data (GCBench's). */
-typedef struct node_s {
-  struct node_s *left, *right;
-  intptr_t i, j;
-} node_s;
 
 /* What a child sends its parent. */
 typedef struct result_s {
@@ -178,59 +173,6 @@ static mps_root_t stack_root, table_root;
 
 /* The exact root table: gcbench's long-lived tree in [0], bigheap's trees. */
 static node_s* roots[MAX_TREES];
-
-#define TAG_MASK ((uintptr_t)3)
-#define TAG_PAD ((uintptr_t)1)
-#define TAG_FWD ((uintptr_t)2)
-
-static uintptr_t first_word(mps_addr_t p) {
-  return *(uintptr_t*)p;
-}
-
-static mps_addr_t node_skip(mps_addr_t p) {
-  uintptr_t w = first_word(p);
-  size_t size = (w & TAG_MASK) == TAG_PAD ? (size_t)(w >> 2) : sizeof(node_s);
-  return (char*)p + size;
-}
-
-static mps_res_t node_scan(mps_ss_t ss, mps_addr_t base, mps_addr_t limit) {
-  MPS_SCAN_BEGIN(ss) {
-    char* p = base;
-    while (p < (char*)limit) {
-      node_s* n = (node_s*)p;
-      mps_addr_t ref;
-      mps_res_t res;
-      if ((first_word(p) & TAG_MASK) != 0) {
-        p = node_skip(p);
-        continue;
-      }
-      ref = n->left;
-      res = MPS_FIX12(ss, &ref);
-      if (res != MPS_RES_OK) return res;
-      n->left = ref;
-      ref = n->right;
-      res = MPS_FIX12(ss, &ref);
-      if (res != MPS_RES_OK) return res;
-      n->right = ref;
-      p += sizeof(node_s);
-    }
-  }
-  MPS_SCAN_END(ss);
-  return MPS_RES_OK;
-}
-
-static void node_fwd(mps_addr_t old, mps_addr_t new_addr) {
-  *(uintptr_t*)old = (uintptr_t)new_addr | TAG_FWD;
-}
-
-static mps_addr_t node_isfwd(mps_addr_t p) {
-  uintptr_t w = first_word(p);
-  return (w & TAG_MASK) == TAG_FWD ? (mps_addr_t)(w & ~TAG_MASK) : NULL;
-}
-
-static void node_pad(mps_addr_t p, size_t size) {
-  *(uintptr_t*)p = ((uintptr_t)size << 2) | TAG_PAD;
-}
 
 /* GC messages of the timed phase. */
 static unsigned long msg_pause_count, msg_faults, msg_protections;

@@ -49,8 +49,9 @@
 #include "mps.h"
 #include "mpsavm.h"
 #include "mpscamc.h"
-#include "mpslib.h" /* mps_clocks_per_sec */
-#include "mmu.h"    /* minimum mutator utilisation */
+#include "mpslib.h"      /* mps_clocks_per_sec */
+#include "mmu.h"         /* minimum mutator utilisation */
+#include "tree_format.h" /* node_s and its format: node_scan, node_skip, ... */
 
 /* ------------------------------------------------------------------------
  * The workload's shape. GCBench's constants: a stretch tree one level
@@ -64,12 +65,6 @@
 #define DEFAULT_MAX_DEPTH 18
 
 static int max_depth = DEFAULT_MAX_DEPTH;
-
-/* GCBench's node: four words, two references and two words of data. */
-typedef struct node_s {
-  struct node_s *left, *right;
-  intptr_t i, j;
-} node_s;
 
 enum collector { AMC, BOEHM, MALLOC };
 
@@ -117,67 +112,6 @@ static mps_root_t stack_root, tree_root;
 /* The long-lived tree. Registered as an exact root on AMC, so the
  * collector may move the tree's root node too and updates this variable. */
 static node_s* long_lived;
-
-/* A copying pool needs more from the format than a marking one: besides
- * scan and skip, a way to leave a forwarding marker where an object was
- * (fwd), to recognise one (isfwd), and to fill gaps with padding objects
- * (pad). Here every object starts with a word whose low two bits say what
- * it is; a node's first word is a pointer (or NULL), so its low bits are 0:
- *   ...00  a node (32 bytes)
- *   ...01  padding of (word >> 2) bytes
- *   ...10  a forwarding marker: the node is now at (word & ~3). */
-#define TAG_MASK ((uintptr_t)3)
-#define TAG_PAD ((uintptr_t)1)
-#define TAG_FWD ((uintptr_t)2)
-
-static uintptr_t first_word(mps_addr_t p) {
-  return *(uintptr_t*)p;
-}
-
-static mps_addr_t node_skip(mps_addr_t p) {
-  uintptr_t w = first_word(p);
-  size_t size = (w & TAG_MASK) == TAG_PAD ? (size_t)(w >> 2) : sizeof(node_s);
-  return (char*)p + size;
-}
-
-static mps_res_t node_scan(mps_ss_t ss, mps_addr_t base, mps_addr_t limit) {
-  MPS_SCAN_BEGIN(ss) {
-    char* p = base;
-    while (p < (char*)limit) {
-      node_s* n = (node_s*)p;
-      mps_addr_t ref;
-      mps_res_t res;
-      if ((first_word(p) & TAG_MASK) != 0) { /* padding or forwarded */
-        p = node_skip(p);
-        continue;
-      }
-      ref = n->left;
-      res = MPS_FIX12(ss, &ref);
-      if (res != MPS_RES_OK) return res;
-      n->left = ref;
-      ref = n->right;
-      res = MPS_FIX12(ss, &ref);
-      if (res != MPS_RES_OK) return res;
-      n->right = ref;
-      p += sizeof(node_s);
-    }
-  }
-  MPS_SCAN_END(ss);
-  return MPS_RES_OK;
-}
-
-static void node_fwd(mps_addr_t old, mps_addr_t new_addr) {
-  *(uintptr_t*)old = (uintptr_t)new_addr | TAG_FWD;
-}
-
-static mps_addr_t node_isfwd(mps_addr_t p) {
-  uintptr_t w = first_word(p);
-  return (w & TAG_MASK) == TAG_FWD ? (mps_addr_t)(w & ~TAG_MASK) : NULL;
-}
-
-static void node_pad(mps_addr_t p, size_t size) {
-  *(uintptr_t*)p = ((uintptr_t)size << 2) | TAG_PAD;
-}
 
 /* Pause times, per collection from its GC message (mps_message_gc_pauses:
  * a collection is incremental, a series of pauses, so the time from its

@@ -166,8 +166,8 @@ void Collector::release() {
 // Collections ------------------------------------------------------------------------
 
 Res Collector::runTrace(Chain* chain, unsigned top, bool all, const char* why) {
-  Res res = finishCollection();
-  if (res != Res::ok && trace_ != nullptr) return res;
+  // A collection in progress ends first (whatever its result, it is over).
+  (void)finishCollection();
   return beginCollection(chain, top, all, why, HUGE_VAL);
 }
 
@@ -195,6 +195,27 @@ Trace::Clock::time_point deadlineAfter(double seconds) {
 
 }  // namespace
 
+template <class Work>
+bool Collector::runPause(Res* res, event::PauseKind kind, event::PauseKind finishKind,
+                         Work&& work) {
+  bool done;
+  std::uint64_t stopped, resumed;
+  {
+    // .event.noblock: stopped threads may hold the stream's lock.
+    event::NoBlockScope noBlock(event::NoBlockScope::allThreads);
+    stopped = event::now();
+    stopMutators();
+    pausing_.store(true, std::memory_order_release);
+    bool finish = work();
+    done = closePause(res, finish);
+    resumed = event::now();
+  }
+  // Noted with the threads running, so that its event may wait for the
+  // stream.
+  notePause(*trace_, done ? finishKind : kind, stopped, resumed);
+  return done;
+}
+
 Res Collector::beginCollection(Chain* chain, unsigned top, bool all, const char* why,
                                double budget) {
   MPS_AVER_ALWAYS(!collecting_ && trace_ == nullptr &&
@@ -208,27 +229,15 @@ Res Collector::beginCollection(Chain* chain, unsigned top, bool all, const char*
   messages_->postGCStart(why);
   trace_ = new (PageAllocator<Trace>().allocate(1)) Trace(this, why);
   traceAll_ = all;
-  collectionStart_ = event::now();
   collectionPauses_ = PauseSummary();
   pauseTicks_ = pauseMaxTicks_ = 0;
   newSizeAtStart_ = totalNewSize();
   const bool incremental = barrier_ && budget < 1e9;
-  bool done;
-  std::uint64_t stopped, resumed;
-  {
-    // .event.noblock: stopped threads may hold the stream's lock.
-    event::NoBlockScope noBlock(event::NoBlockScope::allThreads);
-    stopped = event::now();
-    stopMutators();
-    pausing_.store(true, std::memory_order_release);
+  bool done = runPause(&res, event::PauseKind::flip, event::PauseKind::flip, [&] {
     res = trace_->start(chain, top, all, incremental);
     if (res == Res::ok) res = trace_->advance(deadlineAfter(budget));
-    done = closePause(&res, !incremental);
-    resumed = event::now();
-  }
-  // Noted with the threads running, so that its event may wait for the
-  // stream.
-  notePause(*trace_, event::PauseKind::flip, stopped, resumed);
+    return !incremental;
+  });
   if (done) {
     endCollection(res);
   } else {
@@ -254,13 +263,7 @@ Res Collector::continueCollection(double budget, event::PauseKind kind, Segment*
   MPS_AVER(trace_ != nullptr && !collecting_ && trace_->isYielded());
   collecting_ = true;
   Res res = Res::ok;
-  bool done;
-  std::uint64_t stopped, resumed;
-  {
-    event::NoBlockScope noBlock(event::NoBlockScope::allThreads);
-    stopped = event::now();
-    stopMutators();
-    pausing_.store(true, std::memory_order_release);
+  bool done = runPause(&res, kind, event::PauseKind::finish, [&] {
     trace_->resumeFromMutator();
     bool finishing = !(budget < 1e9);
     if (touched != nullptr) {
@@ -269,10 +272,8 @@ Res Collector::continueCollection(double budget, event::PauseKind kind, Segment*
     } else if (!finishing) {
       res = trace_->advance(deadlineAfter(budget));
     }
-    done = closePause(&res, finishing);
-    resumed = event::now();
-  }
-  notePause(*trace_, done ? event::PauseKind::finish : kind, stopped, resumed);
+    return finishing;
+  });
   if (done)
     endCollection(res);
   else

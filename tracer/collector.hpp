@@ -285,6 +285,12 @@ class Collector {
   // (or `finish`, or the pause failed), else lets the mutator run (the read
   // barrier up); resumes the threads. True if the collection finished.
   bool closePause(Res* res, bool finish);
+  // One pause: stops the mutators, runs `work` (which returns whether the
+  // collection must finish in this pause, and leaves its result in *res),
+  // closes the pause and notes it as `kind`, or `finishKind` if it ended
+  // the collection. True if it did.
+  template <class Work>
+  bool runPause(Res* res, event::PauseKind kind, event::PauseKind finishKind, Work&& work);
   // The collection ended (in a pause just over): statistics, messages, the
   // trace freed.
   void endCollection(Res res);
@@ -318,7 +324,6 @@ class Collector {
   // The collection in progress (an incremental one between its pauses).
   Trace* trace_ = nullptr;
   bool traceAll_ = false;
-  std::uint64_t collectionStart_ = 0;  // event clock
   std::uint64_t lastPauseEnd_ = 0, lastPauseTicks_ = 0;
   Size newSizeAtStart_ = 0, newSizeAtIncrement_ = 0;
   Size keepUpBytes_ = 0;

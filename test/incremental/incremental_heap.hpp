@@ -68,18 +68,9 @@ inline core::Collector* collectorOf(mps_arena_t arena) {
   return core::Collector::of(reinterpret_cast<core::Arena*>(arena));
 }
 // Whether a collection is in progress (started and not finished: the
-// mutator may run between its increments). Collector::inProgress() with
-// incremental collection; before it, collections were atomic and
-// Collector::collecting() was the only such state.
-template <typename C>
-bool collectionInProgress(const C* c) {
-  if constexpr (requires { c->inProgress(); })
-    return c->inProgress();
-  else
-    return c->collecting();
-}
+// mutator may run between its increments).
 inline bool collecting(mps_arena_t arena) {
-  return collectionInProgress(collectorOf(arena));
+  return collectorOf(arena)->inProgress();
 }
 
 // What one GC message reported.
