@@ -225,10 +225,15 @@ class Segment {
   unsigned shieldMode = 0;
   unsigned protMode = 0;
   // While an incremental trace lets the mutator run (Trace::yieldToMutator):
-  // the trace's exposures of the segment, and the mode it wanted before the
-  // trace protected it for the mutator, given back when the trace resumes.
+  // the trace's exposures of a dependent segment, given back when the trace
+  // resumes; and a mark for the yield's visit of the segments whose
+  // protection may have to change.
   unsigned yieldDepth = 0;
-  unsigned yieldMode = 0;
+  bool yieldVisited = false;
+  // .shield.lazy.record: on its arena's list of segments the collector
+  // lifted in this pause (Shield::liftForCollector), linked through here.
+  bool liftListed = false;
+  Segment* liftedNext = nullptr;
   Ring<Segment> poolRing{this};
 };
 

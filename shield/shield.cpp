@@ -23,6 +23,17 @@ namespace {
 // another thread may be creating or destroying an arena.
 constexpr Size kMaxArenas = 64;
 std::atomic<Arena*> gArenas[kMaxArenas];
+// .shield.lazy.record: per slot, whether the collector of its arena wants
+// the segments lifted in a pause listed, and the list (a lock-free stack
+// linked through Segment::liftedNext: pushed from signal handlers of any
+// collector thread, taken when the pause ends).
+std::atomic<bool> gRecordLifts[kMaxArenas];
+std::atomic<Segment*> gLifted[kMaxArenas];
+Size slotOf(const Arena* arena) {
+  for (Size i = 0; i < kMaxArenas; ++i)
+    if (gArenas[i].load(std::memory_order_acquire) == arena) return i;
+  return kMaxArenas;
+}
 std::atomic<Size> gFaults{0};
 std::atomic<Size> gProtections{0};
 std::atomic<std::uint64_t> gBarrierNanos{0};
@@ -67,8 +78,8 @@ int passOn(void* faultAddress) {
 // restarted and succeeds. Anything else is not ours (0): the default action
 // (or the client's own handler) follows.
 int onFault(void* faultAddress, int /*serious*/) {
-  for (std::atomic<Arena*>& slot : gArenas) {
-    Arena* arena = slot.load(std::memory_order_acquire);
+  for (Size slot = 0; slot < kMaxArenas; ++slot) {
+    Arena* arena = gArenas[slot].load(std::memory_order_acquire);
     if (arena == nullptr) continue;
     Segment* seg = arena->segmentOf(faultAddress);
     if (seg == nullptr) continue;
@@ -80,6 +91,14 @@ int onFault(void* faultAddress, int /*serious*/) {
       // protected from the last pause: lifted until the pause ends
       // (Trace::yieldToMutator protects it again as it must be).
       Shield::liftForCollector(seg);
+      if (gRecordLifts[slot].load(std::memory_order_acquire) &&
+          !std::atomic_ref<bool>(seg->liftListed).exchange(true, std::memory_order_acq_rel)) {
+        Segment* head = gLifted[slot].load(std::memory_order_relaxed);
+        do {
+          seg->liftedNext = head;
+        } while (!gLifted[slot].compare_exchange_weak(head, seg, std::memory_order_release,
+                                                      std::memory_order_relaxed));
+      }
       gBarrierNanos.fetch_add(nowNanoseconds() - t0, std::memory_order_relaxed);
       return 1;
     }
@@ -145,6 +164,19 @@ void Shield::liftForCollector(Segment* seg) {
   gProtections.fetch_add(1, std::memory_order_relaxed);
 }
 
+void Shield::recordLifts(Arena* arena, bool on) {
+  Size slot = slotOf(arena);
+  if (slot == kMaxArenas) return;
+  if (!on) takeLifted(arena, [](Segment*) {});
+  gRecordLifts[slot].store(on, std::memory_order_release);
+}
+
+Segment* Shield::takeLiftedList(Arena* arena) {
+  Size slot = slotOf(arena);
+  if (slot == kMaxArenas) return nullptr;
+  return gLifted[slot].exchange(nullptr, std::memory_order_acquire);
+}
+
 bool Shield::registerArena(Arena* arena, bool wanted) {
   // Only memory the arena mapped itself: a client arena's blocks need not be
   // page aligned, and the client may not expect them to be protected.
@@ -164,6 +196,7 @@ bool Shield::registerArena(Arena* arena, bool wanted) {
 }
 
 void Shield::deregisterArena(Arena* arena) {
+  recordLifts(arena, false);
   for (std::atomic<Arena*>& slot : gArenas) {
     Arena* expected = arena;
     if (slot.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel)) return;

@@ -95,12 +95,6 @@ class Shield {
     seg->shieldMode = mode;
     if (seg->shieldDepth == 0 && seg->protMode != mode) batch->add(seg);
   }
-  // Brings the protection of `seg` to what it wants now (its depth or mode
-  // was changed directly: Trace::resumeFromMutator), when `batch` is
-  // applied.
-  static void resync(Segment* seg, ProtectionBatch* batch) {
-    if (seg->protMode != wanted(seg)) batch->add(seg);
-  }
   // The protection `seg` should have now.
   static unsigned wanted(const Segment* seg) {
     return seg->shieldDepth > 0 ? kShieldNone : seg->shieldMode;
@@ -130,6 +124,25 @@ class Shield {
   // end of its pause. Async-signal-safe.
   static void liftForCollector(Segment* seg);
 
+  // .shield.lazy.record: while `on`, the segments lifted for the collector
+  // of `arena` are listed, so that its next yield looks at them alone
+  // instead of at every segment. Turned off, the list is emptied. Locked,
+  // in a pause.
+  static void recordLifts(Arena* arena, bool on);
+  // Calls f(seg) for every segment listed since the last call, and empties
+  // the list. In a pause, with the collector's worker threads idle.
+  template <class F>
+  static void takeLifted(Arena* arena, F&& f) {
+    Segment* seg = takeLiftedList(arena);
+    while (seg != nullptr) {
+      Segment* next = seg->liftedNext;
+      seg->liftedNext = nullptr;
+      seg->liftListed = false;
+      f(seg);
+      seg = next;
+    }
+  }
+
   // Write faults the handler has resolved, in every arena (statistics and
   // tests).
   static Size faultCount();
@@ -141,6 +154,7 @@ class Shield {
  private:
   friend class ProtectionBatch;
   static void sync(Segment* seg, unsigned mode);
+  static Segment* takeLiftedList(Arena* arena);
   static void protectRange(Addr base, Addr limit, unsigned mode);
 };
 

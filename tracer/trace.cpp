@@ -364,11 +364,20 @@ void Trace::exposeForTrace(const SegmentList& segs) {
   ProtectionBatch batch;
   for (Segment* seg : segs) {
     MPS_AVER(!seg->summaryTraced && "a trace exposes a segment once");
+    seg->beginTracedSummary();
+    if (incremental_) {
+      // .trace.incremental.candidates: no exposure lasts while the mutator
+      // runs; each yield decides the segment's protection, the first one
+      // included. Unprotected now, in runs of neighbours, rather than one
+      // fault at a time.
+      Shield::setMode(seg, kShieldNone, &batch);
+      yieldCandidates_.push_back(seg);
+      continue;
+    }
     // Wanting no protection, so that nothing protects it again before
     // settleSegments has decided.
     seg->shieldMode = kShieldNone;
     Shield::expose(seg, &batch);
-    seg->beginTracedSummary();
   }
   batch.apply();
 }
@@ -930,6 +939,7 @@ Res Trace::start(Chain* chain, unsigned top, bool all, bool incremental) {
   // whole, copied into); settleSegments covers them at the end with the
   // protection their new summaries allow.
   flip();
+  if (incremental_) Shield::recordLifts(arena_, true);
   Res res = condemn(chain, top, all);
   if (MPS_EVENT_ON(TraceStart)) {
     MPS_EVENT(TraceStart, arena_, id_, chain, top, all, condemned_, why_);
@@ -992,6 +1002,21 @@ Res Trace::finish(Res res) {
     coverDependents();
   }
   markSeconds_ += secondsSince(tm);
+  // Reclaim may free segments the collector lifted: settleSegments decides
+  // every segment's protection anyway.
+  if (incremental_) {
+    Shield::recordLifts(arena_, false);
+    for (Segment* seg : greyAtYield_)
+      seg->grey &= ~traces();
+    greyAtYield_.clear();
+    // Reclaim (or abandon) covers the condemned segments as a
+    // stop-the-world trace exposed them at condemn; unprotected together
+    // now rather than one fault each.
+    ProtectionBatch batch;
+    for (Segment* seg : condemnedSegs_)
+      Shield::expose(seg, &batch);
+    batch.apply();
+  }
   if (res != Res::ok) {
     abandon();
   } else {
@@ -1028,81 +1053,124 @@ Res Trace::finish(Res res) {
 
 // Incremental collection (.trace.incremental) ---------------------------------------
 
+unsigned Trace::mutatorMode(const Segment* seg, bool* unprotectable) const {
+  *unprotectable = false;
+  // The read barrier: the mutator must not load a reference to a white
+  // object from a grey segment, nor store into it before it is scanned.
+  if (seg->isGreyFor(traces())) return kShieldRead | kShieldWrite;
+  // A segment the trace rebuilds the summary of wanted no protection for
+  // the trace (exposeForTrace); any other keeps its write barrier.
+  unsigned mode = seg->summaryTraced ? unsigned(kShieldNone) : seg->shieldMode & ~kShieldRead;
+  if (seg->summaryTraced && seg->traceSummary != kRefSetUniv &&
+      (!seg->isWhite(traces()) || seg->reachableWhileWhite())) {
+    // Scanned (black): a write now must widen the summary the trace is
+    // building for it (Shield::dropBarrier), or settleSegments would
+    // narrow it to what the scan saw. A segment the mutator allocates in
+    // cannot be protected: it may be written unseen. (A condemned segment
+    // none of whose objects the mutator can reach needs nothing.)
+    if (seg->buffer == nullptr && !seg->receiving && seg->rankSet != kRankSetEmpty &&
+        !rankSetHas(seg->rankSet, Rank::ambig))
+      mode |= kShieldWrite;
+    else
+      *unprotectable = true;
+  }
+  return mode;
+}
+
+void Trace::greyForMutator(Segment* seg) {
+  if (seg->isGreyFor(traces())) return;
+  seg->grey |= traces();
+  greyAtYield_.push_back(seg);
+}
+
 void Trace::yieldToMutator() {
   MPS_AVER(!yielded_);
+  MPS_AVER(collector_->hasBarrier() && "an incremental trace has the barrier");
   // Deferred fixes are marks not yet made: the objects that led to them
   // are scanned already, so nothing else would make them.
   for (Worker* w : workers_)
     w->finishPending();
+  // .trace.incremental.candidates: the pause costs what it changed, not
+  // what the heap holds. The segments whose protection may differ from
+  // the last yield's: those grey then, those grey now, those the pools
+  // noted, and those the collector lifted in the pause (.shield.lazy).
+  SegmentList& visit = yieldCandidates_;
+  for (Worker* w : workers_) {
+    visit.insert(visit.end(), w->yieldCandidates.begin(), w->yieldCandidates.end());
+    w->yieldCandidates.clear();
+  }
+  for (Segment* seg : greyAtYield_) {
+    seg->grey &= ~traces();
+    visit.push_back(seg);
+  }
+  greyAtYield_.clear();
   // Grey: a segment with an object on some worker's stack (or waiting for
   // the weak phase), or queued to be scanned whole.
-  forEachAutoPool(arena_, [&](AutoPool* pool) {
-    pool->forEachSegment([&](Segment* seg) { seg->grey &= ~traces(); });
-  });
   for (Worker* w : workers_) {
     for (const GreyRef& g : w->stack)
-      g.seg->grey |= traces();
+      greyForMutator(g.seg);
     for (const GreyRef& g : w->weakGrey)
-      g.seg->grey |= traces();
+      greyForMutator(g.seg);
   }
   for (Segment* seg : weakSegs_)
-    seg->grey |= traces();
+    greyForMutator(seg);
   // A moving pool's to-space segments still being copied into are grey
   // too (their tails are padded meanwhile).
   forEachAutoPool(arena_, [&](AutoPool* pool) { pool->traceYield(this); });
-  MPS_AVER(collector_->hasBarrier() && "an incremental trace has the barrier");
+  visit.insert(visit.end(), greyAtYield_.begin(), greyAtYield_.end());
+  Shield::takeLifted(arena_, [&](Segment* seg) { visit.push_back(seg); });
+  // A dependent's exposure is the trace's: it ends while the mutator runs.
+  for (Segment* seg : dependents_) {
+    seg->yieldDepth = seg->shieldDepth;
+    seg->shieldDepth = 0;
+  }
   ProtectionBatch batch;
-  forEachAutoPool(arena_, [&](AutoPool* pool) {
-    pool->forEachSegment([&](Segment* seg) {
-      // The trace's exposures end while the mutator runs: every segment
-      // gets the protection the mutator must see.
-      seg->yieldDepth = seg->shieldDepth;
-      seg->shieldDepth = 0;
-      seg->yieldMode = seg->shieldMode;
-      unsigned mode = seg->shieldMode;
-      if (seg->isGreyFor(traces())) {
-        // The read barrier: the mutator must not load a reference to a
-        // white object from it, nor store into it before it is scanned.
-        mode = kShieldRead | kShieldWrite;
-      } else if (seg->summaryTraced && seg->traceSummary != kRefSetUniv &&
-                 (!seg->isWhite(traces()) || seg->reachableWhileWhite())) {
-        // Scanned (black): a write now must widen the summary the trace is
-        // building for it (Shield::dropBarrier), or settleSegments would
-        // narrow it to what the scan saw. A segment the mutator allocates
-        // in cannot be protected: it may be written unseen. (A condemned
-        // segment none of whose objects the mutator can reach needs
-        // nothing.)
-        if (seg->buffer == nullptr && !seg->receiving && seg->rankSet != kRankSetEmpty &&
-            !rankSetHas(seg->rankSet, Rank::ambig))
-          mode |= kShieldWrite;
-        else
-          seg->traceSummary = kRefSetUniv;
-      }
-      Shield::setMode(seg, mode, &batch);
-    });
-  });
+  for (Segment* seg : visit) {
+    if (seg->yieldVisited) continue;
+    seg->yieldVisited = true;
+    bool unprotectable;
+    unsigned mode = mutatorMode(seg, &unprotectable);
+    if (unprotectable) seg->traceSummary = kRefSetUniv;
+    Shield::setMode(seg, mode, &batch);
+  }
   batch.apply();
+  for (Segment* seg : visit)
+    seg->yieldVisited = false;
+  visit.clear();
+#if MPS_CHECKED
+  checkYieldProtection();
+#endif
   yielded_ = true;
 }
 
-void Trace::resumeFromMutator() {
-  MPS_AVER(yielded_);
+#if MPS_CHECKED
+void Trace::checkYieldProtection() const {
   forEachAutoPool(arena_, [&](AutoPool* pool) {
     pool->forEachSegment([&](Segment* seg) {
-      // A segment written through the barrier meanwhile has a universal
-      // summary and wants no protection any more (Shield::dropBarrier).
-      unsigned mode = seg->summary == kRefSetUniv ? unsigned(kShieldNone) : seg->yieldMode;
-      seg->shieldDepth += seg->yieldDepth;
-      seg->yieldDepth = 0;
-      seg->yieldMode = kShieldNone;
-      seg->shieldMode = mode;
-      // .trace.incremental.resume: the protection stays; the segments the
-      // pause touches fault and are lifted one by one (Shield's
-      // .shield.lazy), and yieldToMutator protects them again. A pause
-      // touches few segments of a large heap, and each protection change
-      // of a process with other threads costs every CPU a TLB shootdown.
+      // Exposed for the whole trace (ambiguous segments, never protected),
+      // or written by the mutator's allocation since its last visit (the
+      // write barrier deals with that): nothing to compare.
+      if (seg->shieldDepth > 0 || seg->buffer != nullptr) return;
+      bool unprotectable;
+      unsigned mode = mutatorMode(seg, &unprotectable);
+      MPS_AVER(seg->shieldMode == mode && seg->protMode == mode &&
+               "a yield protects every segment as the mutator must see it");
     });
   });
+}
+#endif
+
+void Trace::resumeFromMutator() {
+  MPS_AVER(yielded_);
+  // .trace.incremental.resume: the protection stays; the segments the
+  // pause touches fault and are lifted one by one (Shield's .shield.lazy),
+  // and the next yield protects them again. A pause touches few segments
+  // of a large heap, and each protection change of a process with other
+  // threads costs every CPU a TLB shootdown.
+  for (Segment* seg : dependents_) {
+    seg->shieldDepth += seg->yieldDepth;
+    seg->yieldDepth = 0;
+  }
   forEachAutoPool(arena_, [&](AutoPool* pool) { pool->traceResume(this); });
   yielded_ = false;
 }

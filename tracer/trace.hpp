@@ -82,6 +82,12 @@ class alignas(64) Worker {
   }
   // Called by pools' fix when an object turns from white to marked.
   void noteMarked() { ++objectsMarked; }
+  // .trace.incremental.candidates: the protection the mutator must see for
+  // `seg` may have changed in this pause (a to-space segment begun, a
+  // condemned segment with its first pinned object): the next yield looks
+  // at it. Collected per worker, without a lock.
+  void noteModeMayChange(Segment* seg) { yieldCandidates.push_back(seg); }
+  std::vector<Segment*, PageAllocator<Segment*>> yieldCandidates;
   // Called by a non-moving pool's fix, which has prefetched the mark bit of
   // `ref`: seg->finishFix(ref) runs some fixes later (or when the grey
   // objects run out), by when the bit is in the cache. Only a pool that never
@@ -177,6 +183,13 @@ class Trace {
   // the collection instead).
   bool blacken(Segment* seg, Clock::time_point deadline, Res* resOut);
   bool isYielded() const { return yielded_; }
+  // Whether the mutator runs between the pieces of this trace.
+  bool incremental() const { return incremental_; }
+  // .trace.incremental.candidates: called by a pool at its traceYield for a
+  // segment the mutator must not touch before the trace has scanned it.
+  void greyForMutator(Segment* seg);
+  // As Worker::noteModeMayChange, from the collecting thread alone.
+  void noteModeMayChange(Segment* seg) { yieldCandidates_.push_back(seg); }
 
   TraceSet traces() const { return 1u; }
   // The telemetry stream's number of this trace (the arena's collections
@@ -350,6 +363,18 @@ class Trace {
   SegmentList weakSegs_;
   // Registrations found finalizable, posted as messages at the end.
   std::vector<FinalizationMessage*, PageAllocator<FinalizationMessage*>> firing_;
+  // .trace.incremental.candidates: the segments whose protection for the
+  // mutator the next yield decides afresh (besides the workers' lists and
+  // the segments lifted in the pause), and the segments it made grey.
+  SegmentList yieldCandidates_;
+  SegmentList greyAtYield_;
+  // The protection the mutator must see for `seg` while this trace yields.
+  // `*unprotectable` says a black segment whose trace summary must be
+  // widened instead (the mutator writes into it unhindered).
+  unsigned mutatorMode(const Segment* seg, bool* unprotectable) const;
+  // After a yield (checked builds), every segment has the protection
+  // mutatorMode gives it (nothing was left off the candidates).
+  void checkYieldProtection() const;
   // Segments exposed by exposeDependent (under dependentLock_).
   std::mutex dependentLock_;
   SegmentList dependents_;

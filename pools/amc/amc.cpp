@@ -123,9 +123,12 @@ void AMCSegment::pin(ScanState* ss, Addr blockBase) {
 }
 
 void AMCSegment::kept(ScanState* ss, Addr blockBase) {
-  if (!hasPinned_.load(std::memory_order_relaxed))
-    hasPinned_.store(true, std::memory_order_relaxed);
   Worker* worker = ss->worker();
+  // The mutator may reach this condemned segment from now on
+  // (reachableWhileWhite): its protection may change.
+  if (!hasPinned_.load(std::memory_order_relaxed) &&
+      !hasPinned_.exchange(true, std::memory_order_relaxed))
+    worker->noteModeMayChange(this);
   worker->noteMarked();
   if (rankSet != kRankSetEmpty) worker->push(this, amcPool_->fmt()->clientOf(blockBase));
 }
@@ -612,6 +615,7 @@ Generation* AMCPool::promotionOf(const Generation* gen) const {
 
 void AMCPool::traceBegin(Trace* trace) {
   toSpace_.assign(trace->workerCount() * generations_, ToSpace{});
+  toSpaceWorstCase_ = kWorstCaseUnknown;
   // .amc.carry: the first worker goes on copying into each generation's
   // to-space segment of the last trace, unless this trace condemns it.
   // Its objects from before are an uncondemned segment's: scanned as the
@@ -630,7 +634,12 @@ void AMCPool::traceBegin(Trace* trace) {
     ++seg->layout_;
     seg->toSpace_ = true;
     seg->oldLimit_ = carried.alloc;
-    Shield::expose(seg);
+    // Exposed until the end of a stop-the-world trace; an incremental one
+    // decides its protection at each yield (.trace.incremental.candidates).
+    if (trace->incremental())
+      trace->noteModeMayChange(seg);
+    else
+      Shield::expose(seg);
     seg->beginTracedSummary();
     if (seg->rankSet != kRankSetEmpty && seg->oldLimit_ > seg->base && trace->mayReferToWhite(seg))
       trace->firstWorker()->push(seg, nullptr);
@@ -661,7 +670,7 @@ void AMCPool::traceYield(Trace* trace) {
   for (ToSpace& ts : toSpace_) {
     if (ts.seg == nullptr) continue;
     if (ts.alloc < ts.limit) ts.seg->pad(ts.alloc, ts.limit);
-    ts.seg->grey |= trace->traces();
+    trace->greyForMutator(ts.seg);
   }
 }
 
@@ -682,11 +691,18 @@ void AMCPool::reserveToSpace(Trace* trace) {
   // free address space for the worst case (every condemned byte survives,
   // plus a segment per worker). Only address space: nothing is committed
   // until a worker needs it.
-  Size want = 0;
-  forEachSegment([&](Segment* s) {
-    auto* seg = static_cast<AMCSegment*>(s);
-    if (seg->isWhite(trace->traces()) && !seg->large_) want += Size(seg->condemnLimit_ - seg->base);
-  });
+  // An incremental trace goes parallel at every increment: the condemned
+  // bytes are counted once (they only shrink as the trace goes on).
+  Size want = toSpaceWorstCase_;
+  if (want == kWorstCaseUnknown) {
+    want = 0;
+    forEachSegment([&](Segment* s) {
+      auto* seg = static_cast<AMCSegment*>(s);
+      if (seg->isWhite(trace->traces()) && !seg->large_)
+        want += Size(seg->condemnLimit_ - seg->base);
+    });
+    toSpaceWorstCase_ = want;
+  }
   if (want == 0) return;
   want += trace->workerCount() * segSize_;
   (void)arena_->ensureFreeSpace(want);  // short of it, copies pin instead (.amc.limit)
@@ -701,7 +717,8 @@ void AMCPool::close(ToSpace* ts) {
   ts->alloc = ts->limit = nullptr;
 }
 
-bool AMCPool::refill(ToSpace* ts, Size size, Generation* gen, Trace* trace) {
+bool AMCPool::refill(ToSpace* ts, Size size, Generation* gen, Worker* worker) {
+  Trace* trace = worker->ss.trace();
   close(ts);
   Size segSize = alignUp(size, arena_->grainSize());
   if (segSize < segSize_) segSize = segSize_;
@@ -714,8 +731,12 @@ bool AMCPool::refill(ToSpace* ts, Size size, Generation* gen, Trace* trace) {
     if (newSegment(&seg, segSize, gen) != Res::ok) return false;
     seg->toSpace_ = true;
     // Covered at the end of the trace (Trace::settleSegments), with the
-    // summary of the copies its workers scanned.
-    Shield::expose(seg);
+    // summary of the copies its workers scanned; an incremental trace
+    // decides its protection at each yield instead.
+    if (trace->incremental())
+      worker->noteModeMayChange(seg);
+    else
+      Shield::expose(seg);
     seg->beginTracedSummary();
   }
   ts->seg = seg;
@@ -734,7 +755,7 @@ Addr AMCPool::copy(Worker* worker, AMCSegment* from, Addr ref, AMCSegment** toSe
     // Once to-space has run out it stays out for this trace: do not take
     // the lock again for every object.
     if (toSpaceExhausted_.load(std::memory_order_relaxed)) return nullptr;
-    if (!refill(ts, size, to, worker->ss.trace())) {
+    if (!refill(ts, size, to, worker)) {
       toSpaceExhausted_.store(true, std::memory_order_relaxed);
       return nullptr;
     }

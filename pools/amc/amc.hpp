@@ -197,7 +197,7 @@ class AMCPool final : public AutoPool {
   void freeSegment(AMCSegment* seg);
   // Closes the worker's to-space buffer (pads its tail) and opens one with
   // room for `size` bytes. False if the arena refused the memory.
-  bool refill(ToSpace* ts, Size size, Generation* gen, Trace* trace);
+  bool refill(ToSpace* ts, Size size, Generation* gen, Worker* worker);
   void close(ToSpace* ts);
   Generation* promotionOf(const Generation* gen) const;
   // Where the copies in the to-space segment `seg` end (its workers'
@@ -218,6 +218,10 @@ class AMCPool final : public AutoPool {
   // The least room worth carrying over to the next trace.
   static constexpr Size kMinCarry = Size(2) << 10;
   std::atomic<bool> toSpaceExhausted_{false};  // this trace found no more
+  // reserveToSpace: the condemned bytes that may survive, counted at the
+  // first reservation of a trace.
+  static constexpr Size kWorstCaseUnknown = ~Size(0);
+  Size toSpaceWorstCase_ = kWorstCaseUnknown;
   Size generations_ = 0;
   // Empty segments of segSize_, linked by poolRing: [0] from the bottom of
   // the arena (for the nursery), [1] from the top (.amc.zones).
