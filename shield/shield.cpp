@@ -177,6 +177,23 @@ Segment* Shield::takeLiftedList(Arena* arena) {
   return gLifted[slot].exchange(nullptr, std::memory_order_acquire);
 }
 
+void Shield::liftForCollector(std::vector<Segment*, PageAllocator<Segment*>>* segs) {
+  std::sort(segs->begin(), segs->end(),
+            [](const Segment* a, const Segment* b) { return a->base < b->base; });
+  Size i = 0, n = segs->size();
+  while (i < n) {
+    Segment* first = (*segs)[i++];
+    if (first->protMode == kShieldNone) continue;
+    Addr limit = first->limit;
+    first->protMode = kShieldNone;
+    for (; i < n && (*segs)[i]->base == limit && (*segs)[i]->protMode != kShieldNone; ++i) {
+      (*segs)[i]->protMode = kShieldNone;
+      limit = (*segs)[i]->limit;
+    }
+    protectRange(first->base, limit, kShieldNone);
+  }
+}
+
 bool Shield::registerArena(Arena* arena, bool wanted) {
   // Only memory the arena mapped itself: a client arena's blocks need not be
   // page aligned, and the client may not expect them to be protected.

@@ -123,6 +123,9 @@ class Shield {
   // .shield.lazy: lifts the protection of `seg` for the collector until the
   // end of its pause. Async-signal-safe.
   static void liftForCollector(Segment* seg);
+  // The same for segments the collector is about to touch in this pause:
+  // one change per run of neighbours, and no faults. Sorts `segs`.
+  static void liftForCollector(std::vector<Segment*, PageAllocator<Segment*>>* segs);
 
   // .shield.lazy.record: while `on`, the segments lifted for the collector
   // of `arena` are listed, so that its next yield looks at them alone

@@ -264,7 +264,7 @@ Res Collector::continueCollection(double budget, event::PauseKind kind, Segment*
   collecting_ = true;
   Res res = Res::ok;
   bool done = runPause(&res, kind, event::PauseKind::finish, [&] {
-    trace_->resumeFromMutator();
+    trace_->resumeFromMutator(touched);
     bool finishing = !(budget < 1e9);
     if (touched != nullptr) {
       // A weak segment cannot be blackened early: the collection ends now.

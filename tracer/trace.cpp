@@ -1160,7 +1160,7 @@ void Trace::checkYieldProtection() const {
 }
 #endif
 
-void Trace::resumeFromMutator() {
+void Trace::resumeFromMutator(Segment* touched) {
   MPS_AVER(yielded_);
   // .trace.incremental.resume: the protection stays; the segments the
   // pause touches fault and are lifted one by one (Shield's .shield.lazy),
@@ -1172,6 +1172,11 @@ void Trace::resumeFromMutator() {
     seg->yieldDepth = 0;
   }
   forEachAutoPool(arena_, [&](AutoPool* pool) { pool->traceResume(this); });
+  if (touched != nullptr) liftAtResume_.push_back(touched);
+  // The next yield protects them again as they must be.
+  yieldCandidates_.insert(yieldCandidates_.end(), liftAtResume_.begin(), liftAtResume_.end());
+  Shield::liftForCollector(&liftAtResume_);
+  liftAtResume_.clear();
   yielded_ = false;
 }
 

@@ -175,7 +175,9 @@ class Trace {
   // Nothing is grey: finish() would only do the final and weak phases.
   bool markingDone() const;
   void yieldToMutator();
-  void resumeFromMutator();
+  // `touched`: a segment the pause is for (the read barrier's), lifted
+  // with those the pools name (willTouch).
+  void resumeFromMutator(Segment* touched = nullptr);
   // The read barrier (resumed, world stopped): the mutator touched the
   // grey segment `seg`; scan its objects that may refer to white ones, and
   // whatever that greys in it, within `deadline`. False if the segment
@@ -188,6 +190,10 @@ class Trace {
   // .trace.incremental.candidates: called by a pool at its traceYield for a
   // segment the mutator must not touch before the trace has scanned it.
   void greyForMutator(Segment* seg);
+  // Called by a pool at its traceResume for a segment the pause is sure to
+  // touch (a to-space segment it copies on into): lifted with one change
+  // per run of neighbours, not a fault each (.shield.lazy).
+  void willTouch(Segment* seg) { liftAtResume_.push_back(seg); }
   // As Worker::noteModeMayChange, from the collecting thread alone.
   void noteModeMayChange(Segment* seg) { yieldCandidates_.push_back(seg); }
 
@@ -368,6 +374,7 @@ class Trace {
   // the segments lifted in the pause), and the segments it made grey.
   SegmentList yieldCandidates_;
   SegmentList greyAtYield_;
+  SegmentList liftAtResume_;
   // The protection the mutator must see for `seg` while this trace yields.
   // `*unprotectable` says a black segment whose trace summary must be
   // widened instead (the mutator writes into it unhindered).

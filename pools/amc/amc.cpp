@@ -674,10 +674,11 @@ void AMCPool::traceYield(Trace* trace) {
   }
 }
 
-void AMCPool::traceResume(Trace* /*trace*/) {
+void AMCPool::traceResume(Trace* trace) {
   for (ToSpace& ts : toSpace_) {
     if (ts.seg == nullptr || ts.alloc >= ts.limit) continue;
     AMCSegment* seg = ts.seg;
+    trace->willTouch(seg);
     MPS_AVER(seg->states_[seg->indexOf(ts.alloc)] == AMCSegment::kPad);
     seg->states_[seg->indexOf(ts.alloc)] = AMCSegment::kNone;
     ++seg->layout_;
