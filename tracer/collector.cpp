@@ -230,6 +230,7 @@ Res Collector::beginCollection(Chain* chain, unsigned top, bool all, const char*
   trace_ = new (PageAllocator<Trace>().allocate(1)) Trace(this, why);
   traceAll_ = all;
   collectionPauses_ = PauseSummary();
+  thrashDoublings_ = 0;
   pauseTicks_ = pauseMaxTicks_ = 0;
   newSizeAtStart_ = totalNewSize();
   const bool incremental = barrier_ && budget < 1e9;
@@ -412,7 +413,19 @@ void Collector::barrierHit(Segment* seg) {
   // beyond the segment itself. Every barrier hit costs a fault, stopping
   // the threads and protection changes; the more each one marks, the
   // sooner the collection ends and the fewer hits there are.
-  (void)continueCollection(incrementBudget(), event::PauseKind::barrier, seg);
+  // .trace.pacing.thrash: a mutator that walks into what the trace copied
+  // but has not scanned yet meets grey segment after grey segment, a
+  // pause each, with hardly any work between. Hits that keep coming before
+  // the mutator had its share double their marking each time, so such a
+  // run of hits ends after a number of pauses logarithmic in the work
+  // left, at most twice that work in all.
+  std::uint64_t shareEnd = lastPauseEnd_ + std::uint64_t(double(lastPauseTicks_) * kMutatorShare);
+  if (event::now() >= shareEnd)
+    thrashDoublings_ = 0;
+  else if (thrashDoublings_ < kMaxThrashDoublings)
+    ++thrashDoublings_;
+  double budget = std::ldexp(incrementBudget(), int(thrashDoublings_));
+  (void)continueCollection(budget, event::PauseKind::barrier, seg);
 }
 // .pause.timing: every pause of the mutators is recorded here, whatever its
 // kind: the collection's summary (GC message, lastStats), the collector's

@@ -142,6 +142,11 @@ class Collector {
   // share.
   static constexpr Size kKeepUpMinBytes = Size(1) << 20;
   static constexpr Size kIncrementsPerKeepUp = 8;
+  // .trace.pacing.thrash: a read-barrier hit that comes before the mutator
+  // has run kMutatorShare times as long as the last pause marks for twice
+  // as long as the hit before it (up to 2^kMaxThrashDoublings increments);
+  // one that comes later marks for one increment again.
+  static constexpr unsigned kMaxThrashDoublings = 10;
   // Idle time: a collection in progress gets an increment of up to
   // `interval` seconds; otherwise collects if a chain is due, or a full
   // collection if one is expected to take less than interval * multiplier.
@@ -325,6 +330,7 @@ class Collector {
   Trace* trace_ = nullptr;
   bool traceAll_ = false;
   std::uint64_t lastPauseEnd_ = 0, lastPauseTicks_ = 0;
+  unsigned thrashDoublings_ = 0;  // .trace.pacing.thrash
   Size newSizeAtStart_ = 0, newSizeAtIncrement_ = 0;
   Size keepUpBytes_ = 0;
   // Serving a read-barrier fault: no telemetry I/O.

@@ -298,6 +298,28 @@ TEST_F(IncrementalApi, CollectAllRampEndsWithAFullCollection) {
   mps_arena_release(heap->arena);
   EXPECT_EQ(heap->failures(), 0u);
 }
+// .trace.pacing.thrash: a mutator that does nothing but walk the heap
+// during a collection at pause time 0 meets grey segment after grey
+// segment with hardly any work in between. Each such hit marks for twice
+// as long as the one before, so the collection ends after a few dozen
+// hits, not one per 50 us increment of all the marking there is.
+TEST_F(IncrementalApi, AMutatorWalkingGreyObjectsEndsTheCollectionInFewHits) {
+  ASSERT_NO_FATAL_FAILURE(make());
+  ASSERT_NO_FATAL_FAILURE(startCollection());
+  size_t walks = 0;
+  while (collecting(heap->arena) && walks < 1000) {
+    ASSERT_GT(heap->verify("walking the heap during a collection"), 0u);
+    ++walks;
+  }
+  EXPECT_FALSE(collecting(heap->arena))
+      << "a thousand walks of the heap did not end the collection";
+  ASSERT_EQ(heap->drain(), 1u);
+  const GcRecord& gc = heap->gcs[0];
+  std::printf("walks %zu, barrier faults %zu, pauses %zu, longest %.3f ms, in all %.3f ms\n", walks,
+              size_t(gc.faults), size_t(gc.pauses), gc.pauseMax * 1e3, gc.pauseTotal * 1e3);
+  EXPECT_LE(gc.faults, 40u);
+  EXPECT_EQ(heap->failures(), 0u);
+}
 
 // A foreign SIGSEGV ----------------------------------------------------------------------
 
