@@ -1123,6 +1123,7 @@ void Trace::yieldToMutator() {
   for (Segment* seg : dependents_) {
     seg->yieldDepth = seg->shieldDepth;
     seg->shieldDepth = 0;
+    visit.push_back(seg);
   }
   ProtectionBatch batch;
   for (Segment* seg : visit) {
