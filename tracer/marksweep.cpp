@@ -646,8 +646,12 @@ Res MarkSweepPool::bufferFill(Buffer* buffer, Size size) {
   while (MarkSweepSegment* seg = withSpace_.first()) {
     seg->spaceRing_.remove();
     if (!seg->hasSpaceLeft()) continue;  // off the ring until a reclaim frees some
+    // Not a segment the collection in progress has still to scan
+    // (`grey`, set while an incremental trace yields): attaching a buffer
+    // drops its protection, the read barrier with it, and the mutator could
+    // then load a reference to a white object from an unscanned one.
     if (seg->buffer == nullptr && seg->rankSet == buffer->rankSet && seg->white == 0 &&
-        !(generational && seg->oldBytes_ > seg->size() / kMaxOldShare) &&
+        seg->grey == 0 && !(generational && seg->oldBytes_ > seg->size() / kMaxOldShare) &&
         seg->findFreeRun(n, &first, &limit, cap)) {
       found = seg;
       // First again for the next fill: the buffer's objects stay together

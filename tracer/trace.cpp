@@ -1154,7 +1154,12 @@ void Trace::checkYieldProtection() const {
       if (seg->shieldDepth > 0 || seg->buffer != nullptr) return;
       bool unprotectable;
       unsigned mode = mutatorMode(seg, &unprotectable);
-      MPS_AVER(seg->shieldMode == mode && seg->protMode == mode &&
+      // A black segment whose trace summary became universal in a pause
+      // that neither lifted nor listed it keeps the write protection the
+      // summary needed before: one needless fault, never a missed write.
+      bool staleWrite = mode == kShieldNone && seg->shieldMode == kShieldWrite &&
+                        seg->summaryTraced && seg->traceSummary == kRefSetUniv;
+      MPS_AVER((seg->shieldMode == mode || staleWrite) && seg->protMode == seg->shieldMode &&
                "a yield protects every segment as the mutator must see it");
     });
   });
