@@ -185,10 +185,29 @@ void SNCPool::freeSegment(SNCSegment* seg) {
 }
 
 void SNCPool::popSegments(Stack* stack, SNCSegment* keep) {
+  freeRetired();
   while (stack->top != keep) {
     SNCSegment* seg = stack->top;
     MPS_AVER(seg != nullptr && "the frame's segment is on its allocation point's stack");
     stack->top = seg->below;
+    if (collector()->inProgress()) {
+      // .snc.retire: an incremental collection in progress may hold the
+      // segment on its lists (grey, yield candidates, lifted) until it
+      // ends: emptied now (nothing left to scan), freed after it.
+      seg->top = seg->base;
+      seg->below = retired_;
+      retired_ = seg;
+      continue;
+    }
+    freeSegment(seg);
+  }
+}
+
+void SNCPool::freeRetired() {
+  if (retired_ == nullptr || collector()->inProgress()) return;
+  while (retired_ != nullptr) {
+    SNCSegment* seg = retired_;
+    retired_ = seg->below;
     freeSegment(seg);
   }
 }
@@ -225,8 +244,13 @@ Res SNCPool::bufferFill(Buffer* buffer, Size size) {
   MPS_AVER(buffer->isReset());
   if (sizeTooLarge(size, arena_->grainSize())) return Res::resource;
   Stack* stack = stackOf(buffer);
+  freeRetired();
   SNCSegment* seg = stack->top;
-  if (seg != nullptr && Size(seg->limit - seg->top) < size) {
+  // A segment the collection in progress has still to scan is not given
+  // out: attaching drops its protection, the read barrier with it, and
+  // the client could then load a reference to a white object from its
+  // unscanned frames. Its free tail waits, as a full one's does.
+  if (seg != nullptr && (seg->grey != 0 || Size(seg->limit - seg->top) < size)) {
     // No room left on top: a new segment. The old one's free tail waits
     // for a pop to come back to it. An empty top segment (a pop went back
     // to its base) that no frame names is given back first.
@@ -315,7 +339,9 @@ Res SNCPool::framePop(Buffer* buffer, mps_frame_t handle) {
   MPS_AVER(frame.seg->base <= frame.position && frame.position <= frame.seg->top);
   frame.seg->top = frame.position;
   // Allocation goes on from the frame, inline.
-  if (frame.position < frame.seg->limit) attachAt(buffer, frame.seg);
+  // (Not if the collection in progress has still to scan it: the next
+  // reserve fills elsewhere, as bufferFill says.)
+  if (frame.position < frame.seg->limit && frame.seg->grey == 0) attachAt(buffer, frame.seg);
   return Res::ok;
 }
 

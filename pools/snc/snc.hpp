@@ -114,6 +114,11 @@ class SNCPool final : public AutoPool {
   // Frees the newest segments of `stack` down to `keep` (not included;
   // null frees them all).
   void popSegments(Stack* stack, SNCSegment* keep);
+  // .snc.retire: segments popped while a collection was in progress,
+  // linked through `below`; freed by the first pop or fill after it (or
+  // with the pool).
+  void freeRetired();
+  SNCSegment* retired_ = nullptr;
   // Attaches `buffer` to the free part of `seg`, from its top.
   void attachAt(Buffer* buffer, SNCSegment* seg);
   Res growFrames(Stack* stack);

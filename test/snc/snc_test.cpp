@@ -128,6 +128,44 @@ TEST_F(SncTest, FramesSpanningSegmentsGiveTheSegmentsBack) {
   EXPECT_EQ(mps_pool_total_size(snc), total0);
 }
 
+// .snc.retire: an incremental collection in progress may hold the popped
+// segments on its lists (grey, to be protected at its next yield): they
+// are given back by the first frame operation after it ends, not at once.
+TEST_F(SncTest, APopDuringAnIncrementalCollectionGivesItsSegmentsBackAfterIt) {
+  auto* core = reinterpret_cast<core::Arena*>(arena);
+  if (!core::Collector::of(core)->hasBarrier()) GTEST_SKIP() << "no barrier here";
+  ASSERT_NE(allocObject(sncAp, 1, 0), nullptr);
+  const size_t total0 = mps_pool_total_size(snc);
+  // The frames refer to AMC objects, which the collection condemns: it
+  // has the frames' segments to scan.
+  for (size_t r = 0; r < kRoots; ++r) {
+    exact[r] = allocObject(amcAp, 1000 + r, 0);
+    ASSERT_NE(exact[r], nullptr);
+  }
+  // Four megabytes of frames: 64 segments, more than an increment scans
+  // before it first reads the clock.
+  mps_frame_t frame = push(sncAp);
+  for (mps_word_t i = 0; i < 131072; ++i) {
+    Object* o = allocObject(sncAp, 10 + i, 2);
+    ASSERT_NE(o, nullptr);
+    o->refs[0] = exact[i % kRoots];
+  }
+  const size_t grown = mps_pool_total_size(snc);
+  ASSERT_GE(grown, total0 + (4u << 20));
+  mps_arena_pause_time_set(arena, 0);
+  ASSERT_EQ(mps_arena_start_collect(arena), MPS_RES_OK);
+  ASSERT_TRUE(core::Collector::of(core)->inProgress())
+      << "four megabytes of frames scanned in one 50 us increment";
+  pop(sncAp, frame);
+  EXPECT_EQ(mps_pool_total_size(snc), grown)
+      << "segments popped during a collection wait for its end";
+  mps_arena_park(arena);  // finishes it
+  mps_frame_t again = push(sncAp);
+  pop(sncAp, again);
+  EXPECT_EQ(mps_pool_total_size(snc), total0);
+  EXPECT_EQ(walkIds(arena).size(), 1u + kRoots);
+}
+
 TEST_F(SncTest, AFramePushedBeforeAnyAllocationIsTheBottom) {
   mps_ap_t ap = nullptr;
   ASSERT_EQ(mps_ap_create_k(&ap, snc, mps_args_none), MPS_RES_OK);
